@@ -1,0 +1,179 @@
+"""The ``higgsflow`` command: one sub-command per stage, each a thin layer over a library call.
+
+Exit codes (docs/conventions.md): 0 success; 1 a :class:`~higgsflow.errors.HiggsflowError` (bad input, config or
+data, printed as one line); 2 wrong usage; 3 an unexpected internal error; 130 interrupted.
+
+Sub-packages contribute their own typer app (``higgsflow/<package>/cli.py``, attribute ``app``); it is registered in
+:data:`SUBCOMMANDS` and appears as ``higgsflow <name>``. Those modules import only light things at the top, so that
+``higgsflow --help`` stays fast and works without the optional extras.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+import typer
+from rich.console import Console
+
+from higgsflow._version import __version__
+from higgsflow.errors import HiggsflowError
+
+__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_USAGE", "SUBCOMMANDS", "app", "main"]
+
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+#: ``higgsflow <name>`` → module holding a typer app called ``app``
+SUBCOMMANDS: dict[str, str] = {}
+
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+app = typer.Typer(
+    name="higgsflow",
+    help=(
+        "higgsflow: the machine-learning analysis methods of CMS Higgs physics, end to end.\n\n"
+        "Exit codes: 0 success, 1 bad input/config/data (one-line message), 2 wrong usage, "
+        "3 internal error (rerun with -v and report the traceback), 130 interrupted."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"higgsflow {__version__}")
+        raise typer.Exit()
+
+
+def configure_logging(verbosity: int) -> None:
+    """Show higgsflow's log records on stderr: warnings by default, info with -v, debug with -vv."""
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logger = logging.getLogger("higgsflow")
+    logger.setLevel(level)
+    if not any(getattr(h, "_higgsflow_cli", False) for h in logger.handlers):
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=_err, show_path=False, rich_tracebacks=False)
+        handler._higgsflow_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+
+
+@app.callback()
+def _root(
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More output: -v info messages and tracebacks, -vv debug."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    configure_logging(verbose)
+
+
+@app.command("inspect")
+def inspect_file(
+    path: str = typer.Argument(..., help="A jet or event file (.root or .parquet)."),
+    tree: str = typer.Option("tree", help="Name of the TTree in ROOT files."),
+) -> None:
+    """Summarise a jet/event file: entries, branches by JetClass group, label counts, stored settings."""
+    from rich.table import Table
+
+    from higgsflow.data.io import describe_file
+
+    summary = describe_file(path, tree=tree)
+    out = Console(highlight=False)
+    out.print(f"[bold]{summary.path}[/bold]: {summary.format}, {summary.entries} entries")
+    table = Table("group", "branches")
+    for group, names in summary.groups.items():
+        table.add_row(group.rstrip("_"), ", ".join(names))
+    out.print(table)
+    if summary.label_counts:
+        labels = Table("label", "entries", "fraction")
+        for name, count in summary.label_counts.items():
+            labels.add_row(name, str(count), f"{count / max(summary.entries, 1):.3f}")
+        out.print(labels)
+    for key in ("seed", "settings", "versions"):
+        if key in summary.metadata:
+            out.print(f"{key}: {summary.metadata[key]}")
+
+
+def _register_subcommands() -> None:
+    for name, module in SUBCOMMANDS.items():
+        sub = importlib.import_module(module).app
+        app.add_typer(sub, name=name)
+
+
+_register_subcommands()
+
+
+def _exception_classes(name: str) -> tuple[type[BaseException], ...]:
+    """The click exception ``name`` from click and from the copy of click that recent typer releases vendor."""
+    import typer.exceptions
+
+    modules = [click.exceptions, typer.exceptions, typer]
+    try:
+        import typer._click.exceptions as vendored
+
+        modules.append(vendored)
+    except ImportError:  # older typer uses click itself
+        pass
+    found = {getattr(m, name) for m in modules if isinstance(getattr(m, name, None), type)}
+    return tuple(found)
+
+
+_EXIT = _exception_classes("Exit")
+_ABORT = _exception_classes("Abort")
+_CLICK_ERROR = _exception_classes("ClickException")
+
+
+def _verbosity(argv: Sequence[str]) -> int:
+    count = 0
+    for arg in argv:
+        if arg == "--verbose":
+            count += 1
+        elif arg.startswith("-") and not arg.startswith("--") and set(arg[1:]) == {"v"}:
+            count += len(arg) - 1
+    return count
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (the console script exits with it)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = _verbosity(args)
+    try:
+        app(args=args, prog_name="higgsflow", standalone_mode=False)
+    except HiggsflowError as exc:
+        if verbose:
+            _err.print(traceback.format_exc(), markup=False)
+        _err.print(f"[bold red]error:[/bold red] {exc}")
+        return exc.exit_code
+    except _EXIT as exc:
+        return exc.exit_code  # type: ignore[attr-defined]
+    except (*_ABORT, KeyboardInterrupt):
+        _err.print("interrupted")
+        return EXIT_INTERRUPTED
+    except _CLICK_ERROR as exc:
+        exc.show(file=sys.stderr)  # type: ignore[attr-defined]
+        return exc.exit_code  # type: ignore[attr-defined]
+    except Exception as exc:
+        if verbose:
+            _err.print(traceback.format_exc(), markup=False)
+        _err.print(
+            f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc} "
+            "(this is a bug in higgsflow; rerun with -v and report the traceback)"
+        )
+        return EXIT_INTERNAL
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
