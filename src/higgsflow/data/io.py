@@ -52,9 +52,7 @@ def file_format(path: str | os.PathLike[str]) -> str:
     try:
         return _SUFFIXES[suffix]
     except KeyError:
-        raise DataError(
-            f"unknown file type {suffix!r}", file=path, expected="a .root or .parquet file"
-        ) from None
+        raise DataError(f"unknown file type {suffix!r}", file=path, expected="a .root or .parquet file") from None
 
 
 def _check_exists(path: Path) -> None:
@@ -85,7 +83,7 @@ def _open_tree(path: Path, tree: str):
 def _data_branches(t) -> list[str]:
     """The branches of a TTree without the counters uproot adds for jagged groups (``npart``)."""
     counters = {b.count_branch.name for b in t.values() if b.count_branch is not None}
-    return [k for k in t.keys() if k not in counters]
+    return [k for k in t if k not in counters]
 
 
 def _check_columns(path: Path, available: Sequence[str], columns: Sequence[str] | None) -> None:
@@ -264,9 +262,7 @@ def _write_root(tmp: Path, cols: Mapping[str, Any], meta_json: str, tree: str) -
     branches = _root_branches(cols)
     with uproot.recreate(tmp) as f:
         # mktree makes a TTree (JetClass's layout); assigning a dict would make an RNTuple in recent uproot
-        f.mktree(
-            tree, {k: v.type.content if isinstance(v, ak.Array) else v.dtype for k, v in branches.items()}
-        )
+        f.mktree(tree, {k: v.type.content if isinstance(v, ak.Array) else v.dtype for k, v in branches.items()})
         f[tree].extend(branches)
         f[METADATA_KEY] = meta_json
 
