@@ -56,6 +56,7 @@ def file_format(path: str | os.PathLike[str]) -> str:
 
 
 def _check_exists(path: Path) -> None:
+    file_format(path)
     if not path.exists():
         raise DataError("file not found", file=path)
     if path.is_dir():
@@ -83,7 +84,7 @@ def _open_tree(path: Path, tree: str):
 def _data_branches(t) -> list[str]:
     """The branches of a TTree without the counters uproot adds for jagged groups (``npart``)."""
     counters = {b.count_branch.name for b in t.values() if b.count_branch is not None}
-    return [k for k in t if k not in counters]
+    return [k for k in t.keys() if k not in counters]  # noqa: SIM118 (iterating a TTree yields branches)
 
 
 def _check_columns(path: Path, available: Sequence[str], columns: Sequence[str] | None) -> None:
@@ -238,7 +239,7 @@ def write_table(
             _write_root(tmp, cols, meta_json, tree)
         else:
             _write_parquet(tmp, cols, meta_json)
-        os.replace(tmp, path)
+        tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -273,7 +274,7 @@ def _root_branches(cols: Mapping[str, Any]) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     jagged: dict[str, dict[str, ak.Array]] = {}
     for name, col in cols.items():
-        arr = col if isinstance(col, np.ndarray) else ak.to_packed(ak.Array(col))
+        arr = np.ascontiguousarray(col) if isinstance(col, np.ndarray) else ak.to_packed(ak.Array(col))
         if isinstance(arr, ak.Array) and arr.ndim > 1:
             prefix, _, rest = name.partition("_")
             jagged.setdefault(prefix if rest else name, {})[rest or name] = arr
@@ -293,7 +294,8 @@ def _root_branches(cols: Mapping[str, Any]) -> dict[str, Any]:
 def _write_parquet(tmp: Path, cols: Mapping[str, Any], meta_json: str) -> None:
     import pyarrow.parquet as pq
 
-    table = ak.to_arrow_table(ak.zip({k: ak.Array(v) for k, v in cols.items()}, depth_limit=1))
+    columns = {k: ak.Array(np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v) for k, v in cols.items()}
+    table = ak.to_arrow_table(ak.zip(columns, depth_limit=1))
     existing = table.schema.metadata or {}
     table = table.replace_schema_metadata({**existing, PARQUET_METADATA_KEY: meta_json.encode()})
     pq.write_table(table, tmp)

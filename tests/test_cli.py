@@ -1,0 +1,95 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import typer
+
+import higgsflow
+from higgsflow.cli import EXIT_INTERNAL, app, main
+from higgsflow.data.io import write_table
+from higgsflow.errors import ConfigError
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"higgsflow {higgsflow.__version__}"
+
+
+def test_help_lists_every_command_with_its_help(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Exit codes" in out
+    for command in app.registered_commands:
+        assert command.name in out
+    for group in app.registered_groups:
+        assert group.name in out
+
+
+def test_console_script_runs_as_module():
+    proc = subprocess.run([sys.executable, "-m", "higgsflow", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and higgsflow.__version__ in proc.stdout
+
+
+def test_library_error_is_one_line_with_exit_code_1(tmp_path, capsys):
+    missing = tmp_path / "nope.root"
+    assert main(["inspect", str(missing)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert err.startswith("error:") and str(missing) in err and "not found" in err
+    assert "Traceback" not in err
+
+
+def test_verbose_adds_the_traceback(tmp_path, capsys):
+    assert main(["-v", "inspect", str(tmp_path / "x.txt")]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "expected a .root or .parquet file" in err
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main(["no-such-command"]) == 2
+    assert main(["inspect"]) == 2
+
+
+def test_internal_error_exit_3(monkeypatch, capsys):
+    sub = typer.Typer()
+
+    @sub.command("boom")
+    def boom() -> None:
+        raise ZeroDivisionError("division by zero")
+
+    @sub.command("bad-config")
+    def bad_config() -> None:
+        raise ConfigError("unknown key", file="c.yaml", field="inputs.pf", expected="one of: length, vars")
+
+    app.add_typer(sub, name="testing")
+    try:
+        assert main(["testing", "boom"]) == EXIT_INTERNAL
+        assert "bug in higgsflow" in capsys.readouterr().err
+        assert main(["testing", "bad-config"]) == 1
+        assert capsys.readouterr().err.strip() == (
+            "error: c.yaml: inputs.pf: unknown key (expected one of: length, vars)"
+        )
+    finally:
+        app.registered_groups.pop()
+
+
+def test_inspect_prints_groups_labels_and_seed(tmp_path, capsys):
+    path = write_table(
+        tmp_path / "jets.parquet",
+        {"jet_pt": np.array([600.0, 700.0, 800.0]), "label_QCD": np.array([1, 0, 1]), "label_Hbb": [0, 1, 0]},
+        metadata={"seed": 42},
+    )
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "3 entries" in out and "label_Hbb" in out and "seed: 42" in out
+    assert "0.667" in out  # QCD fraction
+
+
+@pytest.mark.parametrize("flag", ["-v", "-vv"])
+def test_verbosity_sets_logging_level(flag):
+    import logging
+
+    assert main([flag, "inspect", "missing.root"]) == 1
+    level = logging.getLogger("higgsflow").level
+    assert level == (logging.INFO if flag == "-v" else logging.DEBUG)
