@@ -77,6 +77,8 @@ def soft_histogram(
     _check(scores, weights, edges, bandwidth)
     idx = _bin_index(scores, edges)
     exact = torch.zeros(edges.numel() - 1, dtype=weights.dtype).index_add(0, idx, weights)
+    if not (torch.is_grad_enabled() and scores.requires_grad):
+        return exact
     smooth = smooth_histogram(scores, weights.detach(), edges, bandwidth)
     return exact + (smooth - smooth.detach())
 
@@ -129,5 +131,7 @@ def category_histogram(
     top = scores.detach().gather(1, cat[:, None])[:, 0]
     idx = cat * n_bins + _bin_index(top, edges)
     exact = torch.zeros(scores.shape[1] * n_bins, dtype=weights.dtype).index_add(0, idx, weights)
+    if not (torch.is_grad_enabled() and scores.requires_grad):
+        return exact
     smooth = smooth_category_histogram(scores, weights.detach(), edges, bandwidth)
     return exact + (smooth - smooth.detach())

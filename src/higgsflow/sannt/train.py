@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from higgsflow.errors import ConfigError
+from higgsflow.errors import ConfigError, DataError
 from higgsflow.sannt.data import SystematicDataset
 from higgsflow.sannt.histogram import category_histogram
 from higgsflow.sannt.likelihood import Templates, fisher_information, profiled_sigma
@@ -403,14 +403,18 @@ def train_sannt(
         net.train()
         total = 0.0
         batches = _batches(prep, config.sannt_batches, gen)
-        for batch in batches:
-            loss, _ = sigma_objective(_templates(net, prep, edges, bw, batch), weights, config.min_yield)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) / len(batches)
-        net.eval()
-        obj, sig = _val_sigma(net, prep_val, config, weights)
+        try:
+            for batch in batches:
+                loss, _ = sigma_objective(_templates(net, prep, edges, bw, batch), weights, config.min_yield)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) / len(batches)
+            net.eval()
+            obj, sig = _val_sigma(net, prep_val, config, weights)
+        except DataError as err:  # a step collapsed the outputs so that a POI is no longer measurable
+            log.warning("%s: stopping at epoch %d (%s); keeping the best epoch", result.method, epoch, err)
+            break
         result.train_loss.append(total)
         result.val_sigma.append(sig)
         result.val_objective.append(obj)
