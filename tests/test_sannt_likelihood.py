@@ -199,3 +199,14 @@ def test_bad_templates_raise():
         Templates.from_arrays([[1.0, float("nan")]], poi_matrix=[[1.0]])
     with pytest.raises(DataError, match="singular"):
         profiled_sigma(fisher_information(Templates.from_arrays([[0.0, 0.0]], poi_matrix=[[1.0]])), 1)
+
+
+def test_counting_experiment_without_nuisances():
+    # one bin, no nuisance parameters: σ(μ) = sqrt(s + b) / s
+    t = Templates.from_arrays([[10.0], [90.0]], poi_matrix=[[1.0], [0.0]])
+    assert float(profiled_sigma(fisher_information(t), 1)[0]) == pytest.approx(
+        math.sqrt(100.0) / 10.0, rel=1e-12
+    )
+    # at μ₀ = 2 the Asimov yield is 2s + b
+    sigma2 = profiled_sigma(fisher_information(t, poi_values=torch.tensor([2.0], dtype=torch.float64)), 1)
+    assert float(sigma2[0]) == pytest.approx(math.sqrt(110.0) / 10.0, rel=1e-12)

@@ -63,9 +63,10 @@ class BenchmarkResult:
         return np.array([s.sigma[method][poi] for s in self.seeds])
 
     def summary(self) -> dict[str, dict[str, tuple[float, float]]]:
-        """{method: {poi: (mean, standard deviation over seeds)}}."""
+        """{method: {poi: (mean, sample standard deviation over seeds)}}."""
+        ddof = 1 if len(self.seeds) > 1 else 0  # one seed: spread 0
         return {
-            m: {p: (float(self.values(m, p).mean()), float(self.values(m, p).std(ddof=1))) for p in POIS}
+            m: {p: (float(self.values(m, p).mean()), float(self.values(m, p).std(ddof=ddof))) for p in POIS}
             for m in METHODS
             if m in self.seeds[0].sigma
         }
