@@ -87,7 +87,7 @@ def test_templates_of_any_arrays_with_weight_variations():
     assert float(t.kappa_up[1, 1]) == 1.02 and float(t.kappa_up[1, 0]) == 1.0
 
 
-QUICK = SanntConfig(ce_epochs=8, sannt_epochs=25, sannt_patience=25, sannt_lr=3e-3)
+QUICK = SanntConfig(ce_epochs=8, sannt_epochs=25, sannt_patience=25, sannt_lr=3e-3, sannt_optimizer="adam")
 
 
 def test_sannt_fine_tuning_reduces_sigma_on_training_and_validation():

@@ -53,9 +53,10 @@ class SanntConfig:
     min_yield: bins with at most this many expected events carry no information.
     ce_epochs, ce_lr, ce_batch_size, ce_patience: CENNT training (Adam, mini-batches, early stopping on the
         validation cross-entropy).
-    sannt_epochs, sannt_lr, sannt_batches, sannt_patience: SANNT training (Adam; each epoch splits every
-    process
-        into ``sannt_batches`` batches, weights scaled up accordingly; early stopping on the validation σ(μ)).
+    sannt_epochs, sannt_lr, sannt_batches, sannt_patience, sannt_optimizer: SANNT training (SGD with momentum
+        0.9 by default, or Adam, whose per-parameter steps followed the surrogate gradient less well here);
+        each epoch splits every process into ``sannt_batches`` batches, weights scaled up accordingly; early
+        stopping on the validation σ(μ).
     """
 
     hidden: tuple[int, ...] = (64, 64)
@@ -67,9 +68,10 @@ class SanntConfig:
     ce_batch_size: int = 2048
     ce_patience: int = 8
     sannt_epochs: int = 150
-    sannt_lr: float = 1e-3
+    sannt_lr: float = 0.02
     sannt_batches: int = 1
     sannt_patience: int = 25
+    sannt_optimizer: str = "sgd"
 
     def __post_init__(self) -> None:
         for name in ("n_bins", "ce_epochs", "ce_batch_size", "sannt_epochs", "sannt_batches"):
@@ -77,6 +79,10 @@ class SanntConfig:
                 raise ConfigError(
                     f"{name} = {getattr(self, name)}", field=name, expected="a positive integer"
                 )
+        if self.sannt_optimizer not in ("adam", "sgd"):
+            raise ConfigError(
+                f"optimizer {self.sannt_optimizer!r}", field="sannt_optimizer", expected="adam or sgd"
+            )
         if self.bandwidth is not None and not self.bandwidth > 0:
             raise ConfigError(
                 f"bandwidth = {self.bandwidth}", field="bandwidth", expected="a positive number"
@@ -395,7 +401,10 @@ def train_sannt(
     prep, prep_val = _Prepared(train), _Prepared(val)
     edges = bin_edges(net.n_classes, config.n_bins)
     bw = _bandwidth(config, net.n_classes)
-    opt = torch.optim.Adam(net.parameters(), lr=config.sannt_lr)
+    if config.sannt_optimizer == "adam":
+        opt = torch.optim.Adam(net.parameters(), lr=config.sannt_lr)
+    else:  # the loss is smooth only through the surrogate: plain gradient steps follow it more faithfully
+        opt = torch.optim.SGD(net.parameters(), lr=config.sannt_lr, momentum=0.9)
     result = TrainResult(net, "SANNT" if init is None else "SANNT (fine-tuned)")
     best, _ = _val_sigma(net, prep_val, config, weights) if init is not None else (np.inf, None)
     best_state, bad = copy.deepcopy(net.state_dict()), 0
