@@ -70,7 +70,7 @@ class SanntConfig:
     sannt_epochs: int = 150
     sannt_lr: float = 0.02
     sannt_batches: int = 1
-    sannt_patience: int = 25
+    sannt_patience: int = 50
     sannt_optimizer: str = "sgd"
 
     def __post_init__(self) -> None:
