@@ -45,3 +45,11 @@ def test_benchmark_command_writes_results_and_plots(tmp_path):
 def test_help_lists_benchmark():
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0 and "benchmark" in result.output
+
+
+def test_cli_import_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, higgsflow.sannt.cli; sys.exit(int('torch' in sys.modules or 'pyhf' in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -12,18 +12,39 @@ Modules: :mod:`~higgsflow.sannt.likelihood` (templates, interpolation, Fisher in
 
 from __future__ import annotations
 
-from higgsflow.sannt.data import BENCHMARK, Sample, SystematicDataset, Variation, benchmark_samples
-from higgsflow.sannt.histogram import category_histogram, soft_histogram
-from higgsflow.sannt.likelihood import Templates, expected_yields, fisher_information, profiled_sigma
-from higgsflow.sannt.pyhf_model import pyhf_sigma, workspace_from_templates
-from higgsflow.sannt.train import (
-    SanntConfig,
-    ScoreNetwork,
-    TrainResult,
-    network_templates,
-    train_cennt,
-    train_sannt,
-)
+import importlib
+from typing import Any
+
+# public name -> defining module, imported on first use: ``higgsflow.sannt.cli`` (``higgsflow --help``)
+# then does not pull in torch and pyhf
+_LAZY = {
+    "BENCHMARK": "data",
+    "Sample": "data",
+    "SystematicDataset": "data",
+    "Variation": "data",
+    "benchmark_samples": "data",
+    "category_histogram": "histogram",
+    "soft_histogram": "histogram",
+    "Templates": "likelihood",
+    "expected_yields": "likelihood",
+    "fisher_information": "likelihood",
+    "profiled_sigma": "likelihood",
+    "pyhf_sigma": "pyhf_model",
+    "workspace_from_templates": "pyhf_model",
+    "SanntConfig": "train",
+    "ScoreNetwork": "train",
+    "TrainResult": "train",
+    "network_templates": "train",
+    "train_cennt": "train",
+    "train_sannt": "train",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"higgsflow.sannt.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'higgsflow.sannt' has no attribute {name!r}")
+
 
 __all__ = [
     "BENCHMARK",
