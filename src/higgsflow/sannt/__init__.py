@@ -1,0 +1,69 @@
+"""Systematic-aware neural-network training (SANNT) against the cross-entropy baseline (CENNT).
+
+The network is trained to minimise the expected profiled uncertainty σ(μ) of a binned Poisson likelihood with
+nuisance parameters built from histograms of its own output (Wunsch, Jörger, Wolf, Quast, arXiv:2003.07186;
+CMS-MLG-23-005). The expected σ(μ) of a trained network is measured independently with pyhf.
+
+Modules: :mod:`~higgsflow.sannt.likelihood` (templates, interpolation, Fisher information),
+:mod:`~higgsflow.sannt.histogram` (exact histograms with a surrogate gradient), :mod:`~higgsflow.sannt.data`
+(samples with systematic variations, the benchmark toy), :mod:`~higgsflow.sannt.train` (CENNT, SANNT),
+:mod:`~higgsflow.sannt.pyhf_model` (workspace and Asimov fit), :mod:`~higgsflow.sannt.benchmark`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> defining module, imported on first use: ``higgsflow.sannt.cli`` (``higgsflow --help``)
+# then does not pull in torch and pyhf
+_LAZY = {
+    "BENCHMARK": "data",
+    "Sample": "data",
+    "SystematicDataset": "data",
+    "Variation": "data",
+    "benchmark_samples": "data",
+    "category_histogram": "histogram",
+    "soft_histogram": "histogram",
+    "Templates": "likelihood",
+    "expected_yields": "likelihood",
+    "fisher_information": "likelihood",
+    "profiled_sigma": "likelihood",
+    "pyhf_sigma": "pyhf_model",
+    "workspace_from_templates": "pyhf_model",
+    "SanntConfig": "train",
+    "ScoreNetwork": "train",
+    "TrainResult": "train",
+    "network_templates": "train",
+    "train_cennt": "train",
+    "train_sannt": "train",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"higgsflow.sannt.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'higgsflow.sannt' has no attribute {name!r}")
+
+
+__all__ = [
+    "BENCHMARK",
+    "Sample",
+    "SanntConfig",
+    "ScoreNetwork",
+    "SystematicDataset",
+    "Templates",
+    "TrainResult",
+    "Variation",
+    "benchmark_samples",
+    "category_histogram",
+    "expected_yields",
+    "fisher_information",
+    "network_templates",
+    "profiled_sigma",
+    "pyhf_sigma",
+    "soft_histogram",
+    "train_cennt",
+    "train_sannt",
+    "workspace_from_templates",
+]
