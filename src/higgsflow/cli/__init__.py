@@ -30,7 +30,9 @@ EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 
 #: ``higgsflow <name>`` → module holding a typer app called ``app``
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "sannt": "higgsflow.sannt.cli",
+}
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
