@@ -58,7 +58,7 @@ def test_asimov_intervals():
     lik = _toy_likelihood()
     assert lik.q({0: 0.0, 1: 0.0}, profile=False) == pytest.approx(0.0, abs=1e-6)
     values = np.linspace(-3, 3, 61)
-    iv, q = lik.interval(0, values, cl=0.95)
+    iv, _ = lik.interval(0, values, cl=0.95)
     assert len(iv.pieces) == 1 and iv.pieces[0][0] < 0 < iv.pieces[0][1]
     # without nuisances the Asimov q matches the direct Poisson formula
     bare = EFTLikelihood(["a", "b"], lik.signal, backgrounds=lik.backgrounds)
@@ -87,7 +87,7 @@ def test_template_and_theta_star_search():
     # SM quantile bins: equal SM yields
     np.testing.assert_allclose(tpl.signal[:, 0], tpl.signal[0, 0], rtol=0.2)
     ranges = [0.5, 0.2, 0.5, 0.5, 0.2, 0.2]
-    best, val, hist = optimise_theta_star(exact, ev.coeffs, n, 6, 138.0, ranges, n_trials=12, seed=3)
+    _, val, hist = optimise_theta_star(exact, ev.coeffs, n, 6, 138.0, ranges, n_trials=12, seed=3)
     assert len(hist) == 12 and val == pytest.approx(max(hist))
     # the optimised template is at least as sensitive as the SM-only (θ* ≈ 0 ⇒ flat score) binning
     flat = build_template(exact, ev.coeffs, np.full(n, 1e-6), 6, 138.0)

@@ -176,10 +176,7 @@ class EFTLikelihood:
     def q(self, point: dict[int, float], profile: bool = True) -> float:
         """q = 2 Δ(−ln L) at the coefficients in ``point`` (index → value); others profiled or fixed at 0."""
         n = len(self.names)
-        if profile:
-            fixed = dict(point)
-        else:
-            fixed = {i: point.get(i, 0.0) for i in range(n)}
+        fixed = dict(point) if profile else {i: point.get(i, 0.0) for i in range(n)}
         if len(fixed) == n and not self.nuisances:
             val = self.nll(np.array([fixed[i] for i in range(n)]))
         else:

@@ -1,9 +1,9 @@
 """The binned BIT template r̂(x|θ*, 0), θ* by Bayesian optimisation, expected limits and plots.
 
-The observable is the learned ratio r̂(x|θ*, 0) = 1 + Σθ*_i R̂_i(x) + ½Σθ*_iθ*_j R̂_ij(x) at one point θ*; it is
-binned at quantiles of its SM-weighted distribution and every bin's signal yield is the sum of the *exact*
-event-weight coefficients, so the per-bin yields are exact quadratics in θ. A single θ* is not optimal for every
-θ (the talk's point); θ* is chosen by optuna (TPE sampler, seeded) to maximise the expected sensitivity, measured
+The observable is the learned ratio r̂(x|θ*, 0) = 1 + Σθ*_i R̂_i(x) + ½Σθ*_iθ*_j R̂_ij(x) at one point θ*;
+it is binned at quantiles of its SM-weighted distribution and every bin's signal yield is the sum of the
+*exact* event-weight coefficients, so the per-bin yields are exact quadratics in θ. A single θ* is not optimal
+for every θ (the talk's point); θ* is chosen by optuna (TPE sampler, seeded) to maximise the expected sensitivity, measured
 as −Σ_i ln(width of the expected 95 % CL interval of θ_i, others at 0) on the Asimov data set.
 
 The "best possible" reference replaces R̂ by the exact parton-level ratios w_i/w0, w_ij/w0.
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Template:
-    """Bin edges of the score, per-bin signal yield coefficients (n_bins, P) and background yields (n_bins,)."""
+    """Score bin edges, per-bin signal yield coefficients (n_bins, P), background yields (n_bins,)."""
 
     theta_star: np.ndarray
     edges: np.ndarray
