@@ -3,8 +3,9 @@
 The observable is the learned ratio r̂(x|θ*, 0) = 1 + Σθ*_i R̂_i(x) + ½Σθ*_iθ*_j R̂_ij(x) at one point θ*;
 it is binned at quantiles of its SM-weighted distribution and every bin's signal yield is the sum of the
 *exact* event-weight coefficients, so the per-bin yields are exact quadratics in θ. A single θ* is not optimal
-for every θ (the talk's point); θ* is chosen by optuna (TPE sampler, seeded) to maximise the expected sensitivity, measured
-as −Σ_i ln(width of the expected 95 % CL interval of θ_i, others at 0) on the Asimov data set.
+for every θ (the talk's point); θ* is chosen by optuna (TPE sampler, seeded) to maximise the expected
+sensitivity, measured as −Σ_i ln(width of the expected 95 % CL interval of θ_i, others at 0) on the Asimov
+data set.
 
 The "best possible" reference replaces R̂ by the exact parton-level ratios w_i/w0, w_ij/w0.
 """
