@@ -96,6 +96,7 @@ class EFTLikelihood:
             if not s > 0:
                 raise ConfigError("normalisation uncertainty must be positive", field=k)
         self.nuisances = [k for k in samples if k in self.norm_uncertainties]
+        self.asimov = self.data is None
         if self.data is None:
             self.data = self.expected(np.zeros(len(self.names)))
         self.data = np.asarray(self.data, float)
@@ -127,16 +128,21 @@ class EFTLikelihood:
         alpha = np.zeros(len(self.nuisances)) if alpha is None else np.asarray(alpha, float)
         nu = self.expected(theta, alpha)
         if np.any(nu <= 0):
-            return 1e12  # negative or empty yields: outside the physical region of the quadratic model
+            # negative or empty yields lie outside the quadratic model's physical region: a steep, smooth wall
+            return float(1e8 * (1 + np.sum(np.maximum(-nu, 0) + 1e-3)) + np.sum(0.5 * alpha**2))
         n = self.data
         pois = np.sum(nu - n * np.log(nu) + gammaln(n + 1))
         return float(pois + np.sum(0.5 * alpha**2 + 0.5 * np.log(2 * np.pi)))
 
     # -- fits ------------------------------------------------------------------------------------------------
     def fit(
-        self, fixed: dict[int, float] | None = None, start: np.ndarray | None = None
+        self, fixed: dict[int, float] | None = None, start: np.ndarray | None = None, strict: bool = True
     ) -> tuple[float, np.ndarray, np.ndarray]:
-        """Minimise −ln L over the free θ and all α. Returns (nll, θ̂, α̂)."""
+        """Minimise −ln L over the free θ and all α. Returns (nll, θ̂, α̂).
+
+        With ``strict=False`` (scan points) a minimisation that stays invalid after a simplex restart is
+        accepted with a warning: such points lie deep in the excluded region.
+        """
         from iminuit import Minuit
 
         n, m = len(self.names), len(self.nuisances)
@@ -168,9 +174,10 @@ class EFTLikelihood:
 
     def _global_min(self) -> float:
         if not hasattr(self, "_gmin"):
-            self._gmin = self.fit()[0]
-            # the Asimov minimum is θ = 0, α = 0 by construction; guard against a local minimum elsewhere
-            self._gmin = min(self._gmin, self.nll(np.zeros(len(self.names)), np.zeros(len(self.nuisances))))
+            at_sm = self.nll(np.zeros(len(self.names)), np.zeros(len(self.nuisances)))
+            # Asimov data: ν = n at θ = 0, α = 0 saturates every Poisson term and constraint, so that point is
+            # the global minimum (with more parameters than bins a fit would only find flat directions)
+            self._gmin = at_sm if self.asimov else min(self.fit()[0], at_sm)
         return self._gmin
 
     def q(self, point: dict[int, float], profile: bool = True) -> float:
@@ -180,7 +187,7 @@ class EFTLikelihood:
         if len(fixed) == n and not self.nuisances:
             val = self.nll(np.array([fixed[i] for i in range(n)]))
         else:
-            val = self.fit(fixed)[0]
+            val = self.fit(fixed, strict=False)[0]
         return 2 * (val - self._global_min())
 
     def scan_1d(self, index: int, values: np.ndarray, profile: bool = False) -> np.ndarray:

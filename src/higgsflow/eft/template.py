@@ -84,7 +84,12 @@ def build_template(
     bkg = np.zeros(n_bins)
     if background_weights is not None:
         np.add.at(bkg, idx, np.asarray(background_weights, float) * scale)
-    return Template(theta_star, edges, sig, bkg)
+    # ties in the score (a coarse model) can leave bins empty: merge them away
+    keep = sig[:, 0] + bkg > 0
+    if not keep.all():
+        log.info("dropping %d empty template bins", int((~keep).sum()))
+        edges = np.concatenate([edges[:-1][keep], [np.inf]])
+    return Template(theta_star, edges, sig[keep], bkg[keep])
 
 
 def toy_background_weights(coeffs: np.ndarray, m_zh: np.ndarray, ratio: float = 5.0) -> np.ndarray:
@@ -165,7 +170,8 @@ def optimise_theta_star(
         th = np.array([trial.suggest_float(f"t{i}", -r, r) for i, r in enumerate(ranges)])
         tpl = build_template(ratio_coeffs, coeffs, th, n_bins, lumi_fb, background_weights)
         w = expected_widths(tpl.signal, tpl.background, n_params)
-        val = -float(np.sum(np.log(w)))
+        with np.errstate(divide="ignore"):
+            val = -float(np.sum(np.log(w)))
         if callback is not None:
             callback(trial.number + 1, n_trials)
         return val if np.isfinite(val) else -1e9
