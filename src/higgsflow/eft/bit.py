@@ -256,6 +256,8 @@ class BoostedInformationTree:
                 (np.empty_like(order), np.empty_like(xs), np.empty_like(ws)),
             ]
             go_left = np.empty(n, np.uint8)
+        # single coefficient with the plain Fisher gain: the lookup scan beats partition + contiguous scan
+        lookup = d.shape[1] == 1 and float(g[0, 0]) == 1.0
         for t in range(self.n_trees):
             node_of = np.zeros(n, np.int32)
             parent = np.zeros((nf, 1, self.n_bins, w.shape[1] + 1))
@@ -264,10 +266,16 @@ class BoostedInformationTree:
                 seg = np.array([0, n], np.int64)
             for level in range(depth):
                 first, n_level = 2**level - 1, 2**level
-                if self.mode == "exact":
+                if self.mode == "exact" and lookup and level > 0:
+                    # one coefficient: scan the global sorted order with per-node running sums (no copies)
+                    tot, cnt = K.node_totals(w, node_of, first, n_level)
+                    bf, bt, _ = K.exact_level_lookup(
+                        xs, order, ws, node_of, first, tot, cnt, self.min_size, min_w
+                    )
+                elif self.mode == "exact":
                     tot, cnt = K.node_totals(w, node_of, first, n_level)
                     bf, bt, _ = K.exact_level(src[1], src[2], seg, tot, cnt, self.min_size, g, min_w)
-                    if level + 1 < depth:
+                    if level + 1 < depth and not lookup:
                         K.go_left_of(x, node_of, first, n_level, bf, bt, go_left)
                         dst = buf[level % 2]
                         new_seg = np.empty(2 * n_level + 1, np.int64)
