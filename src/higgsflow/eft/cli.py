@@ -32,6 +32,7 @@ def generate_zh(
     lhe: Path | None = typer.Option(None, help="Also write the events as LHE (with basis-point weights)."),
     pt_z_min: float = typer.Option(0.0, help="Minimum Z pT in GeV."),
     sqrt_shat_max: float = typer.Option(3000.0, help="Largest sampled √ŝ in GeV."),
+    shower: bool = typer.Option(False, help="Shower with Pythia 8 (via LHE) instead of parton smearing."),
     overwrite: bool = typer.Option(False, help="Replace existing outputs."),
 ) -> None:
     """Sample weighted pp → ZH(ℓℓbb) events with exact SMEFT weight coefficients."""
@@ -39,9 +40,19 @@ def generate_zh(
 
     from higgsflow.eft.pipeline import generate_zh_sample
 
-    path = generate_zh_sample(
-        out, n_events, seed, lhe=lhe, pt_z_min=pt_z_min, sqrt_shat_max=sqrt_shat_max, overwrite=overwrite
-    )
+    with _bar("showering") as progress:
+        task = progress.add_task("shower", total=n_events)
+        path = generate_zh_sample(
+            out,
+            n_events,
+            seed,
+            lhe=lhe,
+            pt_z_min=pt_z_min,
+            sqrt_shat_max=sqrt_shat_max,
+            shower=shower,
+            overwrite=overwrite,
+            callback=lambda k: progress.update(task, completed=k),
+        )
     Console(stderr=True).print(f"wrote {path}")
 
 

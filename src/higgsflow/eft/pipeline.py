@@ -44,9 +44,15 @@ def generate_zh_sample(
     lhe: str | os.PathLike[str] | None = None,
     pt_z_min: float = 0.0,
     sqrt_shat_max: float = 3000.0,
+    shower: bool = False,
     overwrite: bool = False,
+    callback: Callable[[int], None] | None = None,
 ) -> Path:
-    """Generate the ZH model, smear it (``zh.reconstruct``), write the Parquet sample (and optional LHE)."""
+    """Generate the ZH model and write the Parquet sample (and optional LHE).
+
+    Detector-level features (``reco_*``) come from the smearing of ``zh.reconstruct`` or, with ``shower``,
+    from Pythia 8 showering of the LHE events and particle-level objects (``eft.shower``).
+    """
     from higgsflow.eft import zh
     from higgsflow.eft.weights import write_sample
 
@@ -57,12 +63,23 @@ def generate_zh_sample(
     ev = zh.generate(
         n_events, int(seeds[0].generate_state(1)[0]), pt_z_min=pt_z_min, sqrt_shat_max=sqrt_shat_max
     )
-    reco = zh.reconstruct(ev, int(seeds[1].generate_state(1)[0]))
+    if shower:
+        from higgsflow.eft.shower import particle_level_features, shower_lhe
+
+        lhe = Path(lhe) if lhe is not None else out.with_suffix(".lhe")
+        zh.write_lhe(ev, lhe, overwrite=overwrite)
+        objects = shower_lhe(lhe, int(seeds[1].generate_state(1)[0]), callback=callback)
+        if len(objects["ok"]) != len(ev):
+            raise DataError("Pythia returned a different number of events", file=lhe, expected=f"{len(ev)}")
+        reco = particle_level_features(objects)
+    else:
+        reco = zh.reconstruct(ev, int(seeds[1].generate_state(1)[0]))
     feats = dict(ev.features)
     feats.update({f"reco_{k}": v for k, v in reco.items()})
-    meta = {"settings": json.dumps({**ev.settings, "seed": seed}), "versions": json.dumps(_versions())}
+    settings = {**ev.settings, "seed": seed, "reconstruction": "pythia8+fastjet" if shower else "smearing"}
+    meta = {"settings": json.dumps(settings), "versions": json.dumps(_versions())}
     path = write_sample(out, feats, ev.coeffs, zh.COEFFICIENTS, metadata=meta, overwrite=overwrite)
-    if lhe is not None:
+    if lhe is not None and not shower:
         zh.write_lhe(ev, lhe, overwrite=overwrite)
     log.info("wrote %d events to %s", len(ev), path)
     return path
