@@ -108,12 +108,12 @@ def _gauss2d(n, seed):
     return x, np.column_stack([w0, w0[:, None] * r]), r
 
 
-@pytest.mark.parametrize("joint", [False, True])
-def test_eft_trees_learn_all_coefficients_and_round_trip(tmp_path, joint):
+@pytest.mark.parametrize(("joint", "mode"), [(False, "exact"), (True, "exact"), (True, "hist")])
+def test_eft_trees_learn_all_coefficients_and_round_trip(tmp_path, joint, mode):
     x, coeffs, _ = _gauss2d(20_000, 1)
     xt, _, rt = _gauss2d(10_000, 2)
     model = EFTInformationTrees(
-        ["a", "b"], joint=joint, n_trees=60, learning_rate=0.3, max_depth=4, min_size=30
+        ["a", "b"], joint=joint, mode=mode, n_trees=60, learning_rate=0.3, max_depth=4, min_size=30
     )
     pred = model.fit(x, coeffs).predict_coefficients(xt)
     for k in range(5):

@@ -126,42 +126,48 @@ def exact_level(xs, ws, seg, tot, cnt, min_size, g, min_w):
     return best_f, best_t, best_g
 
 
+@nb.njit(**_NB)
+def local_nodes(node_of, level_first, n_level, out):
+    """out[e] = node_of[e] − level_first for events of this level, −1 otherwise (int8: cache-friendly)."""
+    for e in range(node_of.shape[0]):
+        j = node_of[e] - level_first
+        out[e] = j if 0 <= j < n_level else -1
+
+
 @nb.njit(**_NBP)
-def exact_level_lookup(xs, order, ws, node_of, level_first, tot, cnt, min_size, min_w):
+def exact_level_lookup(xs, order, ws, loc, tot, cnt, min_size, min_w):
     """Single-coefficient exact split search of one level on the *global* sorted order (no partition).
 
-    Walks each feature's presorted events once and keeps running sums per node (looked up via node_of).
-    Same splits as :func:`exact_level`: the events of a node appear in the same order in both.
+    Walks each feature's presorted events once and keeps running sums per node, found through ``loc``
+    (:func:`local_nodes`, ≤ 127 nodes per level). Same splits as :func:`exact_level`: the events of a node
+    appear in the same order in both.
     """
     nf, n = xs.shape
     n_level = tot.shape[0]
     fg = np.full((nf, n_level), -np.inf)
     ft = np.zeros((nf, n_level))
     for f in nb.prange(nf):
-        c0 = np.zeros(n_level)
-        c1 = np.zeros(n_level)
-        seen = np.zeros(n_level, np.int64)
-        last = np.zeros(n_level)
+        st = np.zeros((n_level, 4))  # running Σw0, Σw', count, last value: one cache line per node
         for p in range(n):
-            j = node_of[order[f, p]] - level_first
-            if j < 0 or j >= n_level:
+            j = loc[order[f, p]]
+            if j < 0:
                 continue
             xe = xs[f, p]
-            s = seen[j]
-            if s >= min_size and cnt[j] - s >= min_size and xe != last[j]:
-                a0 = c0[j]
+            s = st[j, 2]
+            if s >= min_size and cnt[j] - s >= min_size and xe != st[j, 3]:
+                a0 = st[j, 0]
                 r0 = tot[j, 0] - a0
                 if a0 > min_w and r0 > min_w:
-                    a1 = c1[j]
+                    a1 = st[j, 1]
                     r1 = tot[j, 1] - a1
                     gn = a1 * a1 / a0 + r1 * r1 / r0
                     if gn > fg[f, j]:
                         fg[f, j] = gn
-                        ft[f, j] = last[j]
-            c0[j] += ws[f, p, 0]
-            c1[j] += ws[f, p, 1]
-            seen[j] = s + 1
-            last[j] = xe
+                        ft[f, j] = st[j, 3]
+            st[j, 0] += ws[f, p, 0]
+            st[j, 1] += ws[f, p, 1]
+            st[j, 2] = s + 1
+            st[j, 3] = xe
     best_f = np.full(n_level, -1, np.int64)
     best_t = np.zeros(n_level)
     best_g = np.full(n_level, -np.inf)
@@ -237,31 +243,6 @@ def go_left_of(x, node_of, level_first, n_level, feat, thr, out):
 
 
 @nb.njit(**_NB)
-def _fill_hist_2(xbf, w, node_of, level_first, n_level, sub, hf):
-    for e in range(xbf.shape[0]):
-        j = node_of[e] - level_first
-        if j < 0 or j >= n_level or (sub and (j & 1) == 1):
-            continue
-        b = xbf[e]
-        hf[j, b, 0] += w[e, 0]
-        hf[j, b, 1] += w[e, 1]
-        hf[j, b, 2] += 1.0
-
-
-@nb.njit(**_NB)
-def _fill_hist_n(xbf, w, node_of, level_first, n_level, sub, hf):
-    kk = w.shape[1]
-    for e in range(xbf.shape[0]):
-        j = node_of[e] - level_first
-        if j < 0 or j >= n_level or (sub and (j & 1) == 1):
-            continue
-        b = xbf[e]
-        for c in range(kk):
-            hf[j, b, c] += w[e, c]
-        hf[j, b, kk] += 1.0
-
-
-@nb.njit(**_NB)
 def _partition_feature(src_idx, src_x, src_w, seg, go_left, dst_idx, dst_x, dst_w, new_seg):
     """Stable partition of one feature's node segments (see :func:`partition`)."""
     kk = src_w.shape[1]
@@ -297,57 +278,62 @@ def _partition_feature_2(src_idx, src_x, src_w, seg, go_left, dst_idx, dst_x, ds
             dst_w[q, 1] = src_w[p, 1]
 
 
-@nb.njit(**_NBP)
-def hist_level(xb, edges, n_edges, w, node_of, level_first, n_level, min_size, g, min_w, parent, h):
-    """Best split of every node of one level from per-node histograms of quantile-binned features.
+@nb.njit(**_NB)
+def hist_level_rows(rxb, rw, seg, edges, n_edges, min_size, g, min_w, parent, h):
+    """Histogram split search of one level with the events stored in node order (rows partitioned).
 
-    xb: (F, n) uint8 bin indices; edges: (F, n_bins−1) upper bin edges (bin b ↔ x ≤ edges[f, b]);
-    n_edges[f]: number of valid edges of feature f. h: (F, n_level, n_bins, K+2) receives the histograms
-    (weights, then the event count in the last slot). Below the root only left children are filled from
-    the events; right children are parent − left (``parent`` holds the previous level's h).
-    Features run in parallel; first maximum wins.
+    rxb: (n, F) uint8 bins and rw: (n, K+1) weights, both in node order; node j owns rows seg[j] … seg[j+1]−1.
+    h: (n_level, F, n_bins, K+2) receives the histograms (weights, then counts); below the root only left
+    children are filled from their rows and right children are parent − left. Returns (feature, bin, gain).
     """
-    nf = xb.shape[0]
-    kk = w.shape[1]
+    n_level = seg.shape[0] - 1
+    nf = rxb.shape[1]
+    kk = rw.shape[1]
     k = kk - 1
     nb_ = edges.shape[1] + 1
-    fg = np.full((nf, n_level), -np.inf)
-    ft = np.zeros((nf, n_level))
-    g00 = g[0, 0]
-    sub = level_first > 0
-    for f in nb.prange(nf):
-        h[f, :, :, :] = 0.0
-        if kk == 2:  # separate loops: a branch inside the hot loop halves its speed
-            _fill_hist_2(xb[f], w, node_of, level_first, n_level, sub, h[f])
+    sub = n_level > 1
+    h[:, :, :, :] = 0.0
+    for j in range(n_level):
+        if sub and (j & 1) == 1:
+            continue
+        if kk == 2:
+            _fill_rows_2(rxb, rw, seg[j], seg[j + 1], h[j])
         else:
-            _fill_hist_n(xb[f], w, node_of, level_first, n_level, sub, h[f])
-        if sub:
-            for j in range(1, n_level, 2):
-                n_left = 0.0
-                for b in range(nb_):
-                    n_left += h[f, j - 1, b, kk]
+            for p in range(seg[j], seg[j + 1]):
+                for f in range(nf):
+                    b = rxb[p, f]
+                    for c in range(kk):
+                        h[j, f, b, c] += rw[p, c]
+                    h[j, f, b, kk] += 1.0
+    if sub:
+        for j in range(1, n_level, 2):
+            if seg[j] == seg[j + 1]:
+                continue  # empty right child (parent not split, or nothing went right)
+            for f in range(nf):
                 for b in range(nb_):
                     for c in range(kk + 1):
-                        # an empty left child means the parent was not split: its right child is empty too
-                        h[f, j, b, c] = parent[f, j // 2, b, c] - h[f, j - 1, b, c] if n_left > 0 else 0.0
-        cum = np.zeros(kk + 1)
-        tot = np.zeros(kk + 1)
-        for j in range(n_level):
+                        h[j, f, b, c] = parent[j // 2, f, b, c] - h[j - 1, f, b, c]
+    best_f = np.full(n_level, -1, np.int64)
+    best_b = np.zeros(n_level, np.int64)
+    best_g = np.full(n_level, -np.inf)
+    cum = np.zeros(kk + 1)
+    tot = np.zeros(kk + 1)
+    g00 = g[0, 0]
+    for j in range(n_level):
+        ntot = seg[j + 1] - seg[j]
+        if ntot < 2 * min_size:
+            continue
+        for f in range(nf):
             tot[:] = 0.0
             for b in range(nb_):
                 for c in range(kk + 1):
-                    tot[c] += h[f, j, b, c]
-            ntot = tot[kk]
-            if ntot < 2 * min_size - 0.5:
-                continue
+                    tot[c] += h[j, f, b, c]
             cum[:] = 0.0
-            bg = -np.inf
-            bt = 0.0
             for b in range(n_edges[f]):
                 for c in range(kk + 1):
-                    cum[c] += h[f, j, b, c]
+                    cum[c] += h[j, f, b, c]
                 s = cum[kk]
-                if s >= min_size - 0.5 and ntot - s >= min_size - 0.5 and h[f, j, b, kk] > 0.5:
+                if s >= min_size - 0.5 and ntot - s >= min_size - 0.5 and h[j, f, b, kk] > 0.5:
                     if k == 1:
                         r0 = tot[0] - cum[0]
                         if cum[0] > min_w and r0 > min_w:
@@ -357,21 +343,66 @@ def hist_level(xb, edges, n_edges, w, node_of, level_first, n_level, min_size, g
                             gn = -np.inf
                     else:
                         gn = _gain(g, cum[:kk], tot[:kk], k, min_w)
-                    if gn > bg:
-                        bg = gn
-                        bt = edges[f, b]
-            fg[f, j] = bg
-            ft[f, j] = bt
-    best_f = np.full(n_level, -1, np.int64)
-    best_t = np.zeros(n_level)
-    best_g = np.full(n_level, -np.inf)
-    for j in range(n_level):
+                    if gn > best_g[j]:
+                        best_g[j] = gn
+                        best_f[j] = f
+                        best_b[j] = b
+    return best_f, best_b, best_g
+
+
+@nb.njit(**_NB)
+def _fill_rows_2(rxb, rw, lo, hi, hj):
+    nf = rxb.shape[1]
+    for p in range(lo, hi):
+        w0 = rw[p, 0]
+        w1 = rw[p, 1]
         for f in range(nf):
-            if fg[f, j] > best_g[j]:
-                best_g[j] = fg[f, j]
-                best_f[j] = f
-                best_t[j] = ft[f, j]
-    return best_f, best_t, best_g
+            b = rxb[p, f]
+            hj[f, b, 0] += w0
+            hj[f, b, 1] += w1
+            hj[f, b, 2] += 1.0
+
+
+@nb.njit(**_NB)
+def partition_rows(ridx, rxb, rw, seg, feat, bin_thr, dst_idx, dst_xb, dst_w, new_seg):
+    """Stable partition of the node-ordered rows by each node's split (bin ≤ bin_thr goes left).
+
+    Unsplit nodes (feat < 0) keep all rows in their left child. new_seg gets 2·n_level + 1 boundaries.
+    """
+    n_level = seg.shape[0] - 1
+    nf = rxb.shape[1]
+    kk = rw.shape[1]
+    new_seg[0] = seg[0]
+    for j in range(n_level):
+        f = feat[j]
+        n_left = 0
+        for p in range(seg[j], seg[j + 1]):
+            if f < 0 or rxb[p, f] <= bin_thr[j]:
+                n_left += 1
+        li = seg[j]
+        ri = seg[j] + n_left
+        new_seg[2 * j + 1] = ri
+        new_seg[2 * j + 2] = seg[j + 1]
+        for p in range(seg[j], seg[j + 1]):
+            gl = np.int64(f < 0 or rxb[p, f] <= bin_thr[j])
+            q = gl * li + (1 - gl) * ri
+            li += gl
+            ri += 1 - gl
+            dst_idx[q] = ridx[p]
+            for c in range(nf):
+                dst_xb[q, c] = rxb[p, c]
+            for c in range(kk):
+                dst_w[q, c] = rw[p, c]
+
+
+@nb.njit(**_NB)
+def assign_last_level(ridx, rxb, seg, feat, bin_thr, level_first, node_of):
+    """node_of of every event after the last level's splits (no copy of the rows needed)."""
+    for j in range(seg.shape[0] - 1):
+        f = feat[j]
+        for p in range(seg[j], seg[j + 1]):
+            go_right = f >= 0 and rxb[p, f] > bin_thr[j]
+            node_of[ridx[p]] = 2 * (level_first + j) + 1 + go_right
 
 
 @nb.njit(**_NB)

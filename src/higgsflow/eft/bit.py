@@ -244,7 +244,12 @@ class BoostedInformationTree:
             ws = np.ascontiguousarray(w[order])  # (F, n, K+1)
         else:
             edges, n_edges = _quantile_edges(x, self.n_bins)
-            xb = _bin(x, edges, n_edges)
+            xb_rows = np.ascontiguousarray(_bin(x, edges, n_edges).T)  # (n, F), row-major
+            all_rows = np.arange(n, dtype=np.int32)
+            rbuf = [
+                (np.empty(n, np.int32), np.empty_like(xb_rows), np.empty_like(w)),
+                (np.empty(n, np.int32), np.empty_like(xb_rows), np.empty_like(w)),
+            ]
         feats = np.full((self.n_trees, n_nodes), -1, np.int64)
         thrs = np.zeros((self.n_trees, n_nodes))
         vals = np.zeros((self.n_trees, n_nodes, d.shape[1]))
@@ -257,10 +262,14 @@ class BoostedInformationTree:
             ]
             go_left = np.empty(n, np.uint8)
         # single coefficient with the plain Fisher gain: the lookup scan beats partition + contiguous scan
-        lookup = d.shape[1] == 1 and float(g[0, 0]) == 1.0
+        lookup = d.shape[1] == 1 and float(g[0, 0]) == 1.0 and depth <= 7
+        loc = np.empty(n, np.int8)
         for t in range(self.n_trees):
             node_of = np.zeros(n, np.int32)
-            parent = np.zeros((nf, 1, self.n_bins, w.shape[1] + 1))
+            parent = np.zeros((1, nf, self.n_bins, w.shape[1] + 1))
+            if self.mode == "hist":
+                rsrc = (all_rows, xb_rows, w)  # read-only here: partitions write to rbuf
+                rseg = np.array([0, n], np.int64)
             if self.mode == "exact":
                 src = (order, xs, ws)
                 seg = np.array([0, n], np.int64)
@@ -269,9 +278,8 @@ class BoostedInformationTree:
                 if self.mode == "exact" and lookup and level > 0:
                     # one coefficient: scan the global sorted order with per-node running sums (no copies)
                     tot, cnt = K.node_totals(w, node_of, first, n_level)
-                    bf, bt, _ = K.exact_level_lookup(
-                        xs, order, ws, node_of, first, tot, cnt, self.min_size, min_w
-                    )
+                    K.local_nodes(node_of, first, n_level, loc)
+                    bf, bt, _ = K.exact_level_lookup(xs, order, ws, loc, tot, cnt, self.min_size, min_w)
                 elif self.mode == "exact":
                     tot, cnt = K.node_totals(w, node_of, first, n_level)
                     bf, bt, _ = K.exact_level(src[1], src[2], seg, tot, cnt, self.min_size, g, min_w)
@@ -282,14 +290,27 @@ class BoostedInformationTree:
                         K.partition(*src, seg, go_left, *dst, new_seg)
                         src, seg = dst, new_seg
                 else:
-                    h = np.empty((nf, n_level, self.n_bins, w.shape[1] + 1))
-                    bf, bt, _ = K.hist_level(
-                        xb, edges, n_edges, w, node_of, first, n_level, self.min_size, g, min_w, parent, h
+                    h = np.empty((n_level, nf, self.n_bins, w.shape[1] + 1))
+                    bf, bb, _ = K.hist_level_rows(
+                        rsrc[1], rsrc[2], rseg, edges, n_edges, self.min_size, g, min_w, parent, h
                     )
                     parent = h
+                    bt = np.where(bf >= 0, edges[np.maximum(bf, 0), bb], 0.0)
+                    if level + 1 < depth:
+                        rdst = rbuf[level % 2]
+                        new_seg = np.empty(2 * n_level + 1, np.int64)
+                        K.partition_rows(*rsrc, rseg, bf, bb, *rdst, new_seg)
+                        rsrc, rseg = rdst, new_seg
+                    else:
+                        K.assign_last_level(rsrc[0], rsrc[1], rseg, bf, bb, first, node_of)
                 feats[t, first : first + n_level] = bf
                 thrs[t, first : first + n_level] = bt
-                K.apply_split(x, node_of, first, n_level, bf, bt)
+                if self.mode == "exact":
+                    K.apply_split(x, node_of, first, n_level, bf, bt)
+            if self.mode == "hist":
+                # leaves: the last level's children; unsplit nodes' rows sit in their (virtual) left children,
+                # so map every final segment back to the deepest *split-reachable* node
+                _freeze_unsplit(node_of, feats[t], depth)
             sums = K.leaf_sums(node_of, w, n_nodes)
             with np.errstate(invalid="ignore", divide="ignore"):
                 v = np.where(sums[:, :1] > 0, sums[:, 1:] / sums[:, :1], 0.0) * eta
@@ -444,6 +465,19 @@ class BoostedInformationTree:
 
 class ModelNotFitted(ConfigError):
     """The model is used before ``fit``/``load``."""
+
+
+def _freeze_unsplit(node_of: np.ndarray, feature: np.ndarray, depth: int) -> None:
+    """Move events from virtual descendants of unsplit nodes up to the unsplit node (the real leaf)."""
+    k = node_of.astype(np.int64)
+    for _ in range(depth):
+        parent = (k - 1) // 2
+        up = (k > 0) & (feature[np.maximum(parent, 0)] < 0)
+        # a node is virtual if any ancestor is unsplit: climb while the parent is not split
+        if not up.any():
+            break
+        k = np.where(up, parent, k)
+    node_of[:] = np.where(k >= 0, k, node_of)
 
 
 def _quantile_edges(x: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
