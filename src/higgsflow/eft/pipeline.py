@@ -23,7 +23,25 @@ __all__ = ["DEFAULT_FEATURES", "expected_limits", "generate_zh_sample", "train_b
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FEATURES = ("m_zh", "pt_z", "y_zh", "cos_theta", "cos_theta_star", "phi_star", "pt_h")
+DEFAULT_FEATURES = (
+    "m_zh",
+    "pt_z",
+    "y_zh",
+    "cos_theta",
+    "cos_theta_star",
+    "phi_star",
+    "pt_h",
+    # the angular moments of zh._angles_features (products of angles, hard for axis-aligned splits)
+    "f_ll",
+    "f_1tt",
+    "f_2tt",
+    "f_1lt",
+    "f_2lt",
+    "f_1lt_tilde",
+    "f_2lt_tilde",
+    "f_tt_prime",
+    "f_tt_prime_tilde",
+)
 
 
 def _versions() -> dict[str, str]:

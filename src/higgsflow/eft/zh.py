@@ -86,6 +86,15 @@ FEATURES = (
     "pt_h",
     "eta_z",
     "eta_h",
+    "f_ll",
+    "f_1tt",
+    "f_2tt",
+    "f_1lt",
+    "f_2lt",
+    "f_1lt_tilde",
+    "f_2lt_tilde",
+    "f_tt_prime",
+    "f_tt_prime_tilde",
 )
 
 _PAULI = np.array(
@@ -256,7 +265,25 @@ def _angles_features(p3, p4, pz, ph):
     phi_star = np.arctan2(np.sum(lhat * n1, axis=1), np.sum(lhat * x_ax, axis=1))
     pt = lambda p: np.hypot(p[:, 1], p[:, 2])  # noqa: E731
     eta = lambda p: np.arcsinh(p[:, 3] / np.maximum(pt(p), 1e-12))  # noqa: E731
+    # angular moments of the helicity structure (Banerjee et al., eq. 3.6): trees find products of angles hard
+    s_t, s_ts = np.sqrt(np.clip(1 - cos_theta**2, 0, 1)), np.sqrt(np.clip(1 - cos_theta_star**2, 0, 1))
+    f_ll = s_t**2 * s_ts**2
+    f_1lt = np.cos(phi_star) * s_t * s_ts
+    f_1lt_tilde = np.sin(phi_star) * s_t * s_ts
+    cc = cos_theta * cos_theta_star
+    moments = {
+        "f_ll": f_ll,
+        "f_1tt": cc,
+        "f_2tt": (1 + cos_theta**2) * (1 + cos_theta_star**2),
+        "f_1lt": f_1lt,
+        "f_2lt": f_1lt * cc,
+        "f_1lt_tilde": f_1lt_tilde,
+        "f_2lt_tilde": f_1lt_tilde * cc,
+        "f_tt_prime": np.cos(2 * phi_star) * f_ll,
+        "f_tt_prime_tilde": np.sin(2 * phi_star) * f_ll,
+    }
     return {
+        **moments,
         "m_zh": m_zh,
         "pt_z": pt(pz),
         "y_zh": y_zh,
