@@ -1,0 +1,4 @@
+"""SMEFT simulation-based inference.
+
+Quadratic event weights (`weights`), the analytic ZH model (`zh`), Boosted Information Trees (`bit`).
+"""

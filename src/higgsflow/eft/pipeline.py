@@ -1,0 +1,272 @@
+"""End-to-end EFT steps on files: generate the ZH sample, train the BITs, derive expected limits.
+
+Files: the sample is a Parquet table (``weights.write_sample``) with parton-level features, detector-level
+features prefixed ``reco_`` (plus ``reco_selected``, ``reco_category``) and the weight coefficient columns;
+models are ``.npz`` files (``bit.EFTInformationTrees.save``) with a JSON sidecar naming the features; limits
+write ``limits.json`` and plots. Events with even row index train the BITs, odd ones fill the templates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+from higgsflow.errors import ConfigError, DataError
+
+__all__ = ["DEFAULT_FEATURES", "expected_limits", "generate_zh_sample", "train_bits"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FEATURES = (
+    "m_zh",
+    "pt_z",
+    "y_zh",
+    "cos_theta",
+    "cos_theta_star",
+    "phi_star",
+    "pt_h",
+    # the angular moments of zh._angles_features (products of angles, hard for axis-aligned splits)
+    "f_ll",
+    "f_1tt",
+    "f_2tt",
+    "f_1lt",
+    "f_2lt",
+    "f_1lt_tilde",
+    "f_2lt_tilde",
+    "f_tt_prime",
+    "f_tt_prime_tilde",
+)
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("higgsflow", "numpy", "numba", "xgboost", "optuna", "iminuit"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "n/a"
+    return out
+
+
+def generate_zh_sample(
+    out: str | os.PathLike[str],
+    n_events: int,
+    seed: int,
+    *,
+    lhe: str | os.PathLike[str] | None = None,
+    pt_z_min: float = 0.0,
+    sqrt_shat_max: float = 3000.0,
+    shower: bool = False,
+    overwrite: bool = False,
+    callback: Callable[[int], None] | None = None,
+) -> Path:
+    """Generate the ZH model and write the Parquet sample (and optional LHE).
+
+    Detector-level features (``reco_*``) come from the smearing of ``zh.reconstruct`` or, with ``shower``,
+    from Pythia 8 showering of the LHE events and particle-level objects (``eft.shower``).
+    """
+    from higgsflow.eft import zh
+    from higgsflow.eft.weights import write_sample
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise DataError("output exists; pass overwrite to replace it", file=out)
+    seeds = np.random.SeedSequence(seed).spawn(2)
+    ev = zh.generate(
+        n_events, int(seeds[0].generate_state(1)[0]), pt_z_min=pt_z_min, sqrt_shat_max=sqrt_shat_max
+    )
+    if shower:
+        from higgsflow.eft.shower import particle_level_features, shower_lhe
+
+        lhe = Path(lhe) if lhe is not None else out.with_suffix(".lhe")
+        zh.write_lhe(ev, lhe, overwrite=overwrite)
+        objects = shower_lhe(lhe, int(seeds[1].generate_state(1)[0]), callback=callback)
+        if len(objects["ok"]) != len(ev):
+            raise DataError("Pythia returned a different number of events", file=lhe, expected=f"{len(ev)}")
+        reco = particle_level_features(objects)
+    else:
+        reco = zh.reconstruct(ev, int(seeds[1].generate_state(1)[0]))
+    feats = dict(ev.features)
+    feats.update({f"reco_{k}": v for k, v in reco.items()})
+    settings = {**ev.settings, "seed": seed, "reconstruction": "pythia8+fastjet" if shower else "smearing"}
+    meta = {"settings": json.dumps(settings), "versions": json.dumps(_versions())}
+    path = write_sample(out, feats, ev.coeffs, zh.COEFFICIENTS, metadata=meta, overwrite=overwrite)
+    if lhe is not None and not shower:
+        zh.write_lhe(ev, lhe, overwrite=overwrite)
+    log.info("wrote %d events to %s", len(ev), path)
+    return path
+
+
+def _design(sample, level: str, features: Sequence[str] | None, rows: str):
+    from higgsflow.eft.weights import read_sample
+
+    feats, coeffs, names, _ = read_sample(sample)
+    features = list(features or DEFAULT_FEATURES)
+    prefix = "reco_" if level == "reco" else ""
+    if level not in ("reco", "parton"):
+        raise ConfigError(f"unknown level {level!r}", field="level", expected="'reco' or 'parton'")
+    missing = [prefix + f for f in features if prefix + f not in feats]
+    if missing:
+        raise DataError("feature column missing", file=sample, field=missing[0])
+    n = len(coeffs)
+    keep = np.arange(n) % 2 == (0 if rows == "train" else 1)
+    if level == "reco":
+        keep &= feats["reco_selected"].astype(bool)
+    x = np.column_stack([feats[prefix + f][keep] for f in features])
+    return x, coeffs[keep], names, features, {k: v[keep] for k, v in feats.items()}
+
+
+def train_bits(
+    sample: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    level: str = "reco",
+    features: Sequence[str] | None = None,
+    joint: bool = False,
+    overwrite: bool = False,
+    callback: Callable[[int, int], None] | None = None,
+    **bit_params,
+) -> Path:
+    """Train :class:`~higgsflow.eft.bit.EFTInformationTrees` on the even rows of a sample."""
+    from higgsflow.eft.bit import EFTInformationTrees
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise DataError("output exists; pass overwrite to replace it", file=out)
+    x, coeffs, names, features, _ = _design(sample, level, features, "train")
+    if len(x) < 100:
+        raise DataError("too few training events", file=sample, expected="at least 100 selected events")
+    model = EFTInformationTrees(names, joint=joint, **bit_params).fit(x, coeffs, callback=callback)
+    path = model.save(out, overwrite=overwrite)
+    side = {"features": features, "level": level, "sample": str(sample), "versions": _versions()}
+    path.with_suffix(".json").write_text(json.dumps(side, indent=1))
+    return path
+
+
+def expected_limits(
+    sample: str | os.PathLike[str],
+    model: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    lumi_fb: float = 138.0,
+    n_bins: int = 8,
+    n_trials: int = 30,
+    background_ratio: float = 5.0,
+    norm_uncertainty: float = 0.1,
+    seed: int = 0,
+    n_scan: int = 31,
+    profile: bool = True,
+    contour: tuple[str, str] | None = ("cHq3", "g2ZZ"),
+    overwrite: bool = False,
+    callback: Callable[[str], None] | None = None,
+) -> dict:
+    """Expected 68 %/95 % CL intervals per coefficient and a 2D contour, for the BIT and the exact template.
+
+    Uses the odd rows of the sample, a toy Z+bb̄ background (``template.toy_background_weights``) and
+    normalisation nuisances of ``norm_uncertainty`` on signal and background. Writes ``limits.json``,
+    ``template.png``, ``scans.png`` and ``contour.png`` into ``out_dir``.
+    """
+    from higgsflow.eft.bit import EFTInformationTrees
+    from higgsflow.eft.fit import EFTLikelihood
+    from higgsflow.eft.template import (
+        build_template,
+        expected_widths,
+        optimise_theta_star,
+        plot_contour,
+        plot_scans,
+        plot_template,
+        toy_background_weights,
+    )
+
+    out_dir = Path(out_dir)
+    if (out_dir / "limits.json").exists() and not overwrite:
+        raise DataError("output exists; pass overwrite to replace it", file=out_dir / "limits.json")
+    model = Path(model)
+    side_path = model.with_suffix(".json")
+    if not side_path.exists():
+        raise DataError("model sidecar missing", file=side_path, expected="the .json written by train")
+    side = json.loads(side_path.read_text())
+    bits = EFTInformationTrees.load(model)
+    x, coeffs, names, _, feats = _design(sample, side["level"], side["features"], "test")
+    if list(names) != list(bits.names):
+        raise DataError("model and sample have different coefficients", file=model, field="names")
+    n = len(names)
+    say = callback or (lambda msg: None)
+    m_zh = feats[("reco_" if side["level"] == "reco" else "") + "m_zh"]
+    bkg = toy_background_weights(coeffs, m_zh, background_ratio)
+    templates = {"BIT": bits.predict_coefficients(x), "exact": coeffs[:, 1:] / coeffs[:, :1]}
+    # search box for θ*: a few times the inclusive expected interval of each coefficient
+    incl = build_template(templates["exact"], coeffs, np.zeros(n), 1, lumi_fb, bkg)
+    ranges = 2.0 * expected_widths(incl.signal, incl.background, n)
+    results: dict = {
+        "names": list(names),
+        "lumi_fb": lumi_fb,
+        "n_bins": n_bins,
+        "seed": seed,
+        "background_ratio": background_ratio,
+        "norm_uncertainty": norm_uncertainty,
+        "n_events": len(x),
+        "versions": _versions(),
+        "templates": {},
+    }
+    scans: dict[str, dict] = {nm: {} for nm in names}
+    grids = {}
+    if contour is not None:
+        if any(c not in names for c in contour):
+            raise ConfigError(
+                f"unknown contour coefficients {contour}", field="contour", expected=", ".join(names)
+            )
+        ci, cj = names.index(contour[0]), names.index(contour[1])
+        # common axes for both templates: ± the inclusive (least sensitive) expected interval
+        cxs = np.linspace(-0.6 * ranges[ci], 0.6 * ranges[ci], 21)
+        cys = np.linspace(-0.6 * ranges[cj], 0.6 * ranges[cj], 21)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for label, rc in templates.items():
+        say(f"θ* search for the {label} template")
+        theta_star, best, _ = optimise_theta_star(
+            rc, coeffs, n, n_bins, lumi_fb, ranges, n_trials, seed, background_weights=bkg
+        )
+        tpl = build_template(rc, coeffs, theta_star, n_bins, lumi_fb, bkg)
+        lik = EFTLikelihood(
+            names,
+            tpl.signal,
+            backgrounds={"zbb": tpl.background},
+            norm_uncertainties={"signal": norm_uncertainty, "zbb": norm_uncertainty},
+        )
+        widths = expected_widths(tpl.signal, tpl.background, n)
+        entry = {"theta_star": theta_star.tolist(), "objective": best, "intervals": {}}
+        for i, nm in enumerate(names):
+            say(f"{label}: scanning {nm}")
+            values = np.linspace(-1.5 * widths[i], 1.5 * widths[i], n_scan)
+            entry["intervals"][nm] = {}
+            for prof in (False, True) if profile else (False,):
+                for cl in (0.68, 0.95):
+                    iv, q = lik.interval(i, values, cl=cl, profile=prof)
+                    entry["intervals"][nm][f"{'profiled' if prof else 'fixed'}_{int(cl * 100)}"] = iv.pieces
+                scans[nm][f"{label} ({'profiled' if prof else 'others 0'})"] = (values, q)
+        if contour is not None:
+            say(f"{label}: 2D scan {contour}")
+            grids[label] = lik.scan_2d(ci, cj, cxs, cys)
+        results["templates"][label] = entry
+        if label == "BIT":
+            pts = {
+                f"{nm} = {0.5 * widths[k]:.3g}": np.eye(n)[k] * 0.5 * widths[k] for k, nm in enumerate(names)
+            }
+            plot_template(tpl, names, pts, out_dir / "template.png")
+    plot_scans(scans, out_dir / "scans.png")
+    if grids:
+        plot_contour(cxs, cys, grids, contour, out_dir / "contour.png")
+        results["contour"] = {
+            "names": list(contour),
+            "x": cxs.tolist(),
+            "y": cys.tolist(),
+            "q": {k: g.tolist() for k, g in grids.items()},
+        }
+    (out_dir / "limits.json").write_text(json.dumps(results, indent=1))
+    return results

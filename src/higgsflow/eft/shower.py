@@ -1,0 +1,212 @@
+"""Shower and hadronise the ZH LHE events with Pythia 8 and build particle-level objects (FastJet).
+
+The weights depend on the parton-level event z only, so they ride along: event k of the output belongs to
+event k of the LHE file (Pythia reads the file in order; an event Pythia rejects is flagged, never dropped).
+
+Objects (a particle-level stand-in until the generator's detector model is plugged in via
+``zh.reconstruct(detector=...)``):
+
+- leptons: the hardest opposite-sign same-flavour e/μ pair among final-state particles, p_T > 20 GeV,
+  |η| < 2.5, dressed with photons within ΔR < 0.1;
+- AK4 jets: anti-k_T R = 0.4 on all other visible final-state particles, p_T > 20 GeV, |η| < 2.5; a jet is
+  b-tagged when a (last) B hadron lies within ΔR < 0.4, with 70 % efficiency (seeded);
+- AK8 jet: anti-k_T R = 0.8, p_T > 250 GeV, with two B hadrons inside (boosted category).
+
+The H → bb̄ candidate is the two leading b-tagged AK4 jets (resolved) or the leading double-b AK8 jet
+(boosted).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from higgsflow.errors import DataError
+
+__all__ = ["particle_level_features", "shower_lhe"]
+
+log = logging.getLogger(__name__)
+
+
+def _is_b_hadron(pid: int) -> bool:
+    a = abs(pid)
+    return (a // 100) % 10 == 5 or (a // 1000) % 10 == 5
+
+
+def shower_lhe(
+    lhe: str | os.PathLike[str],
+    seed: int,
+    *,
+    n_events: int | None = None,
+    mpi: bool = False,
+    btag_efficiency: float = 0.7,
+    callback: Callable[[int], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Shower the events of an LHE file; return per-event objects (four-vectors (E, px, py, pz) in GeV).
+
+    Keys: ``ok`` (Pythia accepted the event), ``selected``, ``category`` (0 resolved, 1 boosted),
+    ``p_lminus``, ``p_lplus``, ``p_h`` (the H → bb̄ candidate), ``n_bjets``.
+    """
+    import fastjet
+    import pythia8mc
+
+    lhe = Path(lhe)
+    if not lhe.exists():
+        raise DataError("LHE file not found", file=lhe)
+    rng = np.random.default_rng(seed)
+    py = pythia8mc.Pythia("", False)
+    for s in (
+        "Beams:frameType = 4",
+        f"Beams:LHEF = {lhe}",
+        "Random:setSeed = on",
+        f"Random:seed = {int(seed) % 900_000_000 + 1}",
+        f"PartonLevel:MPI = {'on' if mpi else 'off'}",
+        "25:mayDecay = off",
+        "Next:numberCount = 0",
+        "Next:numberShowEvent = 0",
+        "Next:numberShowInfo = 0",
+        "Next:numberShowProcess = 0",
+        "Next:numberShowLHA = 0",
+        "Init:showChangedSettings = off",
+        "Print:quiet = on",
+        "Init:showProcesses = off",
+    ):
+        py.readString(s)
+    if not py.init():
+        raise DataError("Pythia could not initialise from the LHE file", file=lhe)
+    ak4 = fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4)
+    ak8 = fastjet.JetDefinition(fastjet.antikt_algorithm, 0.8)
+    rows: dict[str, list] = {
+        k: [] for k in ("ok", "selected", "category", "p_lminus", "p_lplus", "p_h", "n_bjets")
+    }
+    zero = np.zeros(4)
+    k = 0
+    while n_events is None or k < n_events:
+        accepted = py.next()
+        if not accepted and py.infoPython().atEndOfFile():
+            break
+        k += 1
+        if callback is not None:
+            callback(k)
+        res = _objects(py.event, ak4, ak8, rng, btag_efficiency, fastjet) if accepted else None
+        if res is None:
+            res = {
+                "selected": False,
+                "category": 0,
+                "p_lminus": zero,
+                "p_lplus": zero,
+                "p_h": zero,
+                "n_bjets": 0,
+            }
+        rows["ok"].append(bool(accepted))
+        for key, val in res.items():
+            rows[key].append(val)
+    log.info("showered %d events from %s", k, lhe)
+    return {key: np.array(val) for key, val in rows.items()}
+
+
+def _p4(p) -> np.ndarray:
+    return np.array([p.e(), p.px(), p.py(), p.pz()])
+
+
+def _dr(eta1, phi1, eta2, phi2):
+    return np.hypot(eta1 - eta2, np.angle(np.exp(1j * (phi1 - phi2))))
+
+
+def _objects(event, ak4, ak8, rng, eff, fastjet):
+    final, bhad = [], []
+    for i in range(event.size()):
+        p = event[i]
+        if p.isFinal():
+            final.append(i)
+        elif _is_b_hadron(p.id()) and p.isHadron():
+            daughters = [event[d].id() for d in range(p.daughter1(), p.daughter2() + 1) if d > 0]
+            if not any(_is_b_hadron(d) for d in daughters):
+                bhad.append((p.eta(), p.phi()))
+    leptons = [
+        i
+        for i in final
+        if abs(event[i].id()) in (11, 13) and event[i].pT() > 20 and abs(event[i].eta()) < 2.5
+    ]
+    leptons.sort(key=lambda i: -event[i].pT())
+    pair = None
+    for a in leptons:
+        for b in leptons:
+            if event[a].id() == -event[b].id() and event[a].id() > 0:
+                pair = (a, b)
+                break
+        if pair:
+            break
+    if pair is None:
+        return None
+    used = set(pair)
+    lep = {}
+    for i in pair:  # photon dressing
+        v = _p4(event[i])
+        for j in final:
+            if (
+                event[j].id() == 22
+                and _dr(event[i].eta(), event[i].phi(), event[j].eta(), event[j].phi()) < 0.1
+            ):
+                v = v + _p4(event[j])
+                used.add(j)
+        lep[i] = v
+    visible = []
+    for j in final:
+        if j in used or (event[j].isNeutral() and abs(event[j].id()) in (12, 14, 16)):
+            continue
+        if abs(event[j].id()) in (12, 14, 16):
+            continue
+        p = event[j]
+        visible.append(fastjet.PseudoJet(p.px(), p.py(), p.pz(), p.e()))
+    jets = [j for j in fastjet.ClusterSequence(visible, ak4).inclusive_jets(20.0) if abs(j.eta()) < 2.5]
+    jets.sort(key=lambda j: -j.pt())
+    bjets = []
+    for j in jets:
+        if any(_dr(j.eta(), j.phi_std(), e, f) < 0.4 for e, f in bhad) and rng.uniform() < eff:
+            bjets.append(j)
+    fat = [j for j in fastjet.ClusterSequence(visible, ak8).inclusive_jets(250.0) if abs(j.eta()) < 2.5]
+    fat.sort(key=lambda j: -j.pt())
+    boosted = [j for j in fat if sum(_dr(j.eta(), j.phi_std(), e, f) < 0.8 for e, f in bhad) >= 2]
+    if boosted and rng.uniform() < eff * eff:
+        h = np.array([boosted[0].e(), boosted[0].px(), boosted[0].py(), boosted[0].pz()])
+        category, selected = 1, True
+    elif len(bjets) >= 2:
+        h = sum(np.array([j.e(), j.px(), j.py(), j.pz()]) for j in bjets[:2])
+        category, selected = 0, True
+    else:
+        h, category, selected = np.zeros(4), 0, False
+    return {
+        "selected": selected,
+        "category": category,
+        "p_lminus": lep[pair[0]],
+        "p_lplus": lep[pair[1]],
+        "p_h": h,
+        "n_bjets": len(bjets),
+    }
+
+
+def particle_level_features(objects: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The observables of ``zh.reconstruct`` (same keys) from the showered objects of :func:`shower_lhe`.
+
+    Events that fail the selection get zeros (and ``selected`` False).
+    """
+    from higgsflow.eft.zh import _angles_features, _dot
+
+    sel = objects["selected"].astype(bool)
+    n = len(sel)
+    out = {"selected": sel, "category": objects["category"].astype(np.int8)}
+    ph = objects["p_h"]
+    out["m_bb"] = np.where(sel, np.sqrt(np.maximum(_dot(ph, ph), 0)), 0.0)
+    if sel.any():
+        pz = objects["p_lminus"][sel] + objects["p_lplus"][sel]
+        feats = _angles_features(objects["p_lminus"][sel], objects["p_lplus"][sel], pz, ph[sel])
+        for key, val in feats.items():
+            full = np.zeros(n)
+            full[sel] = val
+            out[key] = full
+    return out

@@ -1,0 +1,163 @@
+"""Boosted Information Trees: analytic toys, exactness vs a straightforward implementation, backends, I/O."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from higgsflow.eft.bit import (
+    BoostedInformationTree,
+    EFTInformationTrees,
+    fisher_information,
+    reference_exact_boost,
+)
+from higgsflow.eft.toys import TOYS, make_toy, multi_exponential
+from higgsflow.errors import CheckpointError, ConfigError, DataError
+
+
+@pytest.mark.parametrize("name", sorted(TOYS))
+@pytest.mark.parametrize("mode", ["exact", "hist"])
+def test_toy_fisher_information_at_least_95_percent(name, mode):
+    train = make_toy(name, 20_000, seed=1)
+    test = make_toy(name, 50_000, seed=2)
+    model = BoostedInformationTree(
+        n_trees=50, learning_rate=0.3, max_depth=3, min_size=50, mode=mode, n_bins=128
+    )
+    model.fit(train.x, train.w0, train.w1)
+    learned = fisher_information(model.predict(test.x), test.w0, test.w1)
+    exact = fisher_information(test.w1 / test.w0, test.w0, test.w1)  # = the analytic one on this sample
+    assert exact == pytest.approx(test.fisher, rel=0.05)
+    assert learned >= 0.95 * exact
+    # the learned score is the score, not only proportional to it: E[t̂ t]/E[t²] ≈ 1
+    t = test.w1 / test.w0
+    slope = np.sum(test.w0 * model.predict(test.x) * t) / np.sum(test.w0 * t * t)
+    assert slope == pytest.approx(1.0, abs=0.1)
+
+
+def test_exact_mode_has_the_splits_of_the_straightforward_implementation():
+    s = multi_exponential(3000, 4, seed=5)
+    x = np.round(s.x, 1)  # many ties: exercises the tie rule
+    model = BoostedInformationTree(n_trees=4, learning_rate=0.3, max_depth=3, min_size=40).fit(x, s.w0, s.w1)
+    ref_f, ref_t = reference_exact_boost(x, s.w0, s.w1, 4, 0.3, 3, 40)
+    f, t = model.splits
+    np.testing.assert_array_equal(f, ref_f)
+    np.testing.assert_array_equal(t, ref_t)
+    # thresholds are training values and every leaf respects min_size
+    assert np.all(np.isin(t[f >= 0], x))
+    for k in range(4):
+        leaves = _leaf_counts(model, x, k)
+        assert leaves.min() >= 40 and len(leaves) <= 2**3
+
+
+def _leaf_counts(model, x, tree):
+    f, t = model.splits
+    node = np.zeros(len(x), int)
+    for _ in range(model.max_depth):
+        inner = f[tree, node] >= 0
+        left = x[np.arange(len(x)), np.maximum(f[tree, node], 0)] <= t[tree, node]
+        node = np.where(inner, np.where(left, 2 * node + 1, 2 * node + 2), node)
+    return np.bincount(node)[np.bincount(node) > 0]
+
+
+def test_n_jobs_does_not_change_the_result():
+    s = multi_exponential(5000, 6, seed=3)
+    a = BoostedInformationTree(n_trees=5, n_jobs=1).fit(s.x, s.w0, s.w1)
+    b = BoostedInformationTree(n_trees=5, n_jobs=2).fit(s.x, s.w0, s.w1)
+    np.testing.assert_array_equal(a.splits[0], b.splits[0])
+    np.testing.assert_array_equal(a.predict(s.x), b.predict(s.x))
+
+
+def test_backends_agree_on_fisher_information():
+    train = multi_exponential(30_000, 5, seed=1)
+    test = multi_exponential(30_000, 5, seed=2)
+    infos = {}
+    for name, kw in {
+        "exact": {},
+        "hist": {"mode": "hist", "n_bins": 128},
+        "xgboost": {"backend": "xgboost", "n_bins": 128},
+    }.items():
+        m = BoostedInformationTree(n_trees=40, learning_rate=0.3, max_depth=3, min_size=50, **kw)
+        infos[name] = fisher_information(m.fit(train.x, train.w0, train.w1).predict(test.x), test.w0, test.w1)
+    assert infos["exact"] >= 0.95 * test.fisher
+    assert infos["hist"] == pytest.approx(infos["exact"], rel=0.02)
+    assert infos["xgboost"] == pytest.approx(infos["exact"], rel=0.02)
+
+
+def test_first_xgboost_tree_equals_bit_leaf_values():
+    """One round, depth 1: XGBoost's weighted squared-error stump is the BIT stump (same leaf values)."""
+    s = multi_exponential(4000, 1, seed=9)
+    s.x = np.minimum(np.floor(2 * s.x), 7)  # 8 distinct values: both binnings are exact
+    bit = BoostedInformationTree(
+        n_trees=1, learning_rate=1.0, max_depth=1, min_size=1, mode="hist", n_bins=16
+    )
+    xgbm = BoostedInformationTree(n_trees=1, learning_rate=1.0, max_depth=1, backend="xgboost", n_bins=16)
+    pb = bit.fit(s.x, s.w0, s.w1).predict(s.x)
+    px = xgbm.fit(s.x, s.w0, s.w1).predict(s.x)
+    assert len(np.unique(np.round(pb, 12))) == 2
+    np.testing.assert_allclose(
+        np.sort(np.unique(np.round(px, 6))), np.sort(np.unique(np.round(pb, 6))), rtol=1e-4
+    )
+
+
+def _gauss2d(n, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2))
+    w0 = np.full(n, 1.0 / n)
+    # p(x|θ)/p(x|0) = exp(θ·x − θ²/2): R_i = x_i, R_ij = x_i x_j − δ_ij
+    r = np.column_stack([x[:, 0], x[:, 1], x[:, 0] ** 2 - 1, x[:, 0] * x[:, 1], x[:, 1] ** 2 - 1])
+    return x, np.column_stack([w0, w0[:, None] * r]), r
+
+
+@pytest.mark.parametrize(("joint", "mode"), [(False, "exact"), (True, "exact"), (True, "hist")])
+def test_eft_trees_learn_all_coefficients_and_round_trip(tmp_path, joint, mode):
+    x, coeffs, _ = _gauss2d(20_000, 1)
+    xt, _, rt = _gauss2d(10_000, 2)
+    model = EFTInformationTrees(
+        ["a", "b"], joint=joint, mode=mode, n_trees=60, learning_rate=0.3, max_depth=4, min_size=30
+    )
+    pred = model.fit(x, coeffs).predict_coefficients(xt)
+    for k in range(5):
+        assert np.corrcoef(pred[:, k], rt[:, k])[0, 1] > 0.9
+    theta = np.array([0.3, -0.2])
+    expect = 1 + pred @ np.array([0.3, -0.2, 0.5 * 0.09, -0.06, 0.5 * 0.04])
+    np.testing.assert_allclose(model.predict_ratio(xt, theta), expect, rtol=1e-12)
+    path = model.save(tmp_path / "m.npz")
+    again = EFTInformationTrees.load(path)
+    np.testing.assert_array_equal(again.predict_coefficients(xt), pred)
+    with pytest.raises(CheckpointError, match="exists"):
+        model.save(path)
+
+
+def test_xgboost_save_load_and_joint(tmp_path):
+    x, coeffs, r = _gauss2d(5000, 3)
+    m = EFTInformationTrees(["a", "b"], joint=True, backend="xgboost", n_trees=20, max_depth=3).fit(x, coeffs)
+    p = m.predict_coefficients(x)
+    assert np.corrcoef(p[:, 0], r[:, 0])[0, 1] > 0.9
+    again = EFTInformationTrees.load(m.save(tmp_path / "x.npz"))
+    np.testing.assert_allclose(again.predict_coefficients(x), p, rtol=1e-6)
+
+
+def test_bad_inputs_and_files(tmp_path):
+    s = multi_exponential(200, 2, seed=0)
+    with pytest.raises(ConfigError, match="max_depth"):
+        BoostedInformationTree(max_depth=0).fit(s.x, s.w0, s.w1)
+    with pytest.raises(ConfigError, match="mode"):
+        BoostedInformationTree(mode="approx").fit(s.x, s.w0, s.w1)
+    bad = s.x.copy()
+    bad[7, 1] = np.nan
+    with pytest.raises(DataError, match="row 7"):
+        BoostedInformationTree().fit(bad, s.w0, s.w1)
+    with pytest.raises(DataError, match="one weight per event"):
+        BoostedInformationTree().fit(s.x, s.w0[:-1], s.w1)
+    with pytest.raises(ConfigError, match="not fitted"):
+        BoostedInformationTree().predict(s.x)
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(CheckpointError):
+        BoostedInformationTree.load(junk)
+    m = BoostedInformationTree(n_trees=2, min_size=5).fit(s.x, s.w0, s.w1)
+    again = BoostedInformationTree.load(m.save(tmp_path / "b.npz"))
+    np.testing.assert_array_equal(again.predict(s.x), m.predict(s.x))
+    assert again.get_params() == m.get_params()
+    with pytest.raises(DataError, match="feature shape"):
+        again.predict(s.x[:, :1])
