@@ -1,6 +1,7 @@
 """Every ```python block of the docs runs (per page, in order, in a temporary folder).
 
-A block preceded by the line ``<!-- no-test -->`` is shown only (for example one that needs hours or a cluster).
+A block preceded by the line ``<!-- slow-test -->`` runs only with ``pytest -m slow`` (an example that takes
+minutes); one preceded by ``<!-- no-test -->`` is shown only (for example one that needs a cluster).
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-_BLOCK = re.compile(r"(<!-- no-test -->\s*\n)?```python\n(.*?)```", re.S)
+_BLOCK = re.compile(r"(?:<!-- (no-test|slow-test) -->\s*\n)?```python\n(.*?)```", re.S)
 
 
 def _pages():
     for page in sorted(DOCS.glob("*.md")):
-        blocks = [code for skip, code in _BLOCK.findall(page.read_text()) if not skip]
-        if blocks:
-            yield pytest.param(page, blocks, id=page.stem)
+        found = _BLOCK.findall(page.read_text())
+        fast = [code for tag, code in found if not tag]
+        slow = [code for tag, code in found if tag != "no-test"]
+        if fast:
+            yield pytest.param(page, fast, id=page.stem)
+        if len(slow) > len(fast):
+            yield pytest.param(page, slow, id=f"{page.stem}-all", marks=pytest.mark.slow)
 
 
 @pytest.mark.parametrize(("page", "blocks"), list(_pages()))
