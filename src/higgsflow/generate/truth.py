@@ -1,0 +1,143 @@
+"""Generator truth of one event: the resonance decays (from Pythia's hard-process record) and τ decay modes.
+
+A *decay* is a top-level resonance (t, Z, W or H that is not itself a resonance's daughter) with its *leaves*: the
+status-23 partons and leptons at the end of its decay chain (t → bW → bqq̄′ has three leaves).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Decay", "classify_decay", "read_decays"]
+
+RESONANCES = (6, 23, 24, 25)
+_QUARKS = (1, 2, 3, 4, 5)
+_CHARGED_LEPTONS = (11, 13, 15)
+_NEUTRINOS = (12, 14, 16)
+
+#: τ decay modes stored in ``aux_tau_decay``
+TAU_NONE, TAU_E, TAU_MU, TAU_H = 0, 1, 2, 3
+
+
+@dataclass
+class Decay:
+    """A resonance decay: the resonance's PDG id and four-momentum, and its leaves."""
+
+    pid: int
+    pt: float
+    eta: float
+    phi: float
+    mass: float
+    leaf_pid: list[int] = field(default_factory=list)
+    leaf_eta: list[float] = field(default_factory=list)
+    leaf_phi: list[float] = field(default_factory=list)
+    leaf_from_w: list[bool] = field(default_factory=list)
+    tau_decay: int = TAU_NONE
+    label: str | None = None
+
+    def visible(self) -> tuple[np.ndarray, np.ndarray]:
+        """η and φ of the leaves that can be seen (everything but neutrinos)."""
+        vis = np.array([abs(p) not in _NEUTRINOS for p in self.leaf_pid], dtype=bool)
+        return np.asarray(self.leaf_eta)[vis], np.asarray(self.leaf_phi)[vis]
+
+    @property
+    def n_c_from_w(self) -> int:
+        return sum(1 for p, w in zip(self.leaf_pid, self.leaf_from_w, strict=True) if w and abs(p) == 4)
+
+    @property
+    def lepton_pid(self) -> int:
+        return next((abs(p) for p in self.leaf_pid if abs(p) in _CHARGED_LEPTONS), 0)
+
+
+def read_decays(process, event=None) -> list[Decay]:
+    """The resonance decays of the current event, read from ``pythia.process`` (about 10–20 entries).
+
+    With ``event`` (``pythia.event``) given, the decay mode of τ leaves is looked up in the full record.
+    """
+    n = process.size()
+    ids = [process[i].id() for i in range(n)]
+    mothers = [process[i].mother1() for i in range(n)]
+    status = [process[i].statusAbs() for i in range(n)]
+    decays: dict[int, Decay] = {}
+    for i in range(n):
+        if status[i] != 23 or abs(ids[mothers[i]]) not in RESONANCES:
+            continue
+        parent = mothers[i]
+        root = parent
+        while abs(ids[mothers[root]]) in RESONANCES and mothers[root] > 0:
+            root = mothers[root]
+        if root not in decays:
+            r = process[root]
+            decays[root] = Decay(int(ids[root]), r.pT(), r.eta(), r.phi(), r.m())
+        d = decays[root]
+        q = process[i]
+        d.leaf_pid.append(int(ids[i]))
+        d.leaf_eta.append(q.eta())
+        d.leaf_phi.append(q.phi())
+        d.leaf_from_w.append(abs(ids[parent]) == 24)
+    out = list(decays.values())
+    for d in out:
+        d.label = classify_decay(d.pid, d.leaf_pid)
+    if event is not None and any(abs(p) == 15 for d in out for p in d.leaf_pid):
+        modes = _tau_modes(event)
+        for d in out:
+            taus = [p for p in d.leaf_pid if abs(p) == 15]
+            if taus:
+                d.tau_decay = modes.get(taus[0], TAU_H)
+    return out
+
+
+def _tau_modes(event) -> dict[int, int]:
+    """Decay mode of the last τ⁻ and τ⁺ copies in the event record, keyed by the τ's PDG id."""
+    modes: dict[int, int] = {}
+    for k in range(event.size()):
+        p = event[k]
+        if p.idAbs() != 15:
+            continue
+        daughters = [abs(event[j].id()) for j in p.daughterList()]
+        if not daughters or 15 in daughters:
+            continue
+        modes[p.id()] = TAU_E if 11 in daughters else TAU_MU if 13 in daughters else TAU_H
+    return modes
+
+
+def classify_decay(pid: int, leaves: list[int]) -> str | None:
+    """The jet class a fully contained decay belongs to, from the resonance id and its leaves (None if the
+    decay is not one of the classes, e.g. H → γγ)."""
+    a = sorted(abs(x) for x in leaves)
+    vis = [x for x in a if x not in _NEUTRINOS]
+    n_q = sum(x in _QUARKS for x in a)
+    n_l = sum(x in _CHARGED_LEPTONS for x in a)
+    n_nu = sum(x in _NEUTRINOS for x in a)
+    apid = abs(pid)
+    if apid == 25:
+        if a == [5, 5]:
+            return "Hbb"
+        if a == [4, 4]:
+            return "Hcc"
+        if a == [21, 21]:
+            return "Hgg"
+        if a == [3, 3]:
+            return "Hss"
+        if a in ([1, 1], [2, 2]):
+            return "Hqq"
+        if a == [15, 15]:
+            return "Htautau"
+        if len(a) == 4 and n_q == 4:
+            return "H4q"
+        if len(a) == 4 and n_q == 2 and n_l == 1 and n_nu == 1:
+            return "Hqql"
+        return None
+    if apid == 6:
+        if len(a) == 3 and n_q == 3 and 5 in a:
+            return "Tbqq"
+        if len(a) == 3 and n_l == 1 and n_nu == 1 and 5 in a:
+            return "Tbl"
+        return None
+    if apid == 24 and len(vis) == 2 and n_q == 2:
+        return "Wqq"
+    if apid == 23 and len(vis) == 2 and n_q == 2:
+        return "Zqq"
+    return None
