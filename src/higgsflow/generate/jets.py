@@ -21,7 +21,7 @@ import numpy as np
 from higgsflow.errors import ConfigError, HiggsflowError
 from higgsflow.generate import detector
 from higgsflow.generate.processes import class_spec
-from higgsflow.generate.truth import Decay, read_decays
+from higgsflow.generate.truth import Decay, read_decays, read_heavy_hadrons
 from higgsflow.physics.kinematics import delta_phi, eta_phi
 from higgsflow.physics.substructure import nsubjettiness, softdrop_mass
 
@@ -88,6 +88,7 @@ class _Batch:
     def __init__(self) -> None:
         self.rows: list[np.ndarray] = []
         self.decays: list[list[Decay]] = []
+        self.hadrons: list[np.ndarray] = []
 
     def __len__(self) -> int:
         return len(self.decays)
@@ -155,6 +156,7 @@ def run_chunk(
             continue
         batch.rows.append(_extract(event, sorted(set(cand))))
         batch.decays.append(read_decays(pythia.process, event))
+        batch.hadrons.append(read_heavy_hadrons(event))
         if len(batch) >= _BATCH_EVENTS:
             cols = _process_batch(batch, spec, jt, rng, charge_of)
             batch = _Batch()
@@ -317,6 +319,9 @@ def _process_batch(batch: _Batch, spec: ChunkSpec, jt: JetType, rng, charge_of) 
     )
     cols.update(_gen_jets(particles, counts, jet_event[keep], jeta[keep], jphi[keep], jt.radius))
     cols.update(_aux(match, keep))
+    n_b, n_c = _count_hadrons(batch.hadrons, jet_event[keep], jeta[keep], jphi[keep], jt.radius)
+    cols["aux_n_bhadrons"] = n_b
+    cols["aux_n_chadrons"] = n_c
     return cols
 
 
@@ -360,23 +365,40 @@ def _gen_jets(particles, counts, events, eta, phi, radius) -> dict[str, np.ndarr
         g_pt = np.hypot(gpx, gpy)
         g_eta, g_phi = eta_phi(gpx, gpy, gpz)
         g_starts = np.concatenate([[0], np.cumsum(g_n)])
+        matched: list[tuple[int, int]] = []
         for i in range(n):
             cand = np.flatnonzero(g_event == np.searchsorted(used, events[i]))
             if cand.size == 0:
                 continue
             dr = np.hypot(g_eta[cand] - eta[i], delta_phi(g_phi[cand], phi[i]))
-            best = cand[np.argmin(dr)]
-            if dr.min() >= radius / 2:
-                continue
-            if with_nu:
-                out["jet_genjet_wnu_pt"][i] = g_pt[best]
-            else:
-                out["jet_genjet_pt"][i] = g_pt[best]
-                sl = g_idx[g_starts[best] : g_starts[best + 1]]
-                con = ak.Array([{"px": px[sl], "py": py[sl], "pz": pz[sl], "E": e[sl]}])
-                con = ak.zip({k: ak.Array([con[k][0]]) for k in ("px", "py", "pz", "E")})
-                out["aux_genjet_sdmass"][i] = softdrop_mass(con, r0=radius)[0]
+            if dr.min() < radius / 2:
+                matched.append((i, int(cand[np.argmin(dr)])))
+        if not matched:
+            continue
+        rows = np.array([m[0] for m in matched])
+        best = np.array([m[1] for m in matched])
+        if with_nu:
+            out["jet_genjet_wnu_pt"][rows] = g_pt[best]
+            continue
+        out["jet_genjet_pt"][rows] = g_pt[best]
+        sl = np.concatenate([g_idx[g_starts[b] : g_starts[b + 1]] for b in best])
+        con = ak.unflatten(ak.zip({"px": px[sl], "py": py[sl], "pz": pz[sl], "E": e[sl]}), g_n[best])
+        out["aux_genjet_sdmass"][rows] = softdrop_mass(con, r0=radius)
     return out
+
+
+def _count_hadrons(hadrons, events, eta, phi, radius) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers of weakly decaying b and c hadrons within ΔR < R of each jet axis."""
+    n_b = np.zeros(events.size, np.int32)
+    n_c = np.zeros(events.size, np.int32)
+    for i, ev in enumerate(events.tolist()):
+        h = hadrons[ev]
+        if h.size == 0:
+            continue
+        inside = np.hypot(h[:, 2] - eta[i], delta_phi(h[:, 3], phi[i])) < radius
+        n_b[i] = int(np.count_nonzero(inside & (h[:, 0] == 5)))
+        n_c[i] = int(np.count_nonzero(inside & (h[:, 0] == 4)))
+    return n_b, n_c
 
 
 def _aux(match: list[Decay | None], keep: np.ndarray) -> dict[str, np.ndarray]:

@@ -141,3 +141,31 @@ def classify_decay(pid: int, leaves: list[int]) -> str | None:
     if apid == 23 and len(vis) == 2 and n_q == 2:
         return "Zqq"
     return None
+
+
+def _hadron_flavour(aid: np.ndarray) -> np.ndarray:
+    """5 for hadrons with a b quark, 4 for hadrons with a c quark (and no b), 0 otherwise (from |PDG id|)."""
+    q3 = (aid // 1000) % 10  # baryons: heaviest quark in the thousands digit
+    q2 = (aid // 100) % 10  # mesons: heavier quark in the hundreds digit
+    hadron = (aid > 100) & (aid < 10_000)
+    is_b = hadron & ((q3 == 5) | ((q3 == 0) & (q2 == 5)))
+    is_c = hadron & ~is_b & ((q3 == 4) | ((q3 == 0) & (q2 == 4)))
+    return np.where(is_b, 5, np.where(is_c, 4, 0))
+
+
+def read_heavy_hadrons(event) -> np.ndarray:
+    """Weakly decaying b and c hadrons of the event (the last of their flavour in each decay chain).
+
+    Returns an array of shape (n, 4): flavour (5 or 4), pT (GeV), η, φ.
+    """
+    parts = event.particles()
+    aid = np.fromiter((p.idAbs() for p in parts), dtype=np.int64, count=len(parts))
+    flav = _hadron_flavour(aid)
+    rows = []
+    for k in np.flatnonzero(flav).tolist():
+        p = parts[k]
+        f = flav[k]
+        if any(flav[d] == f for d in p.daughterList()):
+            continue  # an excited state decaying to a hadron of the same flavour
+        rows.append((f, p.pT(), p.eta(), p.phi()))
+    return np.array(rows, dtype=np.float64).reshape(-1, 4)
