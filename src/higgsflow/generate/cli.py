@@ -12,6 +12,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _main() -> None:
+    """Generate realistic jet data (Pythia 8 + FastJet + a CMS-like detector) in the JetClass schema."""
+
+
 @app.command("jets")
 def jets(
     classes: str = typer.Option(
