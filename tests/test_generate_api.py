@@ -11,12 +11,12 @@ from typer.testing import CliRunner
 
 pytest.importorskip("pythia8mc")
 
-from higgsflow.data.io import read_metadata, read_table  # noqa: E402
-from higgsflow.errors import ConfigError, DataError  # noqa: E402
-from higgsflow.generate import generate_jets, parse_resonance_mass  # noqa: E402
-from higgsflow.generate.cli import app  # noqa: E402
-from higgsflow.generate.jets import make_pythia  # noqa: E402
-from higgsflow.generate.truth import classify_decay as classify_decay_names  # noqa: E402
+from higgsflow.data.io import read_metadata, read_table
+from higgsflow.errors import ConfigError, DataError
+from higgsflow.generate import generate_jets, parse_resonance_mass
+from higgsflow.generate.cli import app
+from higgsflow.generate.jets import make_pythia
+from higgsflow.generate.truth import classify_decay as classify_decay_names
 
 
 def _same(a, b):
@@ -33,7 +33,7 @@ def small(tmp_path_factory):
 
 
 def test_unknown_class_bad_count_and_bad_options_are_config_errors(tmp_path):
-    with pytest.raises(ConfigError, match="unknown jet class 'Hxx'.*one of: QCD"):
+    with pytest.raises(ConfigError, match=r"unknown jet class 'Hxx'.*one of: QCD"):
         generate_jets("QCD,Hxx", 10, tmp_path / "a.root", seed=1)
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ConfigError, match="n_jets"):

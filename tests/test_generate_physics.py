@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("pythia8mc")
 pytest.importorskip("fastjet")
 
-from higgsflow.data.io import describe_file, read_metadata, read_table  # noqa: E402
-from higgsflow.generate import generate_jets  # noqa: E402
+from higgsflow.data.io import describe_file, read_metadata, read_table
+from higgsflow.generate import generate_jets
 
 CLASSES = ("QCD", "Hbb", "Hcc", "Hqq", "Wqq", "Zqq", "Tbqq")
 N_PER_CLASS = 120
@@ -114,7 +114,13 @@ def test_truth_branches(jets):
 
 def test_particle_flow_content_is_jetclass_like(jets):
     j = jets["QCD"]
-    flags = [j.part_isChargedHadron, j.part_isNeutralHadron, j.part_isPhoton, j.part_isElectron, j.part_isMuon]
+    flags = [
+        j.part_isChargedHadron,
+        j.part_isNeutralHadron,
+        j.part_isPhoton,
+        j.part_isElectron,
+        j.part_isMuon,
+    ]
     total = sum(ak.to_numpy(ak.flatten(f)) for f in flags)
     assert np.all(total == 1)  # one PF type per particle
     charged = ak.to_numpy(ak.flatten(j.part_charge != 0))
@@ -182,7 +188,8 @@ inputs:
          - [part_mask, null]
 labels:
    type: simple
-   value: [label_QCD, label_Hbb, label_Hcc, label_Hgg, label_H4q, label_Hqql, label_Zqq, label_Wqq, label_Tbqq,
+   value: [label_QCD, label_Hbb, label_Hcc, label_Hgg, label_H4q, label_Hqql, label_Zqq, label_Wqq,
+   label_Tbqq,
            label_Tbl]
 observers:
    - jet_pt
@@ -221,6 +228,13 @@ def test_weaver_core_reads_the_file_with_the_jetclass_full_config(jets_file, tmp
     # every input carries information: no feature is constant over the batch
     assert all(np.ptp(feats[:, i, :]) > 0 for i in range(17))
     labels = y["_label_"].numpy()
-    assert set(np.unique(labels)) <= {0, 1, 2, 6, 7, 8}  # QCD Hbb Hcc Zqq Wqq Tbqq; Hqq is not a JetClass label
+    assert set(np.unique(labels)) <= {
+        0,
+        1,
+        2,
+        6,
+        7,
+        8,
+    }  # QCD Hbb Hcc Zqq Wqq Tbqq; Hqq is not a JetClass label
     for name in ("jet_pt", "jet_sdmass", "jet_tau4"):
         assert name in z

@@ -1,9 +1,12 @@
 """``generate_jets``: seeded chunks of jets per class, run in-process or on Dask, merged into one file.
 
-The work is cut into chunks (a class and a chunk number); the seed of each chunk comes from the master seed, the
-class name and the chunk number through :class:`numpy.random.SeedSequence`, so the output of a seed is identical
+The work is cut into chunks (a class and a chunk number); the seed of each chunk comes from the
+master seed, the
+class name and the chunk number through :class:`numpy.random.SeedSequence`, so the output of a seed
+is identical
 whatever the number of workers. Finished chunks are kept in a hidden folder next to the output
-(``.<name>.parts``), so an interrupted run resumes where it stopped; the folder is removed once the output file is
+(``.<name>.parts``), so an interrupted run resumes where it stopped; the folder is removed once the
+output file is
 written (atomically, by :func:`higgsflow.data.io.write_table`).
 """
 

@@ -22,7 +22,10 @@ def jets(
     classes: str = typer.Option(
         "QCD,Hbb,Hcc,Hgg,H4q,Hqql,Zqq,Wqq,Tbqq,Tbl",
         "--classes",
-        help="Comma-separated classes: QCD, Hbb, Hcc, Hgg, H4q, Hqql, Zqq, Wqq, Tbqq, Tbl; options Hss, Hqq, Htautau.",
+        help=(
+            "Comma-separated classes: QCD, Hbb, Hcc, Hgg, H4q, Hqql, Zqq, Wqq, Tbqq, Tbl; "
+            "options Hss, Hqq, Htautau."
+        ),
     ),
     n_jets: int = typer.Option(..., "--n-jets", help="Jets per class."),
     out: Path = typer.Option(..., "--out", help="Output file, .root or .parquet."),

@@ -10,7 +10,8 @@ card module                                what is used here
 ParticlePropagator                         B = 3.8 T, tracker radius 1.29 m, half-length 3.0 m
 {ChargedHadron,Electron,Muon}TrackingEff.  :func:`tracking_efficiency`
 {ChargedHadron,Electron,Muon}MomentumSm.   :func:`momentum_resolution` (relative σ(pT)/pT)
-TrackSmearing                              :data:`IP_PT_EDGES`, :data:`D0_RESOLUTION`, :data:`DZ_RESOLUTION` (mm)
+TrackSmearing                              :data:`IP_PT_EDGES`, :data:`D0_RESOLUTION`,
+:data:`DZ_RESOLUTION` (mm)
 ECal, HCal (SimpleCalorimeter)             tower grids, energy fractions, resolutions, EnergyMin and
                                            EnergySignificanceMin
 {Electron,Muon,Photon}Efficiency           :func:`lepton_id_efficiency`
@@ -103,7 +104,8 @@ def momentum_resolution(pid: np.ndarray, pt: np.ndarray, eta: np.ndarray) -> np.
 #: the last bin is open-ended. Below the first edge the first bin's value is used.
 IP_PT_EDGES = np.array(
     [0.1823, 0.2227, 0.2720, 0.3323, 0.4060, 0.4959, 0.6058, 0.7401, 0.9041, 1.1044, 1.3492, 1.6481, 2.0134,
-     2.4595, 3.0045, 3.6703, 4.4837, 5.4772, 6.6910, 8.1737, 9.9849, 12.1976, 14.9005, 18.2024, 22.2360, 27.1635,
+     2.4595, 3.0045, 3.6703, 4.4837, 5.4772, 6.6910, 8.1737, 9.9849, 12.1976, 14.9005, 18.2024,
+     22.2360, 27.1635,
      33.1828, 40.5360, 49.5187, 60.4919, 73.8967, 90.2720, 110.2760, 134.7130]
 )  # fmt: skip
 #: upper |η| edges of the three impact-parameter resolution η bins
@@ -182,7 +184,8 @@ def calorimeter_fractions(pid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def lepton_id_efficiency(pid: np.ndarray, pt: np.ndarray, eta: np.ndarray) -> np.ndarray:
     """Identification efficiency of electrons and muons (card ElectronEfficiency, MuonEfficiency):
     electrons 0.95 (|η| ≤ 1.5) / 0.85 (≤ 2.5), muons 0.95 (|η| ≤ 2.4), both for pT > 10 GeV. Below 10 GeV the
-    card defines no identified-lepton collection; see :mod:`higgsflow.generate.detector` for how flags are set."""
+    card defines no identified-lepton collection; see :mod:`higgsflow.generate.detector` for how
+    flags are set."""
     apid = np.abs(pid)
     a = np.abs(eta)
     ele = np.where(a <= 1.5, 0.95, np.where(a <= 2.5, 0.85, 0.0))

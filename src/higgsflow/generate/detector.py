@@ -1,31 +1,37 @@
-"""The parametric CMS-like detector: from generator-level stable particles to particle-flow (e-flow) candidates.
+"""The parametric CMS-like detector: from generator-level stable particles to particle-flow
+(e-flow) candidates.
 
-It follows the Delphes CMS card behind JetClass-II step by step (numbers in :mod:`higgsflow.generate.cms_card`),
-vectorised over all particles of a batch of events:
+It follows the Delphes CMS card behind JetClass-II step by step (numbers in
+:mod:`higgsflow.generate.cms_card`), vectorised over all particles of a batch of events:
 
-1. **Propagation** (ParticlePropagator): particles produced outside the tracker (r > 1.29 m or |z| > 3 m) and
-   neutrinos are dropped. Charged particles move on a helix in B = 3.8 T along +z; their azimuth at the
-   calorimeter (r = 1.29 m) decides the tower they hit.
-2. **Tracking** (TrackingEfficiency, MomentumSmearing): each charged particle gives a track with the card's
-   efficiency; its pT is smeared log-normally with the card's σ(pT)/pT; the track is massless (E = |p|), as Delphes
-   makes it.
-3. **Impact parameters** (TrackSmearing): the helix from the particle's *true production vertex* is brought to its
-   point of closest approach (PCA) to the z axis; d0 = (x·p_y − y·p_x)/p_T at the PCA (mm, momentum at the PCA)
-   and dz = z at the PCA; both are smeared with the card's Gaussian σ(d0), σ(dz) at the track's pT and η.
-4. **Calorimeters** (ECal, HCal): every stable particle except ν and μ deposits its energy in ECAL and HCAL towers
-   with the card's fractions; tower energies are smeared log-normally with the card's resolutions.
-5. **E-flow** (SimpleCalorimeter's energy-flow logic): per tower, the energy of the tracks pointing to it (electrons
-   in ECAL, charged hadrons in HCAL) is subtracted; an excess above EnergyMin and EnergySignificanceMin·σ becomes a
-   photon (ECAL) or a neutral hadron (HCAL) at a point drawn uniformly inside the tower. Charged particles
-   without a track therefore end up as neutral energy, and many neutral particles in a tower make one candidate,
-   so neutral multiplicities look like JetClass's.
-6. **Flags**: tracks are flagged electron/muon by their generator identity, as in JetClass; an electron or muon
-   with pT > 10 GeV that fails the card's identification efficiency is flagged a charged hadron instead (below
-   10 GeV the card defines no identification, so the identity flag is kept).
+1. **Propagation** (ParticlePropagator): particles produced outside the tracker (r > 1.29 m or
+   |z| > 3 m) and neutrinos are dropped. Charged particles move on a helix in B = 3.8 T along +z;
+   their azimuth at the calorimeter (r = 1.29 m) decides the tower they hit.
+2. **Tracking** (TrackingEfficiency, MomentumSmearing): each charged particle gives a track with
+   the card's efficiency; its pT is smeared log-normally with the card's σ(pT)/pT; the track is
+   massless (E = |p|), as Delphes makes it.
+3. **Impact parameters** (TrackSmearing): the helix from the particle's *true production vertex*
+   is brought to its point of closest approach (PCA) to the z axis; d0 = (x·p_y − y·p_x)/p_T at
+   the PCA (mm, momentum at the PCA) and dz = z at the PCA; both are smeared with the card's
+   Gaussian σ(d0), σ(dz) at the track's pT and η.
+4. **Calorimeters** (ECal, HCal): every stable particle except ν and μ deposits its energy in ECAL
+   and HCAL towers with the card's fractions; tower energies are smeared log-normally with the
+   card's resolutions.
+5. **E-flow** (SimpleCalorimeter's energy-flow logic): per tower, the energy of the tracks
+   pointing to it (electrons in ECAL, charged hadrons in HCAL) is subtracted; an excess above
+   EnergyMin and EnergySignificanceMin·σ becomes a photon (ECAL) or a neutral hadron (HCAL) at a
+   point drawn uniformly inside the tower. Charged particles without a track therefore end up as
+   neutral energy, and many neutral particles in a tower make one candidate, so neutral
+   multiplicities look like JetClass's.
+6. **Flags**: tracks are flagged electron/muon by their generator identity, as in JetClass; an
+   electron or muon with pT > 10 GeV that fails the card's identification efficiency is flagged a
+   charged hadron instead (below 10 GeV the card defines no identification, so the identity flag
+   is kept).
 
-Simplifications against Delphes (documented in docs/generate.md): no pile-up; the calorimeter-vs-track
-combination for energetic tracks is not done (tracks always keep their momentum); neutral particles from displaced
-vertices hit the calorimeter along their momentum direction from the origin.
+Simplifications against Delphes (documented in docs/generate.md): no pile-up; the
+calorimeter-vs-track combination for energetic tracks is not done (tracks always keep their
+momentum); neutral particles from displaced vertices hit the calorimeter along their momentum
+direction from the origin.
 """
 
 from __future__ import annotations
@@ -91,9 +97,11 @@ def helix_impact_parameters(
     b_field: float = card.B_FIELD_T,
 ) -> tuple[np.ndarray, np.ndarray]:
     """True transverse and longitudinal impact parameters (d0, dz) in mm of helices with production point
-    (x, y, z) in mm, momentum (px, py, pz) in GeV and charge in units of e, in a field ``b_field`` (T) along +z.
+    (x, y, z) in mm, momentum (px, py, pz) in GeV and charge in units of e, in a field ``b_field``
+    (T) along +z.
 
-    d0 = (x·p_y − y·p_x)/p_T evaluated at the point of closest approach to the z axis with the momentum there, dz
+    d0 = (x·p_y − y·p_x)/p_T evaluated at the point of closest approach to the z axis with the
+    momentum there, dz
     the z of that point (docs/conventions.md). A positive charge turns clockwise seen from +z.
     """
     p_t = np.hypot(px, py)
@@ -168,7 +176,8 @@ def simulate(particles: dict[str, np.ndarray], rng: np.random.Generator) -> EFlo
     )
     phi_cal = wrap_phi(phi + bend)
     f_ecal, f_hcal = card.calorimeter_fractions(pid)
-    # a track's energy is compared with the calorimeter where its particle deposits (electrons ECAL, hadrons HCAL)
+    # a track's energy is compared with the calorimeter where its particle deposits (electrons
+    # ECAL, hadrons HCAL)
     track_e_full = np.zeros(n_in)
     track_sigma2 = np.zeros(n_in)
     track_e_full[it] = t_e
@@ -177,7 +186,8 @@ def simulate(particles: dict[str, np.ndarray], rng: np.random.Generator) -> EFlo
         _calorimeter(card.ECAL, keep & (f_ecal > 0), e * f_ecal, eta, phi_cal, event, tracked & (apid == 11),
                      track_e_full, track_sigma2, card.ecal_resolution, rng),
         _calorimeter(card.HCAL, keep & (f_hcal > 0), e * f_hcal, eta, phi_cal, event,
-                     tracked & (apid != 11) & (apid != 13), track_e_full, track_sigma2, card.hcal_resolution, rng),
+                     tracked & (apid != 11) & (apid != 13), track_e_full, track_sigma2,
+                     card.hcal_resolution, rng),
     ]  # fmt: skip
     n_ecal = cand[0][0].size
     c_event = np.concatenate([c[0] for c in cand])
@@ -207,7 +217,8 @@ def simulate(particles: dict[str, np.ndarray], rng: np.random.Generator) -> EFlo
 
 
 def _calorimeter(spec, deposits, energy, eta, phi, event, track_mask, track_e, track_sigma2, resolution, rng):
-    """Towers of one calorimeter and their neutral e-flow excess: (event, E, η, φ) of the neutral candidates."""
+    """Towers of one calorimeter and their neutral e-flow excess: (event, E, η, φ) of the neutral
+    candidates."""
     tower = spec.tower_index(eta, phi)
     use = (deposits | track_mask) & (tower >= 0)
     key = event[use].astype(np.int64) * spec.n_towers + tower[use]

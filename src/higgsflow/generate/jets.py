@@ -1,9 +1,12 @@
 """Making the jets of one class in one seeded chunk: Pythia 8 → detector → FastJet → labels and features.
 
-The event loop reads as little of Pythia's record as the detector needs: Pythia's own (C++, fjcore) SlowJet finds
-generator-level anti-kT R = 1.0 clusters above a loose p_T threshold, and only their constituents are copied to
+The event loop reads as little of Pythia's record as the detector needs: Pythia's own (C++, fjcore)
+SlowJet finds
+generator-level anti-kT R = 1.0 clusters above a loose p_T threshold, and only their constituents
+are copied to
 numpy (events with no such cluster are skipped without copying anything). An R = 1.0 cluster contains every
-particle that can end up in a reconstructed R = 0.8 jet near its axis, so the jets are those of the full event.
+particle that can end up in a reconstructed R = 0.8 jet near its axis, so the jets are those of the
+full event.
 Batches of events then go through the detector (:mod:`higgsflow.generate.detector`) and FastJet's awkward
 interface together.
 """

@@ -1,6 +1,7 @@
 """Jet classes, the Pythia 8 processes that make them, and how a jet earns its label.
 
-Every AK8 class is made by one Pythia 8 process at √s = 13.6 TeV with hadronisation and multiple interactions on
+Every AK8 class is made by one Pythia 8 process at √s = 13.6 TeV with hadronisation and multiple
+interactions on
 and a hard-process p̂T window of 450–1100 GeV (so that the resonance, or the recoiling parton, lands in the
 500–1000 GeV jet window). The class of a jet is decided by the generator truth, never by the process alone:
 
@@ -33,7 +34,8 @@ _QUARKS = "1 2 3 4 5"
 class ClassSpec:
     """One jet class: its name, its label column, its Pythia settings and the truth signature of its decay.
 
-    ``resonance``: PDG id of the resonance whose decay defines the class (0 for QCD); ``signature``: a function
+    ``resonance``: PDG id of the resonance whose decay defines the class (0 for QCD);
+    ``signature``: a function
     name in :mod:`higgsflow.generate.truth` that tells whether a decay's leaves belong to this class.
     """
 
@@ -70,7 +72,7 @@ CLASSES: dict[str, ClassSpec] = {
             ),
             0,
             "light-quark and gluon jets recoiling against an invisible Z",
-        ),  # fmt: skip
+        ),
         _h(("25:onIfAny = 5",), "H → bb̄", "Hbb"),
         _h(("25:onIfAny = 4",), "H → cc̄", "Hcc"),
         _h(("25:onIfAny = 21",), "H → gg", "Hgg"),
@@ -98,7 +100,7 @@ CLASSES: dict[str, ClassSpec] = {
             ),
             23,
             "Z → qq̄ (q = d, u, s, c, b) recoiling against a parton",
-        ),  # fmt: skip
+        ),
         ClassSpec(
             "Wqq",
             "W+jet",
@@ -111,7 +113,7 @@ CLASSES: dict[str, ClassSpec] = {
             ),
             24,
             "W → qq̄′ recoiling against a parton",
-        ),  # fmt: skip
+        ),
         ClassSpec(
             "Tbqq",
             "tt̄",

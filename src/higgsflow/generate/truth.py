@@ -1,6 +1,7 @@
 """Generator truth of one event: the resonance decays (from Pythia's hard-process record) and τ decay modes.
 
-A *decay* is a top-level resonance (t, Z, W or H that is not itself a resonance's daughter) with its *leaves*: the
+A *decay* is a top-level resonance (t, Z, W or H that is not itself a resonance's daughter) with
+its *leaves*: the
 status-23 partons and leptons at the end of its decay chain (t → bW → bqq̄′ has three leaves).
 """
 

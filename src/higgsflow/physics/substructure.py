@@ -1,7 +1,9 @@
 """Jet substructure over many jets at once: soft-drop mass and N-subjettiness.
 
-Both take the jets' constituents as an awkward array of records with fields ``px, py, pz, E`` (GeV), one list per
-jet, and return numpy arrays with one entry per jet. Clustering is done by FastJet's awkward interface, which treats
+Both take the jets' constituents as an awkward array of records with fields ``px, py, pz, E``
+(GeV), one list per
+jet, and return numpy arrays with one entry per jet. Clustering is done by FastJet's awkward
+interface, which treats
 each list as one "event", so a whole batch of jets is reclustered in one C++ call.
 """
 
@@ -16,7 +18,8 @@ from higgsflow.physics.kinematics import delta_phi, eta_phi
 
 __all__ = ["nsubjettiness", "softdrop_mass"]
 
-# Reclustering radius large enough that every pair of constituents of an R ≤ 1.5 jet merges pairwise (never with
+# Reclustering radius large enough that every pair of constituents of an R ≤ 1.5 jet merges
+# pairwise (never with
 # the beam), so that exclusive clustering down to one or N subjets is well defined.
 _RECLUSTER_R = 10.0
 
@@ -68,7 +71,8 @@ def nsubjettiness(
 ) -> np.ndarray:
     """N-subjettiness τ_N for N = 1..n_max (Thaler and Van Tilburg, arXiv:1011.2268), shape (n_jets, n_max).
 
-    τ_N = Σ_i pT_i min_k ΔR(i, a_k)^β / Σ_i pT_i r0^β with axes a_k the exclusive-kT subjets (β = 1, r0 = 0.8 as
+    τ_N = Σ_i pT_i min_k ΔR(i, a_k)^β / Σ_i pT_i r0^β with axes a_k the exclusive-kT subjets (β =
+    1, r0 = 0.8 as
     the JetClass AK8 jets). A jet with at most N constituents has τ_N = 0.
     """
     import fastjet
