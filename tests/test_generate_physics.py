@@ -238,3 +238,32 @@ def test_weaver_core_reads_the_file_with_the_jetclass_full_config(jets_file, tmp
     }  # QCD Hbb Hcc Zqq Wqq Tbqq; Hqq is not a JetClass label
     for name in ("jet_pt", "jet_sdmass", "jet_tau4"):
         assert name in z
+
+
+AK4_CLASSES = ("b", "c", "ud", "bb", "cc")
+
+
+@pytest.fixture(scope="session")
+def ak4_jets(tmp_path_factory):
+    out = tmp_path_factory.mktemp("generate_ak4") / "ak4.parquet"
+    path = generate_jets(AK4_CLASSES, 50, out, seed=7, jet_type="ak4", chunk_size=50)
+    table = read_table(path)
+    return {c: table[ak.to_numpy(table[f"label_{c}"]) == 1] for c in AK4_CLASSES}
+
+
+def test_ak4_impact_parameter_significance_orders_b_c_ud(ak4_jets):
+    f_b, f_c, f_l = (_displaced_fraction(ak4_jets[c]) for c in ("b", "c", "ud"))
+    assert f_b >= 3 * f_l
+    assert f_l < f_c < f_b
+
+
+def test_ak4_hadron_flavour_counts(ak4_jets):
+    assert np.all(ak.to_numpy(ak4_jets["bb"].aux_n_bhadrons) >= 2)
+    assert np.all(ak.to_numpy(ak4_jets["b"].aux_n_bhadrons) == 1)
+    cc = ak4_jets["cc"]
+    assert np.all((ak.to_numpy(cc.aux_n_chadrons) >= 2) & (ak.to_numpy(cc.aux_n_bhadrons) == 0))
+    assert np.all(ak.to_numpy(ak4_jets["ud"].aux_n_chadrons) == 0)
+    for c in AK4_CLASSES:
+        pt, eta = ak.to_numpy(ak4_jets[c].jet_pt), ak.to_numpy(ak4_jets[c].jet_eta)
+        assert np.all((pt > 20) & (np.abs(eta) < 2.5))
+        assert len(ak4_jets[c]) == 50

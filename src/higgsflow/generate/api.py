@@ -135,19 +135,21 @@ def generate_jets(
     Returns the path written. Jets are ordered by class (in the order given), then by chunk.
     """
     from higgsflow.generate.jets import JET_TYPES, ChunkSpec
-    from higgsflow.generate.processes import CLASSES, JETCLASS_LABELS, parse_classes
+    from higgsflow.generate.processes import AK4_CLASSES, CLASSES, JETCLASS_LABELS, parse_classes
+    from higgsflow.generate.truth import AK4_LABELS
 
-    names = parse_classes(classes)
+    if jet_type not in JET_TYPES:
+        raise ConfigError(
+            f"unknown jet type {jet_type!r}", field="jet_type", expected="one of: " + ", ".join(JET_TYPES)
+        )
+    names = parse_classes(classes, jet_type)
+    all_classes = {**CLASSES, **AK4_CLASSES}
     if isinstance(n_jets, bool) or not isinstance(n_jets, (int, np.integer)) or n_jets <= 0:
         raise ConfigError(f"bad number of jets {n_jets!r}", field="n_jets", expected="a positive integer")
     if not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ConfigError(f"bad number of workers {workers!r}", field="workers", expected="an integer ≥ 1")
     if chunk_size < 1:
         raise ConfigError("bad chunk size", field="chunk_size", expected="an integer ≥ 1")
-    if jet_type not in JET_TYPES:
-        raise ConfigError(
-            f"unknown jet type {jet_type!r}", field="jet_type", expected="one of: " + ", ".join(JET_TYPES)
-        )
     unknown = set(options) - {"max_events", "store_truth"}
     if unknown:
         raise ConfigError(
@@ -164,7 +166,7 @@ def generate_jets(
             n_k = min(chunk_size, n_jets - k * chunk_size)
             extra: tuple[str, ...] = ()
             mass = None
-            res = CLASSES[name].resonance
+            res = all_classes[name].resonance
             if mass_range is not None and res:
                 u = np.random.default_rng(np.random.SeedSequence([seed, crc, k, 99])).uniform(*mass_range)
                 mass = float(u)
@@ -207,14 +209,17 @@ def generate_jets(
         else:
             _run_dask(todo, workers, scheduler, progress)
 
-    label_names = list(JETCLASS_LABELS) + [n for n in names if n not in JETCLASS_LABELS]
+    base_labels = AK4_LABELS if jet_type == "ak4" else JETCLASS_LABELS
+    label_names = list(base_labels) + [n for n in names if n not in base_labels]
     columns, n_events = _merge(chunk_files, specs, label_names)
     metadata = {
         "generator": "higgsflow.generate.generate_jets",
         "settings": settings,
         "versions": _versions(),
         "detector": "parametric CMS model after the Delphes card of JetClass-II (docs/generate.md)",
-        "processes": {n: {"process": CLASSES[n].process, "pythia": list(CLASSES[n].settings)} for n in names},
+        "processes": {
+            n: {"process": all_classes[n].process, "pythia": list(all_classes[n].settings)} for n in names
+        },
         "events_generated": n_events,
         "chunk_resonance_masses": {
             f"{s.name}_{s.meta['chunk']}": s.meta["resonance_mass"] for s in specs if s.meta["resonance_mass"]

@@ -24,7 +24,7 @@ import numpy as np
 from higgsflow.errors import ConfigError, HiggsflowError
 from higgsflow.generate import detector
 from higgsflow.generate.processes import class_spec
-from higgsflow.generate.truth import Decay, read_decays, read_heavy_hadrons
+from higgsflow.generate.truth import Decay, ak4_flavour, read_decays, read_heavy_hadrons
 from higgsflow.physics.kinematics import delta_phi, eta_phi
 from higgsflow.physics.substructure import nsubjettiness, softdrop_mass
 
@@ -44,7 +44,10 @@ class JetType:
     eta_max: float
 
 
-JET_TYPES = {"ak8": JetType("ak8", 0.8, 500.0, 1000.0, 2.0)}
+JET_TYPES = {
+    "ak8": JetType("ak8", 0.8, 500.0, 1000.0, 2.0),
+    "ak4": JetType("ak4", 0.4, 20.0, np.inf, 2.5),
+}
 
 #: generator-level pre-selection cluster: radius and pT threshold relative to the jet pT_min
 _PRESEL_R_EXTRA = 0.2
@@ -114,7 +117,7 @@ def run_chunk(
     The columns hold ``spec.n_jets`` jets in a deterministic order; the same ``spec`` always gives the same
     numbers. ``progress`` is called with the number of jets added after every batch.
     """
-    cls = class_spec(spec.name)
+    cls = class_spec(spec.name, spec.jet_type)
     jt = JET_TYPES.get(spec.jet_type)
     if jt is None:
         raise ConfigError(f"unknown jet type {spec.jet_type!r}", field="jet_type", expected="one of: ak8")
@@ -159,7 +162,7 @@ def run_chunk(
             continue
         batch.rows.append(_extract(event, sorted(set(cand))))
         batch.decays.append(read_decays(pythia.process, event))
-        batch.hadrons.append(read_heavy_hadrons(event))
+        batch.hadrons.append(read_heavy_hadrons(event, with_partons=jt.name == "ak4"))
         if len(batch) >= _BATCH_EVENTS:
             cols = _process_batch(batch, spec, jt, rng, charge_of)
             batch = _Batch()
@@ -259,6 +262,9 @@ def _process_batch(batch: _Batch, spec: ChunkSpec, jt: JetType, rng, charge_of) 
     labels = np.full(jet_event.size, "", dtype=object)
     match: list[Decay | None] = [None] * jet_event.size
     for j in np.flatnonzero(sel):
+        if jt.name == "ak4":
+            labels[j] = ak4_flavour(batch.hadrons[jet_event[j]], jeta[j], jphi[j], jt.radius) or ""
+            continue
         label, dec = _label_jet(batch.decays[jet_event[j]], jeta[j], jphi[j], jt.radius)
         labels[j] = label or ""
         match[j] = dec

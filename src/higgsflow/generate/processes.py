@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 
 from higgsflow.errors import ConfigError
 
-__all__ = ["AK8_CLASSES", "CLASSES", "JETCLASS_LABELS", "ClassSpec", "class_spec", "parse_classes"]
+__all__ = [
+    "AK4_CLASSES",
+    "AK8_CLASSES",
+    "CLASSES",
+    "JETCLASS_LABELS",
+    "ClassSpec",
+    "class_spec",
+    "parse_classes",
+]
 
 _COMMON = (
     "Beams:eCM = 13600",
@@ -46,6 +54,7 @@ class ClassSpec:
     description: str
     spectrum: str = "p̂T 450–1100 GeV; jets kept with 500 < pT < 1000 GeV, |η| < 2"
     extra: tuple[str, ...] = field(default=())
+    jet_type: str = "ak8"
 
     @property
     def label(self) -> str:
@@ -146,22 +155,59 @@ CLASSES: dict[str, ClassSpec] = {
     )
 }
 
+_TT_AK4 = ("Beams:eCM = 13600", "Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
+_AK4_SPECTRUM = "tt̄ at √s = 13.6 TeV without p̂T cut; jets kept with pT > 20 GeV, |η| < 2.5"
+_AK4_BOOSTED = "p̂T 300–1100 GeV; jets kept with pT > 20 GeV, |η| < 2.5"
+
+
+def _ak4(name: str, process: str, settings: tuple[str, ...], desc: str, spectrum: str) -> ClassSpec:
+    return ClassSpec(name, process, settings, 0, desc, spectrum=spectrum, jet_type="ak4")
+
+
+#: AK4 (R = 0.4) flavour classes for the ttH(cc) tagger, labelled by hadron flavour first
+_WQQ = ("24:onMode = off", "24:onIfAny = 1 2 3 4")
+_WCS = ("24:onMode = off", "24:onIfAny = 3 4")
+_ZH_AK4 = ("Beams:eCM = 13600", "PhaseSpace:pTHatMin = 300", "PhaseSpace:pTHatMax = 1100", *_ZH_NUNU)
+AK4_CLASSES: dict[str, ClassSpec] = {
+    spec.name: spec
+    for spec in (
+        _ak4("b", "tt̄", (*_TT_AK4, *_WQQ), "one b hadron", _AK4_SPECTRUM),
+        _ak4("c", "tt̄", (*_TT_AK4, *_WCS), "one c hadron, no b", _AK4_SPECTRUM),
+        _ak4("s", "tt̄", (*_TT_AK4, *_WCS), "s parton, no b/c hadron", _AK4_SPECTRUM),
+        _ak4("ud", "tt̄", (*_TT_AK4, "24:onMode = off", "24:onIfAny = 1 2"), "u/d parton", _AK4_SPECTRUM),
+        _ak4("g", "tt̄", (*_TT_AK4, *_WQQ), "gluon, no b/c hadron", _AK4_SPECTRUM),
+        _ak4("tauh", "tt̄", (*_TT_AK4, "24:onMode = off", "24:onIfAny = 15"), "hadronic τ", _AK4_SPECTRUM),
+        _ak4(
+            "bb", "ZH, Z→νν", (*_ZH_AK4, "25:onMode = off", "25:onIfAny = 5"), "two b hadrons", _AK4_BOOSTED
+        ),
+        _ak4(
+            "cc", "ZH, Z→νν", (*_ZH_AK4, "25:onMode = off", "25:onIfAny = 4"), "two c hadrons", _AK4_BOOSTED
+        ),
+    )
+}
+
 #: the ten JetClass labels, in JetClass order (particle_transformer's JetClass_full.yaml)
 JETCLASS_LABELS = ("QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl")
 AK8_CLASSES = tuple(CLASSES)
 
 
-def class_spec(name: str) -> ClassSpec:
-    """The :class:`ClassSpec` of a class name, or a :class:`ConfigError` listing the valid names."""
+def class_spec(name: str, jet_type: str | None = None) -> ClassSpec:
+    """The :class:`ClassSpec` of a class name (of ``jet_type`` if given), or a :class:`ConfigError`
+    listing the valid names."""
+    table = {**CLASSES, **AK4_CLASSES}
+    if jet_type is not None:
+        table = {k: v for k, v in table.items() if v.jet_type == jet_type}
     try:
-        return CLASSES[name]
+        return table[name]
     except KeyError:
         raise ConfigError(
-            f"unknown jet class {name!r}", field="classes", expected="one of: " + ", ".join(CLASSES)
+            f"unknown jet class {name!r}" + (f" for {jet_type} jets" if jet_type else ""),
+            field="classes",
+            expected="one of: " + ", ".join(table),
         ) from None
 
 
-def parse_classes(classes: str | list[str] | tuple[str, ...]) -> list[str]:
+def parse_classes(classes: str | list[str] | tuple[str, ...], jet_type: str = "ak8") -> list[str]:
     """Class names from a list or a comma-separated string, validated, duplicates removed (order kept)."""
     names = (
         [c.strip() for c in classes.split(",")]
@@ -174,5 +220,5 @@ def parse_classes(classes: str | list[str] | tuple[str, ...]) -> list[str]:
             "no jet class given", field="classes", expected="one or more of: " + ", ".join(CLASSES)
         )
     for n in names:
-        class_spec(n)
+        class_spec(n, jet_type)
     return list(dict.fromkeys(names))

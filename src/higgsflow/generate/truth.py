@@ -154,10 +154,12 @@ def _hadron_flavour(aid: np.ndarray) -> np.ndarray:
     return np.where(is_b, 5, np.where(is_c, 4, 0))
 
 
-def read_heavy_hadrons(event) -> np.ndarray:
+def read_heavy_hadrons(event, *, with_partons: bool = False) -> np.ndarray:
     """Weakly decaying b and c hadrons of the event (the last of their flavour in each decay chain).
 
-    Returns an array of shape (n, 4): flavour (5 or 4), pT (GeV), η, φ.
+    Returns an array of shape (n, 4): flavour, pT (GeV), η, φ, with flavour 5 (b hadron) or 4 (c
+    hadron). With ``with_partons`` the rows also hold the partons that enter hadronisation (status
+    71–79; flavour 1–5 or 21) and the visible part of hadronically decaying τ leptons (flavour 15).
     """
     parts = event.particles()
     aid = np.fromiter((p.idAbs() for p in parts), dtype=np.int64, count=len(parts))
@@ -169,4 +171,53 @@ def read_heavy_hadrons(event) -> np.ndarray:
         if any(flav[d] == f for d in p.daughterList()):
             continue  # an excited state decaying to a hadron of the same flavour
         rows.append((f, p.pT(), p.eta(), p.phi()))
+    if with_partons:
+        for k in np.flatnonzero(((aid >= 1) & (aid <= 5)) | (aid == 21)).tolist():
+            p = parts[k]
+            if 71 <= p.statusAbs() <= 79:
+                rows.append((100 + aid[k], p.pT(), p.eta(), p.phi()))
+        for k in np.flatnonzero(aid == 15).tolist():
+            p = parts[k]
+            daughters = p.daughterList()
+            d_aid = [aid[d] for d in daughters]
+            if not daughters or 15 in d_aid or 11 in d_aid or 13 in d_aid:
+                continue
+            vis = [parts[d] for d in daughters if aid[d] not in (12, 14, 16)]
+            px, py, pz = (sum(getattr(q, c)() for q in vis) for c in ("px", "py", "pz"))
+            pt = float(np.hypot(px, py))
+            if pt > 0:
+                rows.append((15, pt, float(np.arcsinh(pz / pt)), float(np.arctan2(py, px))))
     return np.array(rows, dtype=np.float64).reshape(-1, 4)
+
+
+#: AK4 flavour classes, in label order
+AK4_LABELS = ("b", "bb", "c", "cc", "s", "ud", "g", "tauh")
+
+
+def ak4_flavour(truth: np.ndarray, eta: float, phi: float, radius: float = 0.4) -> str | None:
+    """The AK4 flavour class of a jet from the event truth of :func:`read_heavy_hadrons`
+    (``with_partons=True``), as CMS defines hadron flavour: b hadrons within ΔR < R first (≥ 2: ``bb``),
+    then c hadrons (≥ 2: ``cc``), then a hadronic τ (visible pT > 15 GeV: ``tauh``), then the hardest
+    parton within ΔR < R (``s``, ``ud``, ``g``). None if nothing matches."""
+    if truth.size == 0:
+        return None
+    inside = np.hypot(truth[:, 2] - eta, _dphi(truth[:, 3], phi)) < radius
+    f = truth[:, 0]
+    n_b = int(np.count_nonzero(inside & (f == 5)))
+    n_c = int(np.count_nonzero(inside & (f == 4)))
+    if n_b:
+        return "bb" if n_b >= 2 else "b"
+    if n_c:
+        return "cc" if n_c >= 2 else "c"
+    if np.any(inside & (f == 15) & (truth[:, 1] > 15.0)):
+        return "tauh"
+    partons = inside & (f > 100)
+    if not partons.any():
+        return None
+    k = np.flatnonzero(partons)[np.argmax(truth[partons, 1])]
+    return {101: "ud", 102: "ud", 103: "s", 104: "c", 105: "b", 121: "g"}[int(f[k])]
+
+
+def _dphi(a: np.ndarray, b: float) -> np.ndarray:
+    d = (a - b + np.pi) % (2 * np.pi) - np.pi
+    return d
