@@ -16,7 +16,7 @@ from higgsflow.data.io import describe_file, read_metadata, read_table
 from higgsflow.generate import generate_jets
 
 CLASSES = ("QCD", "Hbb", "Hcc", "Hqq", "Wqq", "Zqq", "Tbqq")
-N_PER_CLASS = 120
+N_PER_CLASS = 100
 
 
 @pytest.fixture(scope="session")
@@ -26,9 +26,17 @@ def jets_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def jets(jets_file):
+def jets(jets_file, tmp_path_factory):
     table = read_table(jets_file)
-    return {c: table[ak.to_numpy(table[f"label_{c}"]) == 1] for c in CLASSES}
+    out = {c: table[ak.to_numpy(table[f"label_{c}"]) == 1] for c in CLASSES}
+    # more QCD jets (another seed) for the background fraction in the Higgs window, a small number
+    extra = generate_jets(
+        ["QCD"], 150, tmp_path_factory.mktemp("qcd") / "qcd.parquet", seed=99, chunk_size=150
+    )
+    out["QCD_sdmass"] = np.concatenate(
+        [ak.to_numpy(out["QCD"].jet_sdmass), ak.to_numpy(read_table(extra, ["jet_sdmass"]).jet_sdmass)]
+    )
+    return out
 
 
 def test_every_jet_has_exactly_one_label_and_the_requested_counts(jets_file):
@@ -53,9 +61,9 @@ def test_jets_are_in_the_jetclass_window(jets):
         # constituents sum to the jet and lie within R = 0.8 of its axis
         ppt = np.hypot(ak.sum(jets[c].part_px, axis=1), ak.sum(jets[c].part_py, axis=1))
         np.testing.assert_allclose(ak.to_numpy(ppt), pt, rtol=1e-3)
-        # (anti-kT cones are in rapidity around the massive jet, deta in pseudorapidity: a few spill over)
+        # (anti-kT merges prongs up to ΔR ≈ R apart, and cones are in rapidity: a few spill over)
         dr = ak.to_numpy(ak.flatten(np.hypot(jets[c].part_deta, jets[c].part_dphi)))
-        assert np.mean(dr < 0.8) > 0.99 and np.all(dr < 1.0)
+        assert np.mean(dr < 0.8) > 0.99 and np.all(dr < 1.3)
 
 
 @pytest.mark.parametrize(("cls", "lo", "hi"), [("Hbb", 105, 145), ("Wqq", 65, 95), ("Zqq", 75, 105),
@@ -66,7 +74,8 @@ def test_softdrop_mass_windows_hold_half_of_each_class(jets, cls, lo, hi):
 
 
 def test_few_qcd_jets_in_the_higgs_window(jets):
-    m = ak.to_numpy(jets["QCD"].jet_sdmass)
+    m = jets["QCD_sdmass"]
+    assert len(m) == 250
     assert np.mean((m > 105) & (m < 145)) < 0.15
 
 
@@ -246,7 +255,7 @@ AK4_CLASSES = ("b", "c", "ud", "bb", "cc")
 @pytest.fixture(scope="session")
 def ak4_jets(tmp_path_factory):
     out = tmp_path_factory.mktemp("generate_ak4") / "ak4.parquet"
-    path = generate_jets(AK4_CLASSES, 50, out, seed=7, jet_type="ak4", chunk_size=50)
+    path = generate_jets(AK4_CLASSES, 40, out, seed=7, jet_type="ak4", chunk_size=40)
     table = read_table(path)
     return {c: table[ak.to_numpy(table[f"label_{c}"]) == 1] for c in AK4_CLASSES}
 
@@ -266,4 +275,20 @@ def test_ak4_hadron_flavour_counts(ak4_jets):
     for c in AK4_CLASSES:
         pt, eta = ak.to_numpy(ak4_jets[c].jet_pt), ak.to_numpy(ak4_jets[c].jet_eta)
         assert np.all((pt > 20) & (np.abs(eta) < 2.5))
-        assert len(ak4_jets[c]) == 50
+        assert len(ak4_jets[c]) == 40
+
+
+def test_secondary_vertices_follow_flavour(ak4_jets, jets):
+    def with_sv(j):
+        return float(np.mean(ak.to_numpy(ak.num(j.sv_pt)) > 0))
+
+    assert with_sv(ak4_jets["b"]) > with_sv(ak4_jets["c"]) > with_sv(ak4_jets["ud"])
+    assert with_sv(ak4_jets["b"]) > 0.5 and with_sv(ak4_jets["ud"]) < 0.2
+    assert with_sv(jets["Hbb"]) > 0.9 > 0.5 > with_sv(jets["QCD"])
+    sv = jets["Hbb"]
+    # displaced, significant, pointing along their momentum, below the b-hadron mass
+    assert np.all(ak.to_numpy(ak.flatten(sv.sv_dxysig)) > 3)
+    assert np.all(ak.to_numpy(ak.flatten(sv.sv_ntracks)) >= 2)
+    assert np.median(ak.to_numpy(ak.flatten(sv.sv_costhetasvpv))) > 0.99
+    assert np.all(ak.to_numpy(ak.flatten(sv.sv_mass)) < 5.5)
+    assert np.all(np.abs(ak.to_numpy(ak.flatten(np.hypot(sv.sv_deta, sv.sv_dphi)))) < 1.0)

@@ -308,6 +308,7 @@ def _process_batch(batch: _Batch, spec: ChunkSpec, jt: JetType, rng, charge_of) 
         cols["part_truth_pt"] = jag(
             np.where(gi >= 0, np.hypot(particles["px"][gi], particles["py"][gi]), 0.0)
         )
+    cols.update(_sv_columns(flow, particles, sel_idx, sel_jet, jeta[keep], jphi[keep], keep.size, rng))
     constituents = ak.zip(
         {"px": cols["part_px"], "py": cols["part_py"], "pz": cols["part_pz"], "E": cols["part_energy"]}
     )
@@ -332,6 +333,22 @@ def _process_batch(batch: _Batch, spec: ChunkSpec, jt: JetType, rng, charge_of) 
     cols["aux_n_bhadrons"] = n_b
     cols["aux_n_chadrons"] = n_c
     return cols
+
+
+def _sv_columns(flow, particles, sel_idx, sel_jet, jet_eta, jet_phi, n_jets, rng) -> dict[str, ak.Array]:
+    """Jagged ``sv_*`` columns of the kept jets from their reconstructed tracks."""
+    from higgsflow.generate.vertices import SV_FIELDS, secondary_vertices
+
+    gi = flow.gen_index[sel_idx]
+    trk = gi >= 0
+    idx, g = sel_idx[trk], gi[trk]
+    vertex = np.column_stack([particles["vx"][g], particles["vy"][g], particles["vz"][g]])
+    sv_jet, feats = secondary_vertices(
+        sel_jet[trk], flow.px[idx], flow.py[idx], flow.pz[idx], flow.charge[idx], flow.d0err[idx],
+        flow.dzerr[idx], vertex, jet_eta, jet_phi, rng,
+    )  # fmt: skip
+    counts = np.bincount(sv_jet, minlength=n_jets)
+    return {f"sv_{k}": ak.unflatten(feats[k].astype(np.float32), counts) for k in SV_FIELDS}
 
 
 def _label_jet(decays: list[Decay], eta: float, phi: float, radius: float) -> tuple[str | None, Decay | None]:

@@ -157,7 +157,7 @@ CLASSES: dict[str, ClassSpec] = {
 
 _TT_AK4 = ("Beams:eCM = 13600", "Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
 _AK4_SPECTRUM = "tt̄ at √s = 13.6 TeV without p̂T cut; jets kept with pT > 20 GeV, |η| < 2.5"
-_AK4_BOOSTED = "p̂T 300–1100 GeV; jets kept with pT > 20 GeV, |η| < 2.5"
+_AK4_BOOSTED = "p̂T 500–1100 GeV; jets kept with pT > 20 GeV, |η| < 2.5"
 
 
 def _ak4(name: str, process: str, settings: tuple[str, ...], desc: str, spectrum: str) -> ClassSpec:
@@ -167,7 +167,7 @@ def _ak4(name: str, process: str, settings: tuple[str, ...], desc: str, spectrum
 #: AK4 (R = 0.4) flavour classes for the ttH(cc) tagger, labelled by hadron flavour first
 _WQQ = ("24:onMode = off", "24:onIfAny = 1 2 3 4")
 _WCS = ("24:onMode = off", "24:onIfAny = 3 4")
-_ZH_AK4 = ("Beams:eCM = 13600", "PhaseSpace:pTHatMin = 300", "PhaseSpace:pTHatMax = 1100", *_ZH_NUNU)
+_ZH_AK4 = ("Beams:eCM = 13600", "PhaseSpace:pTHatMin = 500", "PhaseSpace:pTHatMax = 1100", *_ZH_NUNU)
 AK4_CLASSES: dict[str, ClassSpec] = {
     spec.name: spec
     for spec in (
