@@ -24,7 +24,7 @@ import numpy as np
 from higgsflow.errors import ConfigError, HiggsflowError
 from higgsflow.generate import detector
 from higgsflow.generate.processes import class_spec
-from higgsflow.generate.truth import Decay, ak4_flavour, read_decays, read_heavy_hadrons
+from higgsflow.generate.truth import Decay, ak4_flavour, heavy_hadrons_near, read_decays, read_heavy_hadrons
 from higgsflow.physics.kinematics import delta_phi, eta_phi
 from higgsflow.physics.substructure import nsubjettiness, softdrop_mass
 
@@ -51,7 +51,7 @@ JET_TYPES = {
 
 #: generator-level pre-selection cluster: radius and pT threshold relative to the jet pT_min
 _PRESEL_R_EXTRA = 0.2
-_PRESEL_PT_FRACTION = 0.75
+_PRESEL_PT_FRACTION = 0.85
 _BATCH_EVENTS = 48
 
 
@@ -160,9 +160,15 @@ def run_chunk(
                 cand.extend(slow.constituents(j))
         if not cand:
             continue
-        batch.rows.append(_extract(event, sorted(set(cand))))
+        indices = sorted(set(cand))
+        rows = _extract(event, indices)
+        batch.rows.append(rows)
         batch.decays.append(read_decays(pythia.process, event))
-        batch.hadrons.append(read_heavy_hadrons(event, with_partons=jt.name == "ak4"))
+        if jt.name == "ak4":  # partons and τ decays are needed: read the whole record
+            batch.hadrons.append(read_heavy_hadrons(event, with_partons=True))
+        else:
+            displaced = np.linalg.norm(rows[:, 5:8], axis=1) > 1e-3
+            batch.hadrons.append(heavy_hadrons_near(event, indices, displaced))
         if len(batch) >= _BATCH_EVENTS:
             cols = _process_batch(batch, spec, jt, rng, charge_of)
             batch = _Batch()

@@ -154,6 +154,18 @@ def _hadron_flavour(aid: np.ndarray) -> np.ndarray:
     return np.where(is_b, 5, np.where(is_c, 4, 0))
 
 
+def _hadron_flavour_scalar(aid: int) -> int:
+    """:func:`_hadron_flavour` for one |PDG id| (no numpy overhead in record walks)."""
+    if not 100 < aid < 10_000:
+        return 0
+    q3, q2 = (aid // 1000) % 10, (aid // 100) % 10
+    if q3 == 5 or (q3 == 0 and q2 == 5):
+        return 5
+    if q3 == 4 or (q3 == 0 and q2 == 4):
+        return 4
+    return 0
+
+
 def read_heavy_hadrons(event, *, with_partons: bool = False) -> np.ndarray:
     """Weakly decaying b and c hadrons of the event (the last of their flavour in each decay chain).
 
@@ -187,6 +199,36 @@ def read_heavy_hadrons(event, *, with_partons: bool = False) -> np.ndarray:
             pt = float(np.hypot(px, py))
             if pt > 0:
                 rows.append((15, pt, float(np.arcsinh(pz / pt)), float(np.arctan2(py, px))))
+    return np.array(rows, dtype=np.float64).reshape(-1, 4)
+
+
+def heavy_hadrons_near(event, indices: list[int], displaced: np.ndarray) -> np.ndarray:
+    """Weakly decaying b and c hadrons found by walking up from displaced final-state particles.
+
+    Cheaper than :func:`read_heavy_hadrons` (it reads tens of record entries instead of all): a
+    weakly decaying hadron is an ancestor of the particles produced away from the origin.
+    ``indices`` are record entries and ``displaced`` flags those produced more than 1 µm from the origin.
+    Returns the rows of :func:`read_heavy_hadrons` (flavour, pT, η, φ) for hadrons that lived (decay point
+    more than 1 µm from the production point).
+    """
+    rows = []
+    seen: set[int] = set()
+    for k in (indices[i] for i in np.flatnonzero(displaced).tolist()):
+        m = event[k].mother1()
+        # walk up through everything produced at a displaced point (hadrons, and the partons of decays
+        # that Pythia hadronises), recording heavy hadrons that lived; stop at the first prompt ancestor
+        while m > 0 and m not in seen:
+            seen.add(m)
+            p = event[m]
+            f = _hadron_flavour_scalar(p.idAbs())
+            x, y, z = p.xProd(), p.yProd(), p.zProd()
+            if f:
+                flight = np.sqrt((p.xDec() - x) ** 2 + (p.yDec() - y) ** 2 + (p.zDec() - z) ** 2)
+                if flight > 1e-3:
+                    rows.append((f, p.pT(), p.eta(), p.phi()))
+            if x * x + y * y + z * z < 1e-6:
+                break
+            m = p.mother1()
     return np.array(rows, dtype=np.float64).reshape(-1, 4)
 
 

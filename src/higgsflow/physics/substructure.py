@@ -18,10 +18,10 @@ from higgsflow.physics.kinematics import delta_phi, eta_phi
 
 __all__ = ["nsubjettiness", "softdrop_mass"]
 
-# Reclustering radius large enough that every pair of constituents of an R ≤ 1.5 jet merges
+# Reclustering radius large enough that every pair of constituents of an R ≤ 0.8 jet merges
 # pairwise (never with
 # the beam), so that exclusive clustering down to one or N subjets is well defined.
-_RECLUSTER_R = 10.0
+_RECLUSTER_R = 2.0
 
 
 def _as_fastjet_input(constituents: ak.Array) -> ak.Array:
@@ -63,7 +63,7 @@ def softdrop_mass(
         c = constituents[~ok]
         e, px, py, pz = (ak.to_numpy(ak.sum(c[k], axis=1)) for k in ("E", "px", "py", "pz"))
         out[~ok] = np.sqrt(np.maximum(e**2 - px**2 - py**2 - pz**2, 0.0))
-    return np.nan_to_num(out, nan=0.0)
+    return np.maximum(np.nan_to_num(out, nan=0.0), 0.0)
 
 
 def nsubjettiness(
