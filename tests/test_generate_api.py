@@ -65,9 +65,16 @@ def test_existing_output_and_unwritable_directory(tmp_path, small):
         locked.chmod(0o700)
 
 
-def test_a_pythia_setting_that_fails_is_a_config_error():
+def test_a_pythia_setting_that_fails_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="NoSuch:thing = on: Pythia rejected a setting"):
         make_pythia(["NoSuch:thing = on"], seed=1)
+    with pytest.raises(ConfigError, match="NoSuch:thing = on"):
+        generate_jets("Hbb", 5, tmp_path / "x.root", seed=1, pythia_settings=["NoSuch:thing = on"])
+    runner = CliRunner()
+    res = runner.invoke(app, ["jets", "--classes", "Hbb", "--n-jets", "5", "--out", str(tmp_path / "y.root"),
+                              "--seed", "1", "--pythia", "NoSuch:thing = on"])  # fmt: skip
+    assert isinstance(res.exception, ConfigError)
+    assert list(tmp_path.iterdir()) == []  # no output, no work folder
 
 
 def test_file_content_and_metadata(small):

@@ -130,7 +130,8 @@ def generate_jets(
     progress:
         Called with the number of jets finished, as they finish.
     options:
-        ``max_events`` (per chunk, safety limit), ``store_truth`` (add the true pT of each track, for tests).
+        ``pythia_settings`` (extra Pythia settings for every chunk, e.g. ``["Tune:pp = 21"]``),
+        ``max_events`` (per chunk, safety limit), ``store_truth`` (add the true pT of each track).
 
     Returns the path written. Jets are ordered by class (in the order given), then by chunk.
     """
@@ -150,11 +151,14 @@ def generate_jets(
         raise ConfigError(f"bad number of workers {workers!r}", field="workers", expected="an integer ≥ 1")
     if chunk_size < 1:
         raise ConfigError("bad chunk size", field="chunk_size", expected="an integer ≥ 1")
-    unknown = set(options) - {"max_events", "store_truth"}
+    unknown = set(options) - {"max_events", "store_truth", "pythia_settings"}
     if unknown:
         raise ConfigError(
-            f"unknown option {sorted(unknown)[0]!r}", field="options", expected="max_events, store_truth"
+            f"unknown option {sorted(unknown)[0]!r}",
+            field="options",
+            expected="max_events, store_truth, pythia_settings",
         )
+    user_settings = tuple(str(x) for x in (options.get("pythia_settings") or ()))
     mass_range = parse_resonance_mass(resonance_mass) if isinstance(resonance_mass, str) else resonance_mass
     output = Path(output)
     _check_output(output, overwrite)
@@ -164,13 +168,13 @@ def generate_jets(
         crc = zlib.crc32(name.encode())
         for k in range(math.ceil(n_jets / chunk_size)):
             n_k = min(chunk_size, n_jets - k * chunk_size)
-            extra: tuple[str, ...] = ()
+            extra: tuple[str, ...] = user_settings
             mass = None
             res = all_classes[name].resonance
             if mass_range is not None and res:
                 u = np.random.default_rng(np.random.SeedSequence([seed, crc, k, 99])).uniform(*mass_range)
                 mass = float(u)
-                extra = _mass_settings(res, mass)
+                extra = (*user_settings, *_mass_settings(res, mass))
             specs.append(
                 ChunkSpec(
                     name=name,
@@ -192,6 +196,7 @@ def generate_jets(
         "resonance_mass": list(mass_range) if mass_range else None,
         "store_truth": bool(options.get("store_truth", False)),
         "max_events": options.get("max_events"),
+        "pythia_settings": list(user_settings),
     }
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     parts_dir = output.parent / f".{output.name}.parts"
@@ -202,12 +207,16 @@ def generate_jets(
         log.info("resuming: %d of %d chunks already done", len(specs) - len(todo), len(specs))
         if progress is not None:
             progress(sum(s.n_jets for s, f in zip(specs, chunk_files, strict=True) if f.exists()))
-    if todo:
-        if workers == 1 and scheduler is None:
+    try:
+        if todo and workers == 1 and scheduler is None:
             for spec, path in todo:
                 _run_and_write(spec, str(path), progress)
-        else:
+        elif todo:
             _run_dask(todo, workers, scheduler, progress)
+    except BaseException:
+        if not any(parts_dir.glob("*.parquet")):  # nothing worth resuming
+            shutil.rmtree(parts_dir, ignore_errors=True)
+        raise
 
     base_labels = AK4_LABELS if jet_type == "ak4" else JETCLASS_LABELS
     label_names = list(base_labels) + [n for n in names if n not in base_labels]

@@ -39,6 +39,9 @@ def jets(
     resonance_mass: str = typer.Option(
         None, "--resonance-mass", help="flat:LOW:HIGH draws the resonance mass (GeV) per chunk uniformly."
     ),
+    pythia: list[str] = typer.Option(
+        None, "--pythia", help="Extra Pythia setting for every chunk, e.g. 'Tune:pp = 21' (repeatable)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
 ) -> None:
     """Generate N jets of each class into one file (resumable; finished chunks are not redone)."""
@@ -68,6 +71,7 @@ def jets(
             chunk_size=chunk_size,
             resonance_mass=resonance_mass,
             overwrite=overwrite,
+            pythia_settings=pythia or None,
             progress=lambda n: bar.advance(task, n),
         )
     typer.echo(f"wrote {path} ({total} jets)")
