@@ -28,12 +28,13 @@ def _particles(pid, pt, eta, phi, vx=None, vy=None, vz=None, charge=None):
     }
 
 
-def _pions(n, pt_lo, pt_hi, eta_lo, eta_hi, seed):
+def _pions(n, pt_lo, pt_hi, eta_lo, eta_hi, seed, pid=211):
     rng = np.random.default_rng(seed)
     pt = rng.uniform(pt_lo, pt_hi, n)
     eta = rng.uniform(eta_lo, eta_hi, n) * rng.choice([-1, 1], n)
     phi = rng.uniform(-np.pi, np.pi, n)
-    return _particles(np.full(n, 211), pt, eta, phi), pt, eta
+    charge = -np.sign(np.full(n, pid)).astype(float) if abs(pid) in (11, 13) else np.ones(n)
+    return _particles(np.full(n, pid), pt, eta, phi, charge=charge), pt, eta
 
 
 @pytest.mark.parametrize(("pt_lo", "pt_hi"), [(2.0, 3.0), (20.0, 30.0), (200.0, 300.0)])
@@ -52,13 +53,15 @@ def test_track_pt_pulls_have_unit_width_in_every_card_bin(pt_lo, pt_hi, eta_lo, 
     assert np.std(pull) == pytest.approx(1.0, abs=0.05)
 
 
-@pytest.mark.parametrize(("pt_lo", "pt_hi", "eta_lo", "eta_hi", "expected"), [
-    (0.2, 0.9, 0.0, 1.4, 0.70), (2.0, 50.0, 0.0, 1.4, 0.95),
-    (0.2, 0.9, 1.6, 2.4, 0.60), (2.0, 50.0, 1.6, 2.4, 0.85), (2.0, 50.0, 2.6, 3.5, 0.0),
+@pytest.mark.parametrize(("pid", "pt_lo", "pt_hi", "eta_lo", "eta_hi", "expected"), [
+    (211, 0.2, 0.9, 0.0, 1.4, 0.70), (211, 2.0, 50.0, 0.0, 1.4, 0.95),
+    (211, 0.2, 0.9, 1.6, 2.4, 0.60), (211, 2.0, 50.0, 1.6, 2.4, 0.85), (211, 2.0, 50.0, 2.6, 3.5, 0.0),
+    (11, 0.2, 0.9, 0.0, 1.4, 0.73), (11, 2.0, 90.0, 0.0, 1.4, 0.95), (11, 150.0, 300.0, 1.6, 2.4, 0.90),
+    (13, 0.2, 0.9, 1.6, 2.4, 0.70), (13, 2.0, 900.0, 0.0, 1.4, 0.99),
 ])  # fmt: skip
-def test_tracking_efficiency_matches_the_card(pt_lo, pt_hi, eta_lo, eta_hi, expected):
+def test_tracking_efficiency_matches_the_card(pid, pt_lo, pt_hi, eta_lo, eta_hi, expected):
     n = 20_000
-    parts, _, _ = _pions(n, pt_lo, pt_hi, eta_lo, eta_hi, seed=3)
+    parts, _, _ = _pions(n, pt_lo, pt_hi, eta_lo, eta_hi, seed=3, pid=pid)
     flow = simulate(parts, np.random.default_rng(4))
     eff = np.count_nonzero(flow.gen_index >= 0) / n
     err = np.sqrt(max(expected * (1 - expected), 1e-4) / n)
