@@ -52,7 +52,9 @@ JET_TYPES = {
 #: generator-level pre-selection cluster: radius and pT threshold relative to the jet pT_min
 _PRESEL_R_EXTRA = 0.2
 _PRESEL_PT_FRACTION = 0.85
-_BATCH_EVENTS = 48
+#: events per batch: the first batch, and the range of later ones (sized from the yield so far, so that small
+#: chunks do not overshoot and large ones amortise the per-call costs of FastJet and awkward)
+_BATCH_FIRST, _BATCH_MIN, _BATCH_MAX = 32, 16, 160
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,8 @@ def run_chunk(
     max_events = spec.max_events or max(2000, 400 * spec.n_jets)
     out: list[dict] = []
     n_have = 0
+    n_cand_events = 0
+    batch_size = _BATCH_FIRST
     n_events = 0
     n_failed = 0
     batch = _Batch()
@@ -169,7 +173,8 @@ def run_chunk(
         else:
             displaced = np.linalg.norm(rows[:, 5:8], axis=1) > 1e-3
             batch.hadrons.append(heavy_hadrons_near(event, indices, displaced))
-        if len(batch) >= _BATCH_EVENTS:
+        if len(batch) >= batch_size:
+            n_cand_events += len(batch)
             cols = _process_batch(batch, spec, jt, rng, charge_of)
             batch = _Batch()
             if cols is not None:
@@ -178,6 +183,9 @@ def run_chunk(
                 n_have += n_new
                 if progress is not None and n_new:
                     progress(min(n_new, spec.n_jets - (n_have - n_new)))
+            per_event = max(n_have / n_cand_events, 0.02)
+            wanted = int(np.ceil(1.2 * (spec.n_jets - n_have) / per_event))
+            batch_size = int(np.clip(wanted, _BATCH_MIN, _BATCH_MAX))
         if n_have < spec.n_jets and len(batch) and n_events >= max_events:
             break
     if len(batch) and n_have < spec.n_jets:  # pragma: no cover - only reached at max_events
