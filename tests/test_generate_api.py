@@ -165,3 +165,22 @@ def test_labels_follow_the_decay_content():
     assert classify_decay_names(24, [2, -1]) == "Wqq"
     assert classify_decay_names(23, [5, -5]) == "Zqq"
     assert classify_decay_names(25, [22, 22]) is None
+
+
+def test_pileup_is_off_by_default_and_adds_neutral_energy_when_on(tmp_path, small):
+    assert read_metadata(small)["settings"]["pileup"] == 0.0
+    out = tmp_path / "pu.parquet"
+    generate_jets(["QCD"], 12, out, seed=5, chunk_size=12, pileup=10)
+    pu = read_table(out)
+    nopu = read_table(small)[:16]
+    n_neutral = [float(np.mean(ak.to_numpy(ak.sum(t.part_charge == 0, axis=1)))) for t in (pu, nopu)]
+    assert n_neutral[0] > n_neutral[1] + 3
+
+    # charged pile-up is removed (the card's TrackPileUpSubtractor): kept, pile-up tracks (σ(z) = 53 mm)
+    # would put a third of all tracks at |dz| > 2 mm; hard-event tracks there come from K0S/Λ decays only
+    def far(t):
+        return float(np.mean(np.abs(ak.to_numpy(ak.flatten(t.part_dzval[t.part_charge != 0]))) > 2.0))
+
+    assert far(pu) < far(nopu) + 0.05
+    with pytest.raises(ConfigError, match="pileup"):
+        generate_jets(["QCD"], 5, tmp_path / "bad.parquet", seed=5, pileup=-1)

@@ -130,7 +130,8 @@ def generate_jets(
     progress:
         Called with the number of jets finished, as they finish.
     options:
-        ``pythia_settings`` (extra Pythia settings for every chunk, e.g. ``["Tune:pp = 21"]``),
+        ``pythia_settings`` (extra Pythia settings for every chunk, e.g. ``["Tune:pp = 21"]``), ``pileup``
+        (mean number of minimum-bias interactions per event; 0, the default, means none),
         ``max_events`` (per chunk, safety limit), ``store_truth`` (add the true pT of each track).
 
     Returns the path written. Jets are ordered by class (in the order given), then by chunk.
@@ -151,14 +152,19 @@ def generate_jets(
         raise ConfigError(f"bad number of workers {workers!r}", field="workers", expected="an integer ≥ 1")
     if chunk_size < 1:
         raise ConfigError("bad chunk size", field="chunk_size", expected="an integer ≥ 1")
-    unknown = set(options) - {"max_events", "store_truth", "pythia_settings"}
+    unknown = set(options) - {"max_events", "store_truth", "pythia_settings", "pileup"}
     if unknown:
         raise ConfigError(
             f"unknown option {sorted(unknown)[0]!r}",
             field="options",
-            expected="max_events, store_truth, pythia_settings",
+            expected="max_events, store_truth, pythia_settings, pileup",
         )
     user_settings = tuple(str(x) for x in (options.get("pythia_settings") or ()))
+    pileup = float(options.get("pileup") or 0.0)
+    if not (0.0 <= pileup <= 200.0):
+        raise ConfigError(
+            f"bad pile-up {pileup!r}", field="pileup", expected="a mean number of interactions 0–200"
+        )
     mass_range = parse_resonance_mass(resonance_mass) if isinstance(resonance_mass, str) else resonance_mass
     output = Path(output)
     _check_output(output, overwrite)
@@ -184,6 +190,7 @@ def generate_jets(
                     extra_settings=extra,
                     max_events=options.get("max_events"),
                     store_truth_index=bool(options.get("store_truth", False)),
+                    pileup=pileup,
                     meta={"chunk": k, "resonance_mass": mass},
                 )
             )
@@ -197,6 +204,7 @@ def generate_jets(
         "store_truth": bool(options.get("store_truth", False)),
         "max_events": options.get("max_events"),
         "pythia_settings": list(user_settings),
+        "pileup": pileup,
     }
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     parts_dir = output.parent / f".{output.name}.parts"

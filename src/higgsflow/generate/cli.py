@@ -42,6 +42,9 @@ def jets(
     pythia: list[str] = typer.Option(
         None, "--pythia", help="Extra Pythia setting for every chunk, e.g. 'Tune:pp = 21' (repeatable)."
     ),
+    pileup: float = typer.Option(
+        0.0, "--pileup", help="Mean number of pile-up interactions (default 0: none)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
 ) -> None:
     """Generate N jets of each class into one file (resumable; finished chunks are not redone)."""
@@ -72,6 +75,7 @@ def jets(
             resonance_mass=resonance_mass,
             overwrite=overwrite,
             pythia_settings=pythia or None,
+            pileup=pileup,
             progress=lambda n: bar.advance(task, n),
         )
     typer.echo(f"wrote {path} ({total} jets)")

@@ -42,6 +42,11 @@ __all__ = [
     "tracking_efficiency",
 ]
 
+#: PileUpMerger: luminous region σ(z) (mm), the card's MeanPileUp is 50; TrackPileUpSubtractor: pile-up tracks
+#: farther than this in z from the primary vertex are removed (mm)
+PILEUP_Z_SPREAD_MM = 53.0
+PILEUP_Z_RESOLUTION_MM = 0.1
+
 #: ParticlePropagator: solenoid field (T), tracker cylinder (mm)
 B_FIELD_T = 3.8
 TRACKER_RADIUS_MM = 1290.0

@@ -130,7 +130,10 @@ def simulate(particles: dict[str, np.ndarray], rng: np.random.Generator) -> EFlo
     """Run the detector on a batch of stable generator particles and return the e-flow candidates.
 
     ``particles`` holds flat arrays ``event, pid, charge, px, py, pz, e, vx, vy, vz`` (GeV, mm): every stable
-    final-state particle of the batch's events. The random draws come from ``rng`` only.
+    final-state particle of the batch's events, and optionally ``pileup`` (bool) marking particles of pile-up
+    interactions: their tracks are removed after the calorimeter step when their vertex is more than 0.1 mm
+    from z = 0 in z (the card's TrackPileUpSubtractor), their neutral energy stays. The random draws come from
+    ``rng`` only.
     """
     n_in = particles["pid"].size
     pid = particles["pid"]
@@ -213,6 +216,12 @@ def simulate(particles: dict[str, np.ndarray], rng: np.random.Generator) -> EFlo
         gen_index=np.concatenate([it, np.full(c_e.size, -1)]).astype(np.int64),
     )
     order = np.argsort(out.event, kind="stable")
+    if "pileup" in particles:  # charged-hadron subtraction of pile-up tracks
+        gi = out.gen_index[order]
+        pu = np.zeros(order.size, dtype=bool)
+        trk = gi >= 0
+        pu[trk] = particles["pileup"][gi[trk]] & (np.abs(vz[gi[trk]]) > card.PILEUP_Z_RESOLUTION_MM)
+        order = order[~pu]
     return EFlow(**{k: getattr(out, k)[order] for k in out.__dataclass_fields__})
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from higgsflow.errors import ConfigError, HiggsflowError
 from higgsflow.generate import detector
+from higgsflow.generate.cms_card import PILEUP_Z_SPREAD_MM
 from higgsflow.generate.processes import class_spec
 from higgsflow.generate.truth import Decay, ak4_flavour, heavy_hadrons_near, read_decays, read_heavy_hadrons
 from higgsflow.physics.kinematics import delta_phi, eta_phi
@@ -68,6 +69,7 @@ class ChunkSpec:
     extra_settings: tuple[str, ...] = ()
     max_events: int | None = None
     store_truth_index: bool = False
+    pileup: float = 0.0
     meta: dict = field(default_factory=dict, compare=False)
 
 
@@ -97,6 +99,7 @@ class _Batch:
         self.rows: list[np.ndarray] = []
         self.decays: list[list[Decay]] = []
         self.hadrons: list[np.ndarray] = []
+        self.n_pileup: list[int] = []
 
     def __len__(self) -> int:
         return len(self.decays)
@@ -124,11 +127,12 @@ def run_chunk(
     if jt is None:
         raise ConfigError(f"unknown jet type {spec.jet_type!r}", field="jet_type", expected="one of: ak8")
     ss = np.random.SeedSequence(list(spec.seed_entropy))
-    pythia_seed, det_seed = ss.spawn(2)
+    pythia_seed, det_seed, pu_seed = ss.spawn(3)
     seed = int(pythia_seed.generate_state(1)[0] % 900_000_000) + 1
     pythia = make_pythia((*cls.settings, *spec.extra_settings), seed)
     rng = np.random.default_rng(det_seed)
     charge_of = _ChargeTable(pythia)
+    pileup = _PileUp(spec.pileup, pu_seed) if spec.pileup > 0 else None
 
     import pythia8mc
 
@@ -173,6 +177,12 @@ def run_chunk(
         else:
             displaced = np.linalg.norm(rows[:, 5:8], axis=1) > 1e-3
             batch.hadrons.append(heavy_hadrons_near(event, indices, displaced))
+        if pileup is not None:
+            pu_rows = pileup.rows()
+            batch.rows[-1] = np.concatenate([rows, pu_rows])
+            batch.n_pileup.append(len(pu_rows))
+        else:
+            batch.n_pileup.append(0)
         if len(batch) >= batch_size:
             n_cand_events += len(batch)
             cols = _process_batch(batch, spec, jt, rng, charge_of)
@@ -199,6 +209,31 @@ def run_chunk(
     )  # fmt: skip
     merged["_n_events"] = n_events
     return merged
+
+
+class _PileUp:
+    """Minimum-bias pile-up (Pythia ``SoftQCD:nonDiffractive``): a Poisson number of interactions with mean
+    ``mu`` per event, each displaced along z by a Gaussian of σ = 53 mm (the card's PileUpMerger)."""
+
+    def __init__(self, mu: float, seed: np.random.SeedSequence) -> None:
+        s_pythia, s_rng = seed.spawn(2)
+        self.mu = mu
+        self.rng = np.random.default_rng(s_rng)
+        settings = ("Beams:eCM = 13600", "SoftQCD:nonDiffractive = on")
+        self.pythia = make_pythia(settings, int(s_pythia.generate_state(1)[0] % 900_000_000) + 1)
+
+    def rows(self) -> np.ndarray:
+        """(id, px, py, pz, e, x, y, z) of the final particles of this event's pile-up interactions."""
+        out = []
+        for _ in range(int(self.rng.poisson(self.mu))):
+            while not self.pythia.next():
+                pass
+            ev = self.pythia.event
+            finals = [k for k in range(ev.size()) if ev[k].isFinal()]
+            r = _extract(ev, finals)
+            r[:, 7] += self.rng.normal(0.0, PILEUP_Z_SPREAD_MM)
+            out.append(r)
+        return np.concatenate(out) if out else np.zeros((0, 8))
 
 
 class _ChargeTable:
@@ -264,6 +299,11 @@ def _process_batch(batch: _Batch, spec: ChunkSpec, jt: JetType, rng, charge_of) 
         "px": gen[:, 1], "py": gen[:, 2], "pz": gen[:, 3], "e": gen[:, 4],
         "vx": gen[:, 5], "vy": gen[:, 6], "vz": gen[:, 7],
     }  # fmt: skip
+    if any(batch.n_pileup):  # the last n_pileup rows of each event come from pile-up interactions
+        ends = np.cumsum(counts)
+        particles["pileup"] = np.zeros(evt.size, dtype=bool)
+        for end, n_pu in zip(ends, batch.n_pileup, strict=True):
+            particles["pileup"][end - n_pu : end] = True
     flow = detector.simulate(particles, rng)
     f_counts = np.bincount(flow.event, minlength=counts.size)
     jet_event, n_const, cidx, (jpx, jpy, jpz, je) = _cluster(
@@ -394,6 +434,8 @@ def _gen_jets(particles, counts, events, eta, phi, radius) -> dict[str, np.ndarr
     }
     used = np.unique(events)
     in_used = np.isin(particles["event"], used)
+    if "pileup" in particles:  # generator jets are made of the hard interaction only
+        in_used &= ~particles["pileup"]
     nu = np.isin(np.abs(particles["pid"]), (12, 14, 16))
     for with_nu in (False, True):
         mask = in_used & (nu | ~nu if with_nu else ~nu)
