@@ -20,11 +20,12 @@ def _main() -> None:
 @app.command("jets")
 def jets(
     classes: str = typer.Option(
-        "QCD,Hbb,Hcc,Hgg,H4q,Hqql,Zqq,Wqq,Tbqq,Tbl",
+        None,
         "--classes",
         help=(
-            "Comma-separated classes: QCD, Hbb, Hcc, Hgg, H4q, Hqql, Zqq, Wqq, Tbqq, Tbl; "
-            "options Hss, Hqq, Htautau."
+            "Comma-separated classes: QCD, Hbb, Hcc, Hgg, H4q, Hqql, Zqq, Wqq, Tbqq, Tbl, options Hss, Hqq, "
+            "Htautau; with --jet-type ak4: b, bb, c, cc, s, ud, g, tauh. Default: the ten JetClass classes "
+            "(ak8) or the eight flavour classes (ak4)."
         ),
     ),
     n_jets: int = typer.Option(..., "--n-jets", help="Jets per class."),
@@ -32,7 +33,9 @@ def jets(
     seed: int = typer.Option(..., "--seed", help="Master seed (same seed, same file, for any --workers)."),
     workers: int = typer.Option(1, "--workers", help="Worker processes (Dask LocalCluster when > 1)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler."),
-    jet_type: str = typer.Option("ak8", "--jet-type", help="Jet definition: ak8."),
+    jet_type: str = typer.Option(
+        "ak8", "--jet-type", help="Jet definition: ak8 (JetClass) or ak4 (flavour)."
+    ),
     chunk_size: int = typer.Option(
         500, "--chunk-size", help="Jets per chunk (unit of parallelism and resuming)."
     ),
@@ -51,9 +54,12 @@ def jets(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from higgsflow.generate.api import generate_jets
-    from higgsflow.generate.processes import parse_classes
+    from higgsflow.generate.processes import JETCLASS_LABELS, parse_classes
+    from higgsflow.generate.truth import AK4_LABELS
 
-    names = parse_classes(classes)
+    if classes is None:
+        classes = ",".join(AK4_LABELS if jet_type == "ak4" else JETCLASS_LABELS)
+    names = parse_classes(classes, jet_type)
     total = max(n_jets, 0) * len(names)
     with Progress(
         TextColumn("[bold]generating jets"),
