@@ -31,6 +31,7 @@ EXIT_INTERRUPTED = 130
 
 #: ``higgsflow <name>`` → module holding a typer app called ``app``
 SUBCOMMANDS: dict[str, str] = {
+    "generate": "higgsflow.generate.cli",
     "eft": "higgsflow.eft.cli",
     "sannt": "higgsflow.sannt.cli",
 }
