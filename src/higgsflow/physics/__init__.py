@@ -1,0 +1,1 @@
+"""Pure physics helpers: four-vectors, angles, pair features and jet substructure (no file I/O)."""
