@@ -7,6 +7,7 @@ start, as weaver-core does (the mask input is always ``constant``, so the model 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -72,13 +73,26 @@ class JetArrays:
         )
 
 
-def pad_jagged(values: Any, length: int, *, mode: str = "constant", pad_value: float = 0.0) -> np.ndarray:
-    """Pad/truncate a jagged (or flat: one element per row) array to ``(N, length)`` float32, vectorised."""
+def pad_jagged(
+    values: Any,
+    length: int,
+    *,
+    mode: str = "constant",
+    pad_value: float = 0.0,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """Pad/truncate a jagged (or flat: one element per row) array to ``(N, length)`` float32, vectorised.
+
+    ``transform`` (e.g. the standardisation) is applied to the real values only, before padding.
+    """
     arr = values if isinstance(values, ak.Array) else ak.Array(values)
     if arr.ndim == 1:
-        return _flat_padded(arr, length, mode, pad_value)
+        x = ak.to_numpy(arr).astype(np.float32)
+        return _flat_padded(transform(x) if transform else x, length, mode, pad_value)
     counts = ak.to_numpy(ak.num(arr, axis=1)).astype(np.int64)
     flat = ak.to_numpy(ak.flatten(arr, axis=1)).astype(np.float32, copy=False)
+    if transform is not None:
+        flat = np.asarray(transform(flat), dtype=np.float32)
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     pos = np.arange(length, dtype=np.int64)[None, :]
@@ -95,8 +109,7 @@ def pad_jagged(values: Any, length: int, *, mode: str = "constant", pad_value: f
     return out
 
 
-def _flat_padded(arr: ak.Array, length: int, mode: str, pad_value: float) -> np.ndarray:
-    x = ak.to_numpy(arr).astype(np.float32)
+def _flat_padded(x: np.ndarray, length: int, mode: str, pad_value: float) -> np.ndarray:
     out = np.full((len(x), length), pad_value, dtype=np.float32)
     if mode == "wrap":
         out[:] = x[:, None]
@@ -223,8 +236,15 @@ def build_arrays(
         for var in g.variables:
             x = table[var.name]
             _check_finite(x, file=file, name=var.name, row_offset=row_offset)
-            x = _standardize(x, var)
-            rows.append(pad_jagged(x, g.length, mode=g.pad_mode, pad_value=var.pad_value))
+            rows.append(
+                pad_jagged(
+                    x,
+                    g.length,
+                    mode=g.pad_mode,
+                    pad_value=var.pad_value,
+                    transform=None if var.center is None else functools.partial(_standardize, var=var),
+                )
+            )
         inputs[gname] = np.stack(rows, axis=1)
     observers = {o: ak.to_numpy(table[o]) for o in (*config.observers, *config.monitor_variables)}
     weight = np.ones(n, dtype=np.float32)

@@ -36,6 +36,7 @@ class PFN(nn.Module):
         *,
         phi_sizes: tuple[int, ...] = (100, 100, 128),
         f_sizes: tuple[int, ...] = (100, 100, 100),
+        input_bn: bool = True,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -46,8 +47,10 @@ class PFN(nn.Module):
             "num_classes": num_classes,
             "phi_sizes": list(phi_sizes),
             "f_sizes": list(f_sizes),
+            "input_bn": input_bn,
         }
-        self.input_bn = nn.BatchNorm1d(input_dim)
+        # without batch norm, a CPU DDP run equals the single-process run (no SyncBatchNorm on CPU)
+        self.input_bn = nn.BatchNorm1d(input_dim) if input_bn else nn.Identity()
         self.phi, d = _mlp(input_dim, tuple(phi_sizes))
         self.f, d = _mlp(d, tuple(f_sizes))
         self.out = nn.Linear(d, num_classes)
@@ -56,7 +59,8 @@ class PFN(nn.Module):
         if mask is None:
             mask = torch.ones_like(features[:, :1])
         mask = mask.bool()
-        mask, features = trim_to_longest(mask, features)
+        if not torch.jit.is_tracing():
+            mask, features = trim_to_longest(mask, features)
         x = self.phi(self.input_bn(features).transpose(1, 2))  # (N, P, D)
         x = (x * mask.transpose(1, 2).to(x.dtype)).sum(dim=1)
         return self.out(self.f(x))

@@ -26,6 +26,10 @@ from higgsflow.physics.pairs import pair_features
 
 __all__ = ["ParticleTransformer"]
 
+# logit offset of padded keys: exp(-1e4) is exactly 0 in float32 and float16, and unlike -inf it survives
+# ONNX Runtime's attention decomposition without NaN
+_MASKED = -1.0e4
+
 
 def trim_to_longest(mask: torch.Tensor, *tensors: torch.Tensor | None):
     """Cut the particle axis (last) to the longest jet of the batch (at least 1)."""
@@ -55,6 +59,8 @@ def _act(name: str) -> nn.Module:
 
 class PairEmbed(nn.Module):
     """Embeds the pair features of real particle pairs into one attention bias per head."""
+
+    export_mode = False
 
     def __init__(
         self,
@@ -89,6 +95,8 @@ class PairEmbed(nn.Module):
 
     def forward(self, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``v`` (N, 4, P) four-vectors, ``mask`` (N, 1, P) bool -> bias (N, H, P, P), zero for padded pairs."""
+        if self.export_mode:
+            return self._forward_dense(v, mask)
         n, _, p = v.shape
         i, j = torch.tril_indices(p, p, device=v.device)
         m = mask[:, 0]
@@ -102,6 +110,18 @@ class PairEmbed(nn.Module):
         y[b_idx, ii, jj] = e
         y[b_idx, jj, ii] = e
         return y.permute(0, 3, 1, 2)
+
+
+    def _forward_dense(self, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        # every pair, shape-agnostic (for ONNX export); padded pairs are zeroed like in the sparse path
+        vt = v.transpose(1, 2)
+        u = pair_features(vt.unsqueeze(2), vt.unsqueeze(1), num_features=self.pair_input_dim, eps=self.eps)
+        shape = u.shape
+        e = self._mlp(u.reshape(-1, shape[-1])).reshape(shape[0], shape[1], shape[2], self.out_dim)
+        m = mask[:, 0]
+        pair_mask = (m.unsqueeze(2) & m.unsqueeze(1)).unsqueeze(-1)
+        # `where`, not a product: ONNX's atan2 decomposition gives NaN for the all-zero padded vectors
+        return torch.where(pair_mask, e, torch.zeros_like(e)).permute(0, 3, 1, 2)
 
 
 class Attention(nn.Module):
@@ -195,6 +215,7 @@ class ParticleTransformer(nn.Module):
     """
 
     input_roles = ("features", "vectors", "mask")
+    export_mode = False  # set by higgsflow.train.export: no trimming, dense pair features (ONNX-traceable)
 
     def __init__(
         self,
@@ -290,13 +311,14 @@ class ParticleTransformer(nn.Module):
         if mask is None:
             mask = torch.ones_like(features[:, :1])
         mask = mask.bool()
-        mask, features, vectors = trim_to_longest(mask, features, vectors)
+        if not self.export_mode:
+            mask, features, vectors = trim_to_longest(mask, features, vectors)
         # an empty jet attends to one zero particle instead of nothing (avoids a softmax over no keys)
         mask = torch.cat((mask[..., :1] | ~mask.any(dim=-1, keepdim=True), mask[..., 1:]), dim=-1)
         n, _, p = features.shape
         x = self.embed(features).masked_fill(~mask.transpose(1, 2), 0.0)  # (N, P, E)
         key_pad = torch.zeros(n, 1, 1, p, dtype=x.dtype, device=x.device).masked_fill(
-            ~mask.view(n, 1, 1, p), float("-inf")
+            ~mask.view(n, 1, 1, p), _MASKED
         )
         if self.pair_embed is not None and vectors is not None:
             attn_mask = self.pair_embed(vectors, mask) + key_pad  # (N, H, P, P)

@@ -51,25 +51,26 @@ class EdgeConvBlock(nn.Module):
 
     def forward(self, points: torch.Tensor, features: torch.Tensor, mask: torch.Tensor, etaphi: bool):
         n, c, p = features.shape
-        k = min(self.k, max(p - 1, 1))
+        # exported graphs need a constant k: they are fed at least k + 1 slots (padding is harmless)
+        k = self.k if torch.jit.is_tracing() else min(self.k, max(p - 1, 1))
         dist = _distances(points, etaphi)
         m = mask[:, 0]  # (N, P) bool
         big = torch.finfo(dist.dtype).max
         dist = dist.masked_fill(~m.unsqueeze(1), big)  # never pick a padded neighbour
-        eye = torch.eye(p, dtype=torch.bool, device=dist.device)
+        ar = torch.arange(p, device=dist.device)
+        eye = ar.unsqueeze(0) == ar.unsqueeze(1)
         dist = dist.masked_fill(eye, -1.0)  # self first, then dropped (as weaver-core)
-        vals, idx = dist.topk(k=min(k + 1, p), dim=-1, largest=False, sorted=True)
+        vals, idx = dist.topk(k=k + 1 if torch.jit.is_tracing() else min(k + 1, p), dim=-1, largest=False)
         idx, vals = idx[:, :, 1:], vals[:, :, 1:]
-        if idx.size(-1) < self.k:
+        if not torch.jit.is_tracing() and idx.size(-1) < self.k:
             pad = self.k - idx.size(-1)
             idx = torch.cat((idx, idx.new_zeros(n, p, pad)), dim=-1)
             vals = torch.cat((vals, vals.new_full((n, p, pad), big)), dim=-1)
         nb_valid = (vals < big).to(features.dtype)  # (N, P, k)
         fts_t = features.transpose(1, 2)  # (N, P, C)
-        nbr = torch.gather(
-            fts_t.unsqueeze(1).expand(n, p, p, c), 2, idx.unsqueeze(-1).expand(n, p, self.k, c)
-        )  # (N, P, k, C)
-        center = fts_t.unsqueeze(2).expand(n, p, self.k, c)
+        batch = torch.arange(n, device=idx.device).view(-1, 1, 1)
+        nbr = fts_t[batch, idx]  # (N, P, k, C)
+        center = fts_t.unsqueeze(2).expand_as(nbr)
         x = torch.cat((center, nbr - center), dim=-1).permute(0, 3, 1, 2)  # (N, 2C, P, k)
         for conv, bn, act in zip(self.convs, self.bns, self.acts, strict=True):
             x = act(bn(conv(x)))
@@ -87,6 +88,7 @@ class ParticleNet(nn.Module):
     """
 
     input_roles = ("points", "features", "mask")
+    export_mode = False
 
     def __init__(
         self,
@@ -142,7 +144,8 @@ class ParticleNet(nn.Module):
         if mask is None:
             mask = torch.ones_like(features[:, :1])
         mask = mask.bool()
-        mask, points, features = trim_to_longest(mask, points, features)
+        if not self.export_mode:
+            mask, points, features = trim_to_longest(mask, points, features)
         pad = ~mask
         counts = mask.to(features.dtype).sum(dim=-1).clamp(min=1)
         fts = self.bn_fts(features).masked_fill(pad, 0) if self.use_fts_bn else features
