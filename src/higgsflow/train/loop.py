@@ -303,7 +303,7 @@ def train(
             scaler.step(opt)
             scaler.update()
             sched.step()
-            tot += float(loss) * len(y)
+            tot += float(loss.detach()) * len(y)
             n += len(y)
             if progress is not None and rank == 0:
                 progress({"epoch": epoch, "step": step + 1, "steps": steps_per_epoch, "loss": float(loss)})
