@@ -71,6 +71,7 @@ class DNN(nn.Module):
     features (p_T, η, m_SD, τ ratios, ...); the mask, if given, zeroes padded slots."""
 
     input_roles = ("features", "mask")
+    required_roles = ("features",)
 
     def __init__(
         self,

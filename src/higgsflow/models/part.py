@@ -7,7 +7,9 @@ token pool the jet, and a linear layer gives the class logits.
 
 The parameter names are those of weaver-core's ``ParticleTransformer`` so that weaver-core / particle_transformer
 checkpoints load directly (:func:`higgsflow.models.weaver.load_weaver_state_dict`). Differences that do not change
-the function: the batch is always trimmed to its longest jet (so a jet scores the same whatever it was padded to),
+the function: in eval mode the batch is trimmed to its longest jet (so a jet scores the same whatever it was padded
+to); in training, as weaver-core, particles are shuffled and the batch cut to a random 90-100 % quantile of its
+multiplicities (``train_trim``);
 pair features are computed and embedded for real pairs only (i ≥ j, mirrored), attention uses
 ``F.scaled_dot_product_attention`` with the pair bias as additive mask.
 """
@@ -37,6 +39,35 @@ def trim_to_longest(mask: torch.Tensor, *tensors: torch.Tensor | None):
     if n >= mask.size(-1):
         return (mask, *tensors)
     return (mask[..., :n], *(t[..., :n] if t is not None else None for t in tensors))
+
+
+def random_trim(mask: torch.Tensor, *tensors: torch.Tensor | None, target=(0.9, 1.02)):
+    """Training-time trimming of weaver-core: shuffle the real particles of each jet and cut the batch to a random
+    quantile q ~ U(target) (capped at 1) of its multiplicities, so long jets lose a few random particles."""
+    lengths = mask.float().sum(dim=-1).flatten()
+    q = torch.empty(1).uniform_(*target).clamp_(max=1.0)
+    maxlen = int(torch.quantile(lengths, q.to(lengths.device)).long().clamp(min=1))
+    rand = torch.rand(mask.shape, device=mask.device).masked_fill_(~mask, -1.0)
+    perm = rand.argsort(dim=-1, descending=True)[..., :maxlen]  # (N, 1, L')
+    out = [torch.gather(mask, -1, perm)]
+    for t in tensors:
+        out.append(None if t is None else torch.gather(t, -1, perm.expand(-1, t.size(1), -1)))
+    return tuple(out)
+
+
+def bucketed(fn, mask: torch.Tensor, tensors: list[torch.Tensor | None], chunk: int) -> torch.Tensor:
+    """Eval-mode helper: run ``fn(mask, *tensors)`` on length-sorted chunks of ``chunk`` jets, each then trimmed to
+    its own longest jet, and put the outputs back in the original order (jets are independent in eval mode)."""
+    n = mask.size(0)
+    order = mask.reshape(n, -1).sum(dim=-1).argsort()
+    outs, idxs = [], []
+    for start in range(0, n, chunk):
+        idx = order[start : start + chunk]
+        outs.append(fn(mask[idx], *[None if t is None else t[idx] for t in tensors]))
+        idxs.append(idx)
+    out = torch.empty((n, *outs[0].shape[1:]), dtype=outs[0].dtype, device=outs[0].device)
+    out[torch.cat(idxs)] = torch.cat(outs)
+    return out
 
 
 class Embed(nn.Module):
@@ -216,6 +247,7 @@ class ParticleTransformer(nn.Module):
 
     input_roles = ("features", "vectors", "mask")
     export_mode = False  # set by higgsflow.train.export: no trimming, dense pair features (ONNX-traceable)
+    eval_chunk = 64  # eval batches larger than this run as length-sorted chunks (less padding, same scores)
 
     def __init__(
         self,
@@ -233,11 +265,13 @@ class ParticleTransformer(nn.Module):
         cls_block_params: dict[str, Any] | None = None,
         fc_params: tuple = (),
         activation: str = "gelu",
+        train_trim: bool = True,
         seed: int | None = None,
     ) -> None:
         super().__init__()
         if seed is not None:
             torch.manual_seed(seed)
+        self.train_trim = train_trim
         self.config = {
             "input_dim": input_dim,
             "num_classes": num_classes,
@@ -252,6 +286,7 @@ class ParticleTransformer(nn.Module):
             "cls_block_params": cls_block_params,
             "fc_params": [list(p) for p in fc_params],
             "activation": activation,
+            "train_trim": train_trim,
         }
         embed_dim = embed_dims[-1]
         cfg = {"embed_dim": embed_dim, "num_heads": num_heads, "activation": activation}
@@ -311,7 +346,14 @@ class ParticleTransformer(nn.Module):
         if mask is None:
             mask = torch.ones_like(features[:, :1])
         mask = mask.bool()
-        if not self.export_mode:
+        if not self.training and not self.export_mode and mask.size(0) > self.eval_chunk:
+            return bucketed(lambda m, f, v: self._forward(m, f, v), mask, [features, vectors], self.eval_chunk)
+        return self._forward(mask, features, vectors)
+
+    def _forward(self, mask: torch.Tensor, features: torch.Tensor, vectors: torch.Tensor | None) -> torch.Tensor:
+        if self.training and self.train_trim:
+            mask, features, vectors = random_trim(mask, features, vectors)
+        elif not self.export_mode:
             mask, features, vectors = trim_to_longest(mask, features, vectors)
         # an empty jet attends to one zero particle instead of nothing (avoids a softmax over no keys)
         mask = torch.cat((mask[..., :1] | ~mask.any(dim=-1, keepdim=True), mask[..., 1:]), dim=-1)

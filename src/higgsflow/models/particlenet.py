@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from higgsflow.models.part import trim_to_longest
+from higgsflow.models.part import bucketed, random_trim, trim_to_longest
 from higgsflow.physics.pairs import delta_phi
 
 __all__ = ["ParticleNet"]
@@ -89,6 +89,7 @@ class ParticleNet(nn.Module):
 
     input_roles = ("points", "features", "mask")
     export_mode = False
+    eval_chunk = 64
 
     def __init__(
         self,
@@ -99,11 +100,13 @@ class ParticleNet(nn.Module):
         fc_params: tuple = ((256, 0.1),),
         use_fusion: bool = False,
         use_fts_bn: bool = True,
+        train_trim: bool = True,
         seed: int | None = None,
     ) -> None:
         super().__init__()
         if seed is not None:
             torch.manual_seed(seed)
+        self.train_trim = train_trim
         self.config = {
             "input_dims": input_dims,
             "num_classes": num_classes,
@@ -111,6 +114,7 @@ class ParticleNet(nn.Module):
             "fc_params": [list(p) for p in fc_params],
             "use_fusion": use_fusion,
             "use_fts_bn": use_fts_bn,
+            "train_trim": train_trim,
         }
         self.use_fts_bn = use_fts_bn
         if use_fts_bn:
@@ -144,7 +148,14 @@ class ParticleNet(nn.Module):
         if mask is None:
             mask = torch.ones_like(features[:, :1])
         mask = mask.bool()
-        if not self.export_mode:
+        if not self.training and not self.export_mode and mask.size(0) > self.eval_chunk:
+            return bucketed(lambda m, p, f: self._forward(m, p, f), mask, [points, features], self.eval_chunk)
+        return self._forward(mask, points, features)
+
+    def _forward(self, mask: torch.Tensor, points: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        if self.training and self.train_trim:
+            mask, points, features = random_trim(mask, points, features)
+        elif not self.export_mode:
             mask, points, features = trim_to_longest(mask, points, features)
         pad = ~mask
         counts = mask.to(features.dtype).sum(dim=-1).clamp(min=1)

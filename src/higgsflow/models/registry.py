@@ -57,7 +57,7 @@ def build_model(name: str, data_config: Any, **kwargs: Any) -> nn.Module:
         model = cls(n_in, n_out, **{"length": feats.length, **kwargs})
     else:
         model = cls(n_in, n_out, **kwargs)
-    for role in getattr(model, "input_roles", ()):
+    for role in getattr(model, "required_roles", getattr(model, "input_roles", ())):
         if data_config.input_role(role) is None:
             raise ConfigError(
                 f"network {name!r} needs an input named *_{role}", file=data_config.source, field="inputs"
