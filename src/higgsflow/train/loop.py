@@ -306,7 +306,7 @@ def train(
             tot += float(loss.detach()) * len(y)
             n += len(y)
             if progress is not None and rank == 0:
-                progress({"epoch": epoch, "step": step + 1, "steps": steps_per_epoch, "loss": float(loss)})
+                progress({"epoch": epoch, "step": step + 1, "steps": steps_per_epoch, "loss": float(loss.detach())})
         train_loss = tot / max(n, 1)
         if world > 1:
             t = torch.tensor([tot, n], dtype=torch.float64)
