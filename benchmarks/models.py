@@ -1,9 +1,12 @@
 """higgsflow vs weaver-core: jets/s of ParT and ParticleNet (JetClass defaults, 17 features, padded to 128).
 
-Settings (both sides, one process, the same thread count): realistic multiplicities (mean ≈ 50, 20-128 particles: weaver-core's ParticleNet fails on a lone jet with ≤ k = 16),
+Settings (both sides, one process, the same thread count): realistic multiplicities (mean ≈ 50, 20-128
+particles: weaver-core's ParticleNet fails on a lone jet with ≤ k = 16),
 eval mode for inference (weaver-core after its trimmer warm-up, ``trim=True``; under ``torch.no_grad`` as its
-predict loop; higgsflow under ``torch.inference_mode``), training steps = forward + backward + AdamW step in train
-mode, batch 256. ``predict``: ``higgsflow predict`` (default backend ONNX Runtime, from file to scored copy) vs
+predict loop; higgsflow under ``torch.inference_mode``), training steps = forward + backward + AdamW step
+in train
+mode, batch 256. ``predict``: ``higgsflow predict`` (default backend ONNX Runtime, from file to scored
+copy) vs
 weaver-core's PyTorch model on the same file (reading with higgsflow's loader, batches of 512 padded to 128).
 
     PYTHONPATH=src python benchmarks/models.py [--threads 2] [--quick]
@@ -28,7 +31,9 @@ def jets(n: int, seed: int, length: int = 128, n_features: int = 17):
     x = rng.standard_normal((n, n_features, length)).astype(np.float32) * mask
     pt = rng.exponential(20, (n, length)) + 0.5
     eta, phi = rng.normal(0, 0.2, (2, n, length))
-    v = np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta)], 1).astype(np.float32)
+    v = np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta)], 1).astype(
+        np.float32
+    )
     pts = np.stack([eta, phi], 1).astype(np.float32)
     return [torch.from_numpy(a) for a in (pts, x, v * mask, mask)], rng.integers(0, 10, n)
 
@@ -127,7 +132,11 @@ def bench_model(name: str, min_time: float, n_batch1: int) -> list[tuple[str, fl
     for _ in range(6):
         step(wf, opt_w)()
     rows.append(
-        (f"{name} training batch 256", _time(step(hf, opt_h), 256, min_time), _time(step(wf, opt_w), 256, min_time))
+        (
+            f"{name} training batch 256",
+            _time(step(hf, opt_h), 256, min_time),
+            _time(step(wf, opt_w), 256, min_time),
+        )
     )
     return rows
 

@@ -1,4 +1,5 @@
-"""Data config and loader: weaver compatibility, restricted expressions, padding, labels, weights, bad inputs."""
+"""Data config and loader: weaver compatibility, restricted expressions, padding, labels, weights, bad
+inputs."""
 
 from __future__ import annotations
 
@@ -27,7 +28,11 @@ def small_config(**overrides) -> dict:
     cfg = {
         "new_variables": {"part_mask": "ak.ones_like(part_energy)", "part_pt": "np.hypot(part_px, part_py)"},
         "inputs": {
-            "pf_features": {"length": 8, "pad_mode": "constant", "vars": [["part_pt", 10.0, 0.5, -5, 5, -1.0]]},
+            "pf_features": {
+                "length": 8,
+                "pad_mode": "constant",
+                "vars": [["part_pt", 10.0, 0.5, -5, 5, -1.0]],
+            },
             "pf_mask": {"length": 8, "vars": ["part_mask"]},
         },
         "labels": {"type": "simple", "value": ["label_a", "label_b"]},
@@ -69,11 +74,13 @@ def test_particle_transformer_jetclass_configs_load_unchanged(name, jetclass_fil
     )
     # wrap padding repeats the particles; the mask is zero there
     n0 = counts[0]
-    np.testing.assert_array_equal(arrays.inputs["pf_vectors"][0, :, n0 : 2 * n0], arrays.inputs["pf_vectors"][0, :, :n0])
+    np.testing.assert_array_equal(
+        arrays.inputs["pf_vectors"][0, :, n0 : 2 * n0], arrays.inputs["pf_vectors"][0, :, :n0]
+    )
     assert arrays.inputs["pf_mask"][0, 0, n0:].sum() == 0
-    assert set(arrays.observers) == {f"jet_{v}" for v in ("pt", "eta", "phi", "energy", "nparticles", "sdmass")} | {
-        f"jet_tau{i}" for i in range(1, 5)
-    }
+    assert set(arrays.observers) == {
+        f"jet_{v}" for v in ("pt", "eta", "phi", "energy", "nparticles", "sdmass")
+    } | {f"jet_tau{i}" for i in range(1, 5)}
 
 
 def test_padding_constant_wrap_and_truncation():
@@ -156,7 +163,11 @@ def test_nan_or_inf_names_variable_and_row(tmp_path):
     with pytest.raises(DataError, match=r"part_e: row 1: NaN or inf"):
         load_arrays([path], DataConfig.from_dict(opts), train=False)
     # log of a zero gives -inf: also caught
-    path2 = two_jets(tmp_path / "z.parquet", part_px=ak.Array([[0.0, 4.0], [1.0, 2.0, 3.0]]), part_py=ak.Array([[0.0, 3.0], [0.0, 0.0, 0.0]]))
+    path2 = two_jets(
+        tmp_path / "z.parquet",
+        part_px=ak.Array([[0.0, 4.0], [1.0, 2.0, 3.0]]),
+        part_py=ak.Array([[0.0, 3.0], [0.0, 0.0, 0.0]]),
+    )
     opts = small_config()
     opts["new_variables"]["part_pt"] = "np.log(np.hypot(part_px, part_py))"
     with pytest.raises(DataError, match=r"part_pt: row 0: NaN or inf"):

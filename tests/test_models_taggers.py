@@ -1,4 +1,5 @@
-"""Tagger architectures: padding and permutation invariance, weaver-core checkpoint parity, pair-structure learning."""
+"""Tagger architectures: padding and permutation invariance, weaver-core checkpoint parity, pair-structure
+learning."""
 
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ from higgsflow.physics.pairs import pair_features
 torch.set_num_threads(1)
 logging.getLogger("weaver").setLevel(logging.WARNING)
 
-TINY_PART = {"embed_dims": (16, 16), "pair_embed_dims": (8,), "num_heads": 2, "num_layers": 2, "num_cls_layers": 1}
+TINY_PART = {
+    "embed_dims": (16, 16),
+    "pair_embed_dims": (8,),
+    "num_heads": 2,
+    "num_layers": 2,
+    "num_cls_layers": 1,
+}
 TINY_PN = {"conv_params": ((4, (8, 8)), (4, (16, 16))), "fc_params": ((16, 0.0),)}
 
 
@@ -29,7 +36,10 @@ def random_jets(n: int, length: int, n_features: int, *, n_min: int, n_max: int,
     x = torch.randn(n, n_features, length, generator=g) * mask
     pt = torch.rand(n, 1, length, generator=g) * 50 + 1
     eta, phi = torch.randn(2, n, 1, length, generator=g) * 0.3
-    v = torch.cat([pt * torch.cos(phi), pt * torch.sin(phi), pt * torch.sinh(eta), pt * torch.cosh(eta)], 1) * mask
+    v = (
+        torch.cat([pt * torch.cos(phi), pt * torch.sin(phi), pt * torch.sinh(eta), pt * torch.cosh(eta)], 1)
+        * mask
+    )
     return torch.cat([eta, phi], 1) * mask, x, v, mask, counts
 
 
@@ -57,7 +67,9 @@ def test_padding_invariance_in_eval(name):
     with torch.no_grad():
         padded = model(pts, x, v, mask)
         for i, n in enumerate(counts.tolist()):
-            own = model(pts[i : i + 1, :, :n], x[i : i + 1, :, :n], v[i : i + 1, :, :n], mask[i : i + 1, :, :n])
+            own = model(
+                pts[i : i + 1, :, :n], x[i : i + 1, :, :n], v[i : i + 1, :, :n], mask[i : i + 1, :, :n]
+            )
             np.testing.assert_allclose(own.numpy(), padded[i : i + 1].numpy(), atol=2e-5)
         # a large batch goes through length-sorted chunks: same scores as jet by jet
         pts8, x8, v8, m8, _ = (t.repeat(20, 1, 1) if t.ndim == 3 else t for t in (pts, x, v, mask, counts))
@@ -72,8 +84,15 @@ def test_particle_permutation_invariance(name):
     with torch.no_grad():
         ref = model(pts, x, v, mask)
         for i, n in enumerate(counts.tolist()):
-            perm = torch.cat([torch.randperm(n, generator=torch.Generator().manual_seed(i)), torch.arange(n, 48)])
-            out = model(pts[i : i + 1, :, perm], x[i : i + 1, :, perm], v[i : i + 1, :, perm], mask[i : i + 1, :, perm])
+            perm = torch.cat(
+                [torch.randperm(n, generator=torch.Generator().manual_seed(i)), torch.arange(n, 48)]
+            )
+            out = model(
+                pts[i : i + 1, :, perm],
+                x[i : i + 1, :, perm],
+                v[i : i + 1, :, perm],
+                mask[i : i + 1, :, perm],
+            )
             np.testing.assert_allclose(out.numpy(), ref[i : i + 1].numpy(), atol=2e-5)
 
 
@@ -116,10 +135,21 @@ def test_weaver_part_checkpoint_parity(tmp_path):
     from weaver.nn.model.ParticleTransformer import ParticleTransformer as WeaverParT
 
     torch.manual_seed(0)
-    kw = {"embed_dims": [32, 64, 32], "pair_embed_dims": [16, 16], "num_heads": 4, "num_layers": 2, "num_cls_layers": 2}
+    kw = {
+        "embed_dims": [32, 64, 32],
+        "pair_embed_dims": [16, 16],
+        "num_heads": 4,
+        "num_layers": 2,
+        "num_cls_layers": 2,
+    }
     ref = WeaverParT(
-        7, 4, pair_input_dim=4, use_pre_activation_pair=False, fc_params=[(32, 0.1)],
-        cls_block_params={"dropout": 0, "attn_dropout": 0, "activation_dropout": 0}, **kw,
+        7,
+        4,
+        pair_input_dim=4,
+        use_pre_activation_pair=False,
+        fc_params=[(32, 0.1)],
+        cls_block_params={"dropout": 0, "attn_dropout": 0, "activation_dropout": 0},
+        **kw,
     )
     _randomise_bn(ref)
     torch.save(_weaver_wrapped(ref).state_dict(), tmp_path / "net_best_epoch_state.pt")
@@ -147,7 +177,9 @@ def test_weaver_particlenet_checkpoint_parity(tmp_path):
     load_weaver_state_dict(ours, tmp_path / "pn.pt")
     ref.eval()
     ours.eval()
-    pts, x, v, mask, _ = random_jets(8, 128, 7, n_min=10, n_max=90, seed=5)  # every jet has more than k particles
+    pts, x, v, mask, _ = random_jets(
+        8, 128, 7, n_min=10, n_max=90, seed=5
+    )  # every jet has more than k particles
     with torch.no_grad():
         for _ in range(6):
             expected = ref(pts, x, mask)
@@ -189,10 +221,16 @@ def _one_vs_two_prong_auc(network: str, kwargs: dict, epochs: int) -> float:
 
     cfg = DataConfig.from_dict(
         {
-            "new_variables": {"part_mask": "ak.ones_like(part_energy)", "part_pt_log": "np.log(np.hypot(part_px, part_py))"},
+            "new_variables": {
+                "part_mask": "ak.ones_like(part_energy)",
+                "part_pt_log": "np.log(np.hypot(part_px, part_py))",
+            },
             "inputs": {
                 "pf_points": {"length": 24, "vars": ["part_deta", "part_dphi"]},
-                "pf_features": {"length": 24, "vars": [["part_pt_log", 2.0, 1.0], ["part_deta", 0, 5], ["part_dphi", 0, 5]]},
+                "pf_features": {
+                    "length": 24,
+                    "vars": [["part_pt_log", 2.0, 1.0], ["part_deta", 0, 5], ["part_dphi", 0, 5]],
+                },
                 "pf_vectors": {"length": 24, "vars": ["part_px", "part_py", "part_pz", "part_energy"]},
                 "pf_mask": {"length": 24, "vars": ["part_mask"]},
             },
@@ -205,7 +243,12 @@ def _one_vs_two_prong_auc(network: str, kwargs: dict, epochs: int) -> float:
     d = Path(tempfile.mkdtemp())
     data = {}
     for name, seed, n in (("train", 1, 300), ("test", 2, 200)):
-        p = write_table(d / f"{name}.parquet", make_toy_jets(["one_prong", "two_prong"], n, seed=seed, n_min=12, n_max=24, radius=0.8, sigma=0.01))
+        p = write_table(
+            d / f"{name}.parquet",
+            make_toy_jets(
+                ["one_prong", "two_prong"], n, seed=seed, n_min=12, n_max=24, radius=0.8, sigma=0.01
+            ),
+        )
         data[name] = load_arrays([p], cfg, train=False)
     keys = ["pf_points", "pf_features", "pf_vectors", "pf_mask"]
     xtr = [torch.from_numpy(data["train"].inputs[k]) for k in keys]
@@ -233,8 +276,14 @@ NO_DROPOUT = {"dropout": 0.0, "attn_dropout": 0.0, "activation_dropout": 0.0}
 
 def test_tiny_part_learns_pair_structure():
     """One- vs two-prong jets have identical single-particle distributions: only pairs tell them apart."""
-    kw = {"embed_dims": (32, 32), "pair_embed_dims": (16, 16), "num_heads": 4, "num_layers": 2,
-          "num_cls_layers": 1, "block_params": NO_DROPOUT}
+    kw = {
+        "embed_dims": (32, 32),
+        "pair_embed_dims": (16, 16),
+        "num_heads": 4,
+        "num_layers": 2,
+        "num_cls_layers": 1,
+        "block_params": NO_DROPOUT,
+    }
     assert _one_vs_two_prong_auc("part", kw, epochs=6) > 0.95
 
 

@@ -17,12 +17,26 @@ from higgsflow.data import DataConfig, load_arrays
 from higgsflow.data.toy import write_toy_jets
 from higgsflow.errors import CheckpointError, DataError
 from higgsflow.evaluate import compute_metrics, rejection_at_efficiency
-from higgsflow.train import OnnxScorer, TrainSettings, evaluate_run, export_onnx, load_run_model, score_arrays, train
+from higgsflow.train import (
+    OnnxScorer,
+    TrainSettings,
+    evaluate_run,
+    export_onnx,
+    load_run_model,
+    score_arrays,
+    train,
+)
 
 torch.set_num_threads(1)
 SRC = Path(__file__).resolve().parents[1] / "src"
 CLASSES = ["QCD", "Hbb", "Tbqq"]
-TINY_PART = {"embed_dims": [16, 16], "pair_embed_dims": [8], "num_heads": 2, "num_layers": 1, "num_cls_layers": 1}
+TINY_PART = {
+    "embed_dims": [16, 16],
+    "pair_embed_dims": [8],
+    "num_heads": 2,
+    "num_layers": 1,
+    "num_cls_layers": 1,
+}
 TINY_PN = {"conv_params": [[4, [8, 8]], [4, [16, 16]]], "fc_params": [[16, 0.0]]}
 
 
@@ -34,13 +48,27 @@ def config_dict(length: int = 32) -> dict:
             "part_d0": "np.tanh(part_d0val)",
         },
         "inputs": {
-            "pf_points": {"length": length, "pad_mode": "wrap", "vars": [["part_deta", None], ["part_dphi", None]]},
+            "pf_points": {
+                "length": length,
+                "pad_mode": "wrap",
+                "vars": [["part_deta", None], ["part_dphi", None]],
+            },
             "pf_features": {
                 "length": length,
                 "pad_mode": "wrap",
-                "vars": [["part_pt_log", 1.7, 0.7], ["part_deta", 0, 5], ["part_dphi", 0, 5], "part_d0", "part_charge"],
+                "vars": [
+                    ["part_pt_log", 1.7, 0.7],
+                    ["part_deta", 0, 5],
+                    ["part_dphi", 0, 5],
+                    "part_d0",
+                    "part_charge",
+                ],
             },
-            "pf_vectors": {"length": length, "pad_mode": "wrap", "vars": ["part_px", "part_py", "part_pz", "part_energy"]},
+            "pf_vectors": {
+                "length": length,
+                "pad_mode": "wrap",
+                "vars": ["part_px", "part_py", "part_pz", "part_energy"],
+            },
             "pf_mask": {"length": length, "vars": ["part_mask"]},
         },
         "labels": {"type": "simple", "value": [f"label_{c}" for c in CLASSES]},
@@ -61,7 +89,14 @@ def sample(tmp_path_factory):
 
 
 def settings(**kw) -> TrainSettings:
-    base = {"network": "part", "network_kwargs": TINY_PART, "epochs": 3, "batch_size": 32, "lr": 2e-3, "seed": 7}
+    base = {
+        "network": "part",
+        "network_kwargs": TINY_PART,
+        "epochs": 3,
+        "batch_size": 32,
+        "lr": 2e-3,
+        "seed": 7,
+    }
     base.update(kw)
     return TrainSettings(**base)
 
@@ -117,10 +152,16 @@ def test_two_process_ddp_matches_single_process(sample, tmp_path):
     script.write_text(textwrap.dedent(DDP_SCRIPT.format()))
     env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
     args = [str(cfg), str(f["train"]), str(f["val"])]
-    subprocess.run([sys.executable, str(script), *args, str(tmp_path / "single")], check=True, env=env, timeout=300)
+    subprocess.run(
+        [sys.executable, str(script), *args, str(tmp_path / "single")], check=True, env=env, timeout=300
+    )
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     res = subprocess.run(
-        [*torchrun, str(script), *args, str(tmp_path / "ddp")], env=env, timeout=300, capture_output=True, text=True
+        [*torchrun, str(script), *args, str(tmp_path / "ddp")],
+        env=env,
+        timeout=300,
+        capture_output=True,
+        text=True,
     )
     assert res.returncode == 0, res.stderr[-2000:]
     a = torch.load(tmp_path / "single" / "checkpoint.pt", weights_only=False)
@@ -134,14 +175,22 @@ def test_two_process_ddp_matches_single_process(sample, tmp_path):
 @pytest.mark.parametrize("network,kwargs", [("part", TINY_PART), ("particlenet", TINY_PN)])
 def test_onnx_runtime_matches_pytorch(sample, tmp_path, network, kwargs):
     cfg, f = sample
-    run = train(cfg, [f["train"]], [f["val"]], tmp_path / "run", settings(network=network, network_kwargs=kwargs, epochs=1))
+    run = train(
+        cfg,
+        [f["train"]],
+        [f["val"]],
+        tmp_path / "run",
+        settings(network=network, network_kwargs=kwargs, epochs=1),
+    )
     path = export_onnx(run.run_dir)
     with pytest.raises(DataError, match="output exists"):
         export_onnx(run.run_dir)
     config, model = load_run_model(run.run_dir)
     arrays = load_arrays([f["test"]], config, train=False)
     torch_scores = score_arrays(model, config, arrays, batch_size=7)
-    onnx_scores = OnnxScorer(path).score(config, arrays, batch_size=16)  # other batch sizes and lengths: dynamic axes
+    onnx_scores = OnnxScorer(path).score(
+        config, arrays, batch_size=16
+    )  # other batch sizes and lengths: dynamic axes
     assert np.abs(onnx_scores - torch_scores).max() < 1e-4
     np.testing.assert_allclose(onnx_scores.sum(1), 1.0, atol=1e-5)  # softmax outputs
 
@@ -157,9 +206,26 @@ def test_cli_train_evaluate_export_predict(sample, tmp_path):
     run = tmp_path / "run"
     r = runner.invoke(
         app,
-        ["train", "-c", str(cfg), "-n", "particlenet", "--train", str(f["train"]), "--val", str(f["val"]),
-         "-o", str(run), "--epochs", "2", "--batch-size", "32", "--network-options", json.dumps(TINY_PN),
-         "--tensorboard"],
+        [
+            "train",
+            "-c",
+            str(cfg),
+            "-n",
+            "particlenet",
+            "--train",
+            str(f["train"]),
+            "--val",
+            str(f["val"]),
+            "-o",
+            str(run),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "32",
+            "--network-options",
+            json.dumps(TINY_PN),
+            "--tensorboard",
+        ],
     )
     assert r.exit_code == 0, r.output
     assert (run / "model.pt").is_file() and (run / "tensorboard").is_dir()
@@ -215,7 +281,9 @@ def test_metrics_jetclass_conventions():
 
 def test_evaluate_refuses_to_overwrite(sample, tmp_path):
     cfg, f = sample
-    run = train(cfg, [f["train"]], [f["val"]], tmp_path / "r", settings(network="pfn", network_kwargs={}, epochs=1))
+    run = train(
+        cfg, [f["train"]], [f["val"]], tmp_path / "r", settings(network="pfn", network_kwargs={}, epochs=1)
+    )
     evaluate_run(run.run_dir, [f["test"]])
     with pytest.raises(DataError, match="output exists"):
         evaluate_run(run.run_dir, [f["test"]])

@@ -1,12 +1,16 @@
 """The data config: a weaver-core-compatible YAML that is the contract between files and a model.
 
-Keys (as in weaver-core): ``selection``, ``test_time_selection``, ``new_variables``, ``preprocess``, ``inputs``,
-``labels``, ``observers``, ``monitor_variables``, ``weights``, ``treename``, ``bucketing``; any other key raises
-:class:`ConfigError`. Expressions are checked by :mod:`higgsflow.data.expr` when the config is loaded, so a config
+Keys (as in weaver-core): ``selection``, ``test_time_selection``, ``new_variables``, ``preprocess``,
+``inputs``,
+``labels``, ``observers``, ``monitor_variables``, ``weights``, ``treename``, ``bucketing``; any other key
+raises
+:class:`ConfigError`. Expressions are checked by :mod:`higgsflow.data.expr` when the config is loaded, so a
+config
 that tries to call or import anything is refused before a file is opened.
 
 An input variable is ``name`` or ``[name, subtract_by, multiply_by, clip_min, clip_max, pad_value]`` with the
-weaver defaults ``(None, 1, -5, 5, 0)``: with ``subtract_by`` None the variable is passed through unchanged (no
+weaver defaults ``(None, 1, -5, 5, 0)``: with ``subtract_by`` None the variable is passed through unchanged
+(no
 clipping); otherwise ``x' = clip((x - subtract_by) * multiply_by, clip_min, clip_max)``. With
 ``preprocess.method: auto`` a missing ``subtract_by`` is the median and ``multiply_by`` is ``1/max(p84 - p50,
 p50 - p16)`` of the training data; :func:`auto_standardize` computes them and stores them next to the config
@@ -310,7 +314,8 @@ class DataConfig:
         return list(dict.fromkeys(names))
 
     def file_branches(self, *, train: bool = True) -> set[str]:
-        """The branches to read from a file: every variable needed, with new variables resolved to their inputs."""
+        """The branches to read from a file: every variable needed, with new variables resolved to their
+        inputs."""
         needed = set(self.derived_variables(train=train))
         sel = self.selection if train else self.test_time_selection
         if sel:
@@ -332,7 +337,8 @@ class DataConfig:
         return out
 
     def with_params(self, params: dict[str, dict[str, float]]) -> DataConfig:
-        """A copy with auto-standardisation results ``{var: {center, scale}}`` stored under preprocess.params."""
+        """A copy with auto-standardisation results ``{var: {center, scale}}`` stored under
+        preprocess.params."""
         opts = copy.deepcopy(self.options)
         pre = dict(opts.get("preprocess") or {})
         pre["params"] = {**(pre.get("params") or {}), **params}

@@ -1,8 +1,12 @@
-"""A restricted evaluator for the expressions of a data config (``selection``, ``new_variables``, custom labels).
+"""A restricted evaluator for the expressions of a data config (``selection``, ``new_variables``, custom
+labels).
 
-weaver-core evaluates these strings with Python's ``eval``, so a shared config can run any code. Here an expression
-is parsed with :mod:`ast` and only a small grammar is accepted: numbers, variable names, arithmetic, comparisons,
-``& | ~``, subscripts with constant indices or slices, and calls of an allow-list of ``np.*``, ``ak.*`` and ``math.*``
+weaver-core evaluates these strings with Python's ``eval``, so a shared config can run any code. Here an
+expression
+is parsed with :mod:`ast` and only a small grammar is accepted: numbers, variable names, arithmetic,
+comparisons,
+``& | ~``, subscripts with constant indices or slices, and calls of an allow-list of ``np.*``, ``ak.*`` and
+``math.*``
 functions. Any other call, attribute, import, lambda, comprehension or dunder name raises :class:`ConfigError`
 before anything is evaluated.
 """
@@ -232,7 +236,8 @@ def _parse(expr: str, field: str | None) -> tuple[ast.Expression, tuple[str, ...
 
 
 def compile_expression(expr: str, *, field: str | None = None) -> tuple[str, ...]:
-    """Check ``expr`` against the allowed grammar; return the variable names it reads (in order of appearance)."""
+    """Check ``expr`` against the allowed grammar; return the variable names it reads (in order of
+    appearance)."""
     return _parse(str(expr), field)[1]
 
 
@@ -283,7 +288,7 @@ class _Eval:
     def visit_Compare(self, node):
         left = self.visit(node.left)
         result = None
-        for op, comp in zip(node.ops, node.comparators):
+        for op, comp in zip(node.ops, node.comparators, strict=True):
             right = self.visit(comp)
             r = _CMP[type(op)](left, right)
             result = r if result is None else result & r

@@ -1,7 +1,10 @@
-"""From files to padded tensors: new variables, selection, standardisation, padding, labels, weights, DataLoader.
+"""From files to padded tensors: new variables, selection, standardisation, padding, labels, weights,
+DataLoader.
 
-Padding is done on whole jagged arrays with one numpy gather (no per-jet Python loop): for ``constant`` mode the
-slots past a jet's last particle hold ``pad_value``; for ``wrap`` mode they repeat the jet's particles from the
+Padding is done on whole jagged arrays with one numpy gather (no per-jet Python loop): for ``constant``
+mode the
+slots past a jet's last particle hold ``pad_value``; for ``wrap`` mode they repeat the jet's particles from
+the
 start, as weaver-core does (the mask input is always ``constant``, so the model ignores them either way).
 """
 
@@ -10,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class JetArrays:
-    """Model-ready arrays for N jets: ``inputs[name]`` (N, C, L) float32, ``label`` (N,) int64 (simple labels) or
+    """Model-ready arrays for N jets: ``inputs[name]`` (N, C, L) float32, ``label`` (N,) int64 (simple
+    labels) or
     ``targets`` (N, K) float32 (custom labels), ``weight`` (N,) float32, ``observers[name]`` (N,)."""
 
     inputs: dict[str, np.ndarray]
@@ -198,7 +202,8 @@ def build_arrays(
 ) -> JetArrays:
     """Turn a table read from a file into model-ready arrays following ``config``.
 
-    Raises :class:`SchemaError` for a variable the file lacks, :class:`DataError` for NaN/inf or labels that are
+    Raises :class:`SchemaError` for a variable the file lacks, :class:`DataError` for NaN/inf or labels
+    that are
     not one-hot (naming file, variable and row).
     """
     file = os.fspath(file) if file is not None else None
@@ -270,7 +275,8 @@ def build_arrays(
 
 
 def flat_weights(config: DataConfig, arrays: JetArrays) -> np.ndarray:
-    """weaver-style flat reweighting: per class, weight ∝ 1/(jets in the (var1, var2) bin), so every class is flat
+    """weaver-style flat reweighting: per class, weight ∝ 1/(jets in the (var1, var2) bin), so every class
+    is flat
     in the two variables, times the class weight; jets outside the bins get weight 0 when
     ``reweight_discard_under_overflow`` (weaver drops them). Normalised to mean 1 over weighted jets."""
     w = config.weights
@@ -317,7 +323,8 @@ def iter_arrays(
     step: int = 50_000,
     reweight: bool = True,
 ) -> Iterator[tuple[str, JetArrays]]:
-    """Yield ``(file, arrays)`` chunk by chunk (at most ``step`` jets each), reading only the needed branches."""
+    """Yield ``(file, arrays)`` chunk by chunk (at most ``step`` jets each), reading only the needed
+    branches."""
     branches = sorted(config.file_branches(train=train))
     for f in files:
         f = os.fspath(f)
@@ -337,7 +344,8 @@ def load_arrays(
     step: int = 50_000,
     max_jets: int | None = None,
 ) -> JetArrays:
-    """Read all ``files`` (in chunks) into one :class:`JetArrays`; with ``train``, sample weights are computed."""
+    """Read all ``files`` (in chunks) into one :class:`JetArrays`; with ``train``, sample weights are
+    computed."""
     if not files:
         raise DataError("no input files given", expected="at least one .root or .parquet file")
     parts = []
@@ -366,8 +374,10 @@ def auto_standardize(
     max_jets: int = 200_000,
     seed: int = 0,
 ) -> DataConfig:
-    """Compute the auto standardisation (median, 1/max(p84 − p50, p50 − p16)) of every ``auto`` variable on the
-    given training files, store it next to the config (``<config>.auto.yaml``) with ``save``, return the config."""
+    """Compute the auto standardisation (median, 1/max(p84 − p50, p50 − p16)) of every ``auto`` variable on
+    the
+    given training files, store it next to the config (``<config>.auto.yaml``) with ``save``, return the
+    config."""
     if not config.needs_auto_standardization:
         return config
     names = [v.name for g in config.inputs.values() for v in g.variables if v.center == "auto"]
@@ -404,7 +414,8 @@ def auto_standardize(
 
 
 class _TorchDataset:
-    """Map-style dataset whose items are whole batches (indexed by a list of jet indices): one numpy gather per
+    """Map-style dataset whose items are whole batches (indexed by a list of jet indices): one numpy gather
+    per
     batch instead of one Python call per jet."""
 
     def __init__(self, arrays: JetArrays, input_names: Sequence[str]) -> None:
@@ -439,7 +450,8 @@ def make_dataloader(
 ):
     """A torch DataLoader over in-memory arrays yielding ``(inputs, label, weight)`` batches.
 
-    Shuffling uses a generator seeded with ``seed`` (call ``loader.generator.manual_seed(seed + epoch)`` per epoch
+    Shuffling uses a generator seeded with ``seed`` (call ``loader.generator.manual_seed(seed + epoch)``
+    per epoch
     for reproducible epochs); ``sampler`` (e.g. a DistributedSampler) replaces the default one.
     """
     import torch

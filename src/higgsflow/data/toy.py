@@ -1,10 +1,15 @@
 """Small synthetic jets in the JetClass schema, for tests, examples and benchmarks (not physics simulation).
 
-A jet of class c has ``n_prongs(c)`` prongs whose axes are drawn uniformly in a disk of radius ``R`` around the jet
-axis; each particle belongs to a random prong and sits at a Gaussian offset σ from it, with a p_T drawn from the
-same distribution whatever the class. So the distribution of any single particle is *identical* for every class
-and only the pair structure (how particles cluster) tells them apart — the case that pair-aware taggers (ParT's
-interaction matrix, ParticleNet's EdgeConv) must solve. Classes with ``displaced`` prongs get impact parameters
+A jet of class c has ``n_prongs(c)`` prongs whose axes are drawn uniformly in a disk of radius ``R`` around
+the jet
+axis; each particle belongs to a random prong and sits at a Gaussian offset σ from it, with a p_T drawn
+from the
+same distribution whatever the class. So the distribution of any single particle is *identical* for every
+class
+and only the pair structure (how particles cluster) tells them apart — the case that pair-aware taggers
+(ParT's
+interaction matrix, ParticleNet's EdgeConv) must solve. Classes with ``displaced`` prongs get impact
+parameters
 from a decay length, others prompt ones. Units: GeV, mm, rad.
 """
 
@@ -96,7 +101,9 @@ def make_toy_jets(
     disp = np.array([TOY_CLASSES[classes[c]][1] for c in cls])[jet_of]
     lepton = np.array([TOY_CLASSES[classes[c]][2] for c in cls])[jet_of]
     d0err = np.where(charged, 0.01 + 0.02 * rng.random(total), 0.0)
-    d0 = np.where(charged, rng.normal(0, 1, total) * d0err + disp * rng.exponential(1, total) * (which == 0), 0.0)
+    d0 = np.where(
+        charged, rng.normal(0, 1, total) * d0err + disp * rng.exponential(1, total) * (which == 0), 0.0
+    )
     dz = np.where(charged, rng.normal(0, 1, total) * d0err * 1.5, 0.0)
     is_mu = charged & lepton & (which == 1) & (rng.random(total) < 0.3)
     off = np.zeros(n + 1, dtype=np.int64)
@@ -126,7 +133,7 @@ def make_toy_jets(
         "part_isElectron": jag(np.zeros(total)),
         "part_isMuon": jag(is_mu),
     }
-    for k, name in enumerate(label_names):
+    for name in label_names:
         idx = classes.index(name) if name in classes else -1
         cols[f"label_{name}"] = (cls == idx).astype(np.float32)
     cols.update(
@@ -158,5 +165,10 @@ def write_toy_jets(
 ) -> Path:
     """Write :func:`make_toy_jets` to a ROOT or Parquet file (by suffix)."""
     cols = make_toy_jets(classes, n_per_class, seed=seed, **kwargs)
-    meta = {"generator": "higgsflow.data.toy", "classes": list(classes), "n_per_class": n_per_class, "seed": seed}
+    meta = {
+        "generator": "higgsflow.data.toy",
+        "classes": list(classes),
+        "n_per_class": n_per_class,
+        "seed": seed,
+    }
     return write_table(path, cols, metadata=meta, overwrite=overwrite)

@@ -1,4 +1,5 @@
-"""Evaluation of taggers: metrics (accuracy, AUC, rejection at fixed efficiency), ROC and score plots, reports."""
+"""Evaluation of taggers: metrics (accuracy, AUC, rejection at fixed efficiency), ROC and score plots,
+reports."""
 
 from higgsflow.evaluate.metrics import (
     JETCLASS_EFFICIENCIES,

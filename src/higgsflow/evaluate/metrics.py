@@ -93,7 +93,9 @@ class TaggerMetrics:
         rows = [("accuracy", f"{self.accuracy:.4f}"), ("AUC (macro, one-vs-rest)", f"{self.auc:.4f}")]
         for k, v in self.rejection.items():
             eff = self.efficiency[k]
-            rows.append((f"Rej{eff * 100:g}% {k} vs {self.background}", f"{v:.1f}" if np.isfinite(v) else "inf"))
+            rows.append(
+                (f"Rej{eff * 100:g}% {k} vs {self.background}", f"{v:.1f}" if np.isfinite(v) else "inf")
+            )
         return rows
 
 
@@ -119,7 +121,11 @@ def compute_metrics(
             expected=f"(N, {len(class_names)}) scores and N labels",
         )
     if not np.isfinite(scores).all():
-        raise DataError("scores contain NaN or inf", field="scores", row=int(np.flatnonzero(~np.isfinite(scores).all(1))[0]))
+        raise DataError(
+            "scores contain NaN or inf",
+            field="scores",
+            row=int(np.flatnonzero(~np.isfinite(scores).all(1))[0]),
+        )
     short = [_short(c) for c in class_names]
     effs = {**JETCLASS_EFFICIENCIES, **(efficiencies or {})}
     counts = {short[k]: int((labels == k).sum()) for k in range(len(short))}

@@ -23,7 +23,11 @@ def _plt():
 
 
 def plot_roc(
-    scores: np.ndarray, labels: np.ndarray, class_names: Sequence[str], background: str, path: str | os.PathLike[str]
+    scores: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    background: str,
+    path: str | os.PathLike[str],
 ) -> Path:
     """Background rejection vs signal efficiency for every class against ``background`` (log scale)."""
     plt = _plt()

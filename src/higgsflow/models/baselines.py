@@ -22,7 +22,8 @@ def _mlp(d: int, widths: tuple[int, ...], dropout: float = 0.0) -> tuple[nn.Sequ
 
 
 class PFN(nn.Module):
-    """Per-particle map Φ, sum over real particles, then F: ``F(Σ_i Φ(x_i))`` — permutation invariant by design.
+    """Per-particle map Φ, sum over real particles, then F: ``F(Σ_i Φ(x_i))`` — permutation invariant by
+    design.
 
     ``features`` (N, C, P), ``mask`` (N, 1, P); ``points`` and ``vectors`` are unused.
     """

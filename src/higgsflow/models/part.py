@@ -1,14 +1,21 @@
 """Particle Transformer (ParT; Qu, Li, Qian, arXiv:2202.03772).
 
-Particles are embedded by an MLP (128, 512, 128); the pairwise features (ln k_T, ln z, ln Δ, ln m²) of every pair
-of real particles are embedded by pointwise convolutions (64, 64, 64, n_heads) into one bias per attention head,
-added to the attention logits of 8 particle-attention blocks (8 heads); two class-attention blocks with a class
+Particles are embedded by an MLP (128, 512, 128); the pairwise features (ln k_T, ln z, ln Δ, ln m²) of
+every pair
+of real particles are embedded by pointwise convolutions (64, 64, 64, n_heads) into one bias per attention
+head,
+added to the attention logits of 8 particle-attention blocks (8 heads); two class-attention blocks with a
+class
 token pool the jet, and a linear layer gives the class logits.
 
-The parameter names are those of weaver-core's ``ParticleTransformer`` so that weaver-core / particle_transformer
-checkpoints load directly (:func:`higgsflow.models.weaver.load_weaver_state_dict`). Differences that do not change
-the function: in eval mode the batch is trimmed to its longest jet (so a jet scores the same whatever it was padded
-to); in training, as weaver-core, particles are shuffled and the batch cut to a random 90-100 % quantile of its
+The parameter names are those of weaver-core's ``ParticleTransformer`` so that weaver-core /
+particle_transformer
+checkpoints load directly (:func:`higgsflow.models.weaver.load_weaver_state_dict`). Differences that do not
+change
+the function: in eval mode the batch is trimmed to its longest jet (so a jet scores the same whatever it
+was padded
+to); in training, as weaver-core, particles are shuffled and the batch cut to a random 90-100 % quantile of
+its
 multiplicities (``train_trim``);
 pair features are computed and embedded for real pairs only (i ≥ j, mirrored), attention uses
 ``F.scaled_dot_product_attention`` with the pair bias as additive mask.
@@ -42,7 +49,8 @@ def trim_to_longest(mask: torch.Tensor, *tensors: torch.Tensor | None):
 
 
 def random_trim(mask: torch.Tensor, *tensors: torch.Tensor | None, target=(0.9, 1.02)):
-    """Training-time trimming of weaver-core: shuffle the real particles of each jet and cut the batch to a random
+    """Training-time trimming of weaver-core: shuffle the real particles of each jet and cut the batch to a
+    random
     quantile q ~ U(target) (capped at 1) of its multiplicities, so long jets lose a few random particles."""
     lengths = mask.float().sum(dim=-1).flatten()
     q = torch.empty(1).uniform_(*target).clamp_(max=1.0)
@@ -56,8 +64,10 @@ def random_trim(mask: torch.Tensor, *tensors: torch.Tensor | None, target=(0.9, 
 
 
 def bucketed(fn, mask: torch.Tensor, tensors: list[torch.Tensor | None], chunk: int) -> torch.Tensor:
-    """Eval-mode helper: run ``fn(mask, *tensors)`` on length-sorted chunks of ``chunk`` jets, each then trimmed to
-    its own longest jet, and put the outputs back in the original order (jets are independent in eval mode)."""
+    """Eval-mode helper: run ``fn(mask, *tensors)`` on length-sorted chunks of ``chunk`` jets, each then
+    trimmed to
+    its own longest jet, and put the outputs back in the original order (jets are independent in eval
+    mode)."""
     n = mask.size(0)
     order = mask.reshape(n, -1).sum(dim=-1).argsort()
     outs, idxs = [], []
@@ -125,7 +135,8 @@ class PairEmbed(nn.Module):
         return u
 
     def forward(self, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``v`` (N, 4, P) four-vectors, ``mask`` (N, 1, P) bool -> bias (N, H, P, P), zero for padded pairs."""
+        """``v`` (N, 4, P) four-vectors, ``mask`` (N, 1, P) bool -> bias (N, H, P, P), zero for padded
+        pairs."""
         if self.export_mode:
             return self._forward_dense(v, mask)
         n, _, p = v.shape
@@ -141,7 +152,6 @@ class PairEmbed(nn.Module):
         y[b_idx, ii, jj] = e
         y[b_idx, jj, ii] = e
         return y.permute(0, 3, 1, 2)
-
 
     def _forward_dense(self, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # every pair, shape-agnostic (for ONNX export); padded pairs are zeroed like in the sparse path
@@ -191,7 +201,8 @@ class Attention(nn.Module):
 
 
 class Block(nn.Module):
-    """Normformer-style block of ParT: P-MHA (or class attention) + feed-forward, with the paper's extra norms."""
+    """Normformer-style block of ParT: P-MHA (or class attention) + feed-forward, with the paper's extra
+    norms."""
 
     def __init__(
         self,
@@ -239,9 +250,11 @@ class Block(nn.Module):
 
 
 class ParticleTransformer(nn.Module):
-    """ParT with the paper's defaults; ``forward(points, features, vectors, mask)`` returns class logits (N, K).
+    """ParT with the paper's defaults; ``forward(points, features, vectors, mask)`` returns class logits
+    (N, K).
 
-    ``features`` (N, C, P) standardised particle features, ``vectors`` (N, 4, P) four-momenta (px, py, pz, E) in
+    ``features`` (N, C, P) standardised particle features, ``vectors`` (N, 4, P) four-momenta (px, py, pz,
+    E) in
     GeV, ``mask`` (N, 1, P) 1 for real particles; ``points`` is unused (accepted for a uniform signature).
     """
 
@@ -291,7 +304,13 @@ class ParticleTransformer(nn.Module):
         embed_dim = embed_dims[-1]
         cfg = {"embed_dim": embed_dim, "num_heads": num_heads, "activation": activation}
         cfg_block = {**cfg, **(block_params or {})}
-        cfg_cls = {**cfg, "dropout": 0.0, "attn_dropout": 0.0, "activation_dropout": 0.0, **(cls_block_params or {})}
+        cfg_cls = {
+            **cfg,
+            "dropout": 0.0,
+            "attn_dropout": 0.0,
+            "activation_dropout": 0.0,
+            **(cls_block_params or {}),
+        }
         self.embed = Embed(input_dim, tuple(embed_dims), activation)
         self.pair_embed = (
             PairEmbed(
@@ -347,10 +366,14 @@ class ParticleTransformer(nn.Module):
             mask = torch.ones_like(features[:, :1])
         mask = mask.bool()
         if not self.training and not self.export_mode and mask.size(0) > self.eval_chunk:
-            return bucketed(lambda m, f, v: self._forward(m, f, v), mask, [features, vectors], self.eval_chunk)
+            return bucketed(
+                lambda m, f, v: self._forward(m, f, v), mask, [features, vectors], self.eval_chunk
+            )
         return self._forward(mask, features, vectors)
 
-    def _forward(self, mask: torch.Tensor, features: torch.Tensor, vectors: torch.Tensor | None) -> torch.Tensor:
+    def _forward(
+        self, mask: torch.Tensor, features: torch.Tensor, vectors: torch.Tensor | None
+    ) -> torch.Tensor:
         if self.training and self.train_trim:
             mask, features, vectors = random_trim(mask, features, vectors)
         elif not self.export_mode:

@@ -1,12 +1,16 @@
 """ParticleNet (Qu, Gouskos, arXiv:1902.08570): EdgeConv blocks on the particle cloud.
 
-The first EdgeConv finds the k nearest neighbours of every particle in (Δη, Δφ), later ones in the learned feature
-space; the edge features ``(x_i, x_j − x_i)`` pass a shared MLP and are averaged over the neighbours, with a shortcut;
+The first EdgeConv finds the k nearest neighbours of every particle in (Δη, Δφ), later ones in the learned
+feature
+space; the edge features ``(x_i, x_j − x_i)`` pass a shared MLP and are averaged over the neighbours, with
+a shortcut;
 optional fusion of all blocks, masked mean pooling over real particles and a fully connected head.
 
-Parameter names follow weaver-core's ``ParticleNet`` (checkpoints load directly). Neighbours are searched among
+Parameter names follow weaver-core's ``ParticleNet`` (checkpoints load directly). Neighbours are searched
+among
 real particles only. For a jet with more than ``k`` particles this is exactly weaver-core's result; a jet with
-``n ≤ k`` particles uses its ``n − 1`` real neighbours and averages over them (weaver-core would also pick padded
+``n ≤ k`` particles uses its ``n − 1`` real neighbours and averages over them (weaver-core would also pick
+padded
 slots), so its score does not depend on how long it was padded.
 """
 
@@ -25,7 +29,9 @@ def _distances(x: torch.Tensor, etaphi: bool) -> torch.Tensor:
     """Squared distances (N, P, P) between the points ``x`` (N, C, P); in (η, φ) with φ wrapped."""
     if etaphi:
         eta, phi = x[:, 0], x[:, 1]
-        return (eta.unsqueeze(-1) - eta.unsqueeze(-2)) ** 2 + delta_phi(phi.unsqueeze(-1), phi.unsqueeze(-2)) ** 2
+        return (eta.unsqueeze(-1) - eta.unsqueeze(-2)) ** 2 + delta_phi(
+            phi.unsqueeze(-1), phi.unsqueeze(-2)
+        ) ** 2
     inner = -2 * torch.matmul(x.transpose(2, 1), x)
     xx = torch.sum(x**2, dim=1, keepdim=True)
     return (xx.transpose(2, 1) + inner + xx).clamp(min=0)
@@ -50,7 +56,7 @@ class EdgeConvBlock(nn.Module):
         self.sc_act = nn.ReLU()
 
     def forward(self, points: torch.Tensor, features: torch.Tensor, mask: torch.Tensor, etaphi: bool):
-        n, c, p = features.shape
+        n, _, p = features.shape
         # exported graphs need a constant k: they are fed at least k + 1 slots (padding is harmless)
         k = self.k if torch.jit.is_tracing() else min(self.k, max(p - 1, 1))
         dist = _distances(points, etaphi)
@@ -83,7 +89,8 @@ class EdgeConvBlock(nn.Module):
 class ParticleNet(nn.Module):
     """ParticleNet; ``forward(points, features, vectors, mask)`` returns class logits (N, K).
 
-    ``points`` (N, 2, P) = (Δη, Δφ) for the first kNN, ``features`` (N, C, P), ``mask`` (N, 1, P); ``vectors`` is
+    ``points`` (N, 2, P) = (Δη, Δφ) for the first kNN, ``features`` (N, C, P), ``mask`` (N, 1, P);
+    ``vectors`` is
     unused. Defaults are the JetClass ParticleNet of particle_transformer (k = 16; 64/128/256 channels).
     """
 

@@ -1,7 +1,8 @@
 """One registry of tagger architectures by name, built from a data config.
 
 Every model takes ``(points, features, vectors, mask)`` tensors (N, C, P) and returns logits (N, K); its
-``input_roles`` say which of them it uses, and :func:`export_description` gives ONNX input names, example shapes and
+``input_roles`` say which of them it uses, and :func:`export_description` gives ONNX input names, example
+shapes and
 dynamic axes derived from the data config (so export needs no guessing).
 """
 
@@ -46,9 +47,7 @@ def build_model(name: str, data_config: Any, **kwargs: Any) -> nn.Module:
         raise ModelError("unknown network", field=name, expected="one of " + ", ".join(sorted(MODELS)))
     feats = data_config.input_role("features")
     if feats is None:
-        raise ConfigError(
-            "the data config has no *_features input", file=data_config.source, field="inputs"
-        )
+        raise ConfigError("the data config has no *_features input", file=data_config.source, field="inputs")
     cls = MODELS[key]
     n_in, n_out = len(feats.variables), data_config.num_classes
     if key == "particlenet":

@@ -1,7 +1,9 @@
 """Importers for weaver-core / particle_transformer checkpoints.
 
-Those checkpoints are ``state_dict``s of a wrapper whose network is the attribute ``mod`` (keys ``mod.blocks.0...``),
-written with ``torch.save``; older ones store attention projections as ``in_proj_weight``. higgsflow's ParT and
+Those checkpoints are ``state_dict``s of a wrapper whose network is the attribute ``mod`` (keys
+``mod.blocks.0...``),
+written with ``torch.save``; older ones store attention projections as ``in_proj_weight``. higgsflow's ParT
+and
 ParticleNet use weaver-core's parameter names, so importing is a prefix strip plus a strict load.
 """
 

@@ -1,13 +1,15 @@
 """Pairwise features of particles inside a jet, as used by the Particle Transformer's interaction matrix.
 
-For two particles a, b with transverse momenta p_T, rapidities y and azimuths φ (Qu, Li, Qian, arXiv:2202.03772):
+For two particles a, b with transverse momenta p_T, rapidities y and azimuths φ (Qu, Li, Qian,
+arXiv:2202.03772):
 
     Δ   = sqrt((y_a − y_b)² + (φ_a − φ_b)²)
     k_T = min(p_T,a, p_T,b) · Δ
     z   = min(p_T,a, p_T,b) / (p_T,a + p_T,b)
     m²  = (E_a + E_b)² − |p_a + p_b|²
 
-and the features are their logarithms ``(ln k_T, ln z, ln Δ, ln m²)`` in this order (the order of weaver-core's
+and the features are their logarithms ``(ln k_T, ln z, ln Δ, ln m²)`` in this order (the order of
+weaver-core's
 ``pairwise_lv_fts``), with every argument clamped to ``eps`` before the log. Momenta in GeV, angles in rad.
 """
 
@@ -28,7 +30,8 @@ def delta_phi(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def pt_rapidity_phi(p4: torch.Tensor, eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Transverse momentum (GeV), rapidity and azimuth (rad) of four-vectors ``(..., 4)`` = (px, py, pz, E)."""
+    """Transverse momentum (GeV), rapidity and azimuth (rad) of four-vectors ``(..., 4)`` = (px, py, pz,
+    E)."""
     px, py, pz, energy = p4.unbind(-1)
     pt = torch.sqrt((px * px + py * py).clamp(min=eps))
     rapidity = 0.5 * torch.log(1 + (2 * pz) / (energy - pz).clamp(min=1e-20))
@@ -39,9 +42,11 @@ def pt_rapidity_phi(p4: torch.Tensor, eps: float = 1e-8) -> tuple[torch.Tensor, 
 def pair_features(
     p4_a: torch.Tensor, p4_b: torch.Tensor, *, num_features: int = 4, eps: float = 1e-8
 ) -> torch.Tensor:
-    """The ParT pair features of four-vectors ``p4_a``, ``p4_b`` (broadcastable, last axis (px, py, pz, E) in GeV).
+    """The ParT pair features of four-vectors ``p4_a``, ``p4_b`` (broadcastable, last axis (px, py, pz, E)
+    in GeV).
 
-    Returns ``(..., num_features)`` with ``(ln k_T, ln z, ln Δ, ln m²)`` (``num_features`` = 1 gives ln Δ only, as
+    Returns ``(..., num_features)`` with ``(ln k_T, ln z, ln Δ, ln m²)`` (``num_features`` = 1 gives ln Δ
+    only, as
     in weaver-core). Symmetric in a ↔ b.
     """
     if num_features not in (1, 3, 4):

@@ -1,4 +1,5 @@
-"""Training, inference and export of taggers: the training loop, optimisers, ONNX export, evaluate, predict."""
+"""Training, inference and export of taggers: the training loop, optimisers, ONNX export, evaluate,
+predict."""
 
 from higgsflow.train.inference import (
     EvaluationResult,

@@ -1,4 +1,5 @@
-"""Command-line layer of training, evaluation, prediction, export and the demo (thin wrappers over the library).
+"""Command-line layer of training, evaluation, prediction, export and the demo (thin wrappers over the
+library).
 
 The integrator registers the plain functions as top-level commands::
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -57,7 +57,8 @@ def _progress_bar(total_epochs: int):
             progress.update(state["task"], completed=info["step"], info=f"loss {info['loss']:.4f}")
         else:
             progress.console.print(
-                f"epoch {info['epoch'] + 1}: train loss {info['train_loss']:.4f}  val loss {info['val_loss']:.4f}"
+                f"epoch {info['epoch'] + 1}: train loss {info['train_loss']:.4f}"
+                f"  val loss {info['val_loss']:.4f}"
                 f"  val acc {info['val_acc']:.4f}"
             )
 
@@ -76,12 +77,12 @@ def train_command(
     optimizer: str = typer.Option("ranger", help="ranger (Lookahead-RAdam) or adamw"),
     scheduler: str = typer.Option("flat+decay", help="flat+decay, cosine or none"),
     warmup_steps: int = typer.Option(0, help="linear warm-up steps"),
-    grad_clip: Optional[float] = typer.Option(None, help="clip the gradient norm to this value"),
+    grad_clip: float | None = typer.Option(None, help="clip the gradient norm to this value"),
     seed: int = typer.Option(42, help="random seed"),
     num_workers: int = typer.Option(0, help="DataLoader worker processes"),
-    patience: Optional[int] = typer.Option(None, help="early stopping after this many epochs without gain"),
-    network_options: str = typer.Option("{}", help='JSON of network options, e.g. \'{"num_layers": 4}\''),
-    max_train_jets: Optional[int] = typer.Option(None, help="use at most this many training jets"),
+    patience: int | None = typer.Option(None, help="early stopping after this many epochs without gain"),
+    network_options: str = typer.Option("{}", help="JSON of network options, e.g. '{\"num_layers\": 4}'"),
+    max_train_jets: int | None = typer.Option(None, help="use at most this many training jets"),
     tensorboard: bool = typer.Option(False, help="also write a TensorBoard log"),
     resume: bool = typer.Option(False, help="continue the run from its checkpoint"),
     overwrite: bool = typer.Option(False, help="reuse an existing run folder"),
@@ -113,9 +114,18 @@ def train_command(
     progress, callback = _progress_bar(epochs)
     with progress:
         result = train(
-            data_config, train_files, val_files, out, settings, overwrite=overwrite, resume=resume, progress=callback
+            data_config,
+            train_files,
+            val_files,
+            out,
+            settings,
+            overwrite=overwrite,
+            resume=resume,
+            progress=callback,
         )
-    console.print(f"best epoch {result.best_epoch + 1} (val loss {result.best_val_loss:.4f}); run in {result.run_dir}")
+    console.print(
+        f"best epoch {result.best_epoch + 1} (val loss {result.best_val_loss:.4f}); run in {result.run_dir}"
+    )
 
 
 def _print_metrics(metrics, title: str = "tagger performance") -> None:
@@ -132,7 +142,7 @@ def _print_metrics(metrics, title: str = "tagger performance") -> None:
 def evaluate_command(
     run: Path = typer.Argument(..., help="run folder from `train`"),
     test_files: list[Path] = typer.Option(..., "--test", help="test files"),
-    out: Optional[Path] = typer.Option(None, help="output folder (default RUN/eval)"),
+    out: Path | None = typer.Option(None, help="output folder (default RUN/eval)"),
     batch_size: int = typer.Option(512, help="inference batch size"),
     overwrite: bool = typer.Option(False, help="replace an existing evaluation"),
 ) -> None:
@@ -163,7 +173,7 @@ def predict_command(
 def export_command(
     run: Path = typer.Argument(..., help="run folder from `train`"),
     onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="export to ONNX"),
-    out: Optional[Path] = typer.Option(None, help="output file (default RUN/model.onnx)"),
+    out: Path | None = typer.Option(None, help="output file (default RUN/model.onnx)"),
     overwrite: bool = typer.Option(False, help="replace an existing export"),
 ) -> None:
     """Export the model (softmax outputs, dynamic batch and particle axes)."""

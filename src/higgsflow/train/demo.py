@@ -50,7 +50,11 @@ def demo_data_config(classes=DEMO_CLASSES, length: int = 64) -> DataConfig:
             },
             "preprocess": {"method": "manual", "data_fraction": 0.5},
             "inputs": {
-                "pf_points": {"length": length, "pad_mode": "wrap", "vars": [["part_deta", None], ["part_dphi", None]]},
+                "pf_points": {
+                    "length": length,
+                    "pad_mode": "wrap",
+                    "vars": [["part_deta", None], ["part_dphi", None]],
+                },
                 "pf_features": {
                     "length": length,
                     "pad_mode": "wrap",
@@ -126,7 +130,8 @@ def run_demo(
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> DemoResult:
-    """Generate ``jets_per_class`` jets of each of :data:`DEMO_CLASSES`, split 60/20/20, train a small ParT for
+    """Generate ``jets_per_class`` jets of each of :data:`DEMO_CLASSES`, split 60/20/20, train a small ParT
+    for
     ``epochs`` epochs, evaluate on the test split (``out/run/eval``)."""
     from higgsflow.train.inference import evaluate_run
     from higgsflow.train.loop import TrainSettings, train
@@ -139,9 +144,7 @@ def run_demo(
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     say(f"generating {jets_per_class} jets for each of {', '.join(DEMO_CLASSES)}")
-    files = _generate(
-        DEMO_CLASSES, jets_per_class, out / "jets.parquet", seed=seed, workers=workers, toy=toy
-    )
+    files = _generate(DEMO_CLASSES, jets_per_class, out / "jets.parquet", seed=seed, workers=workers, toy=toy)
     table = read_table(files[0])
     for f in files[1:]:
         import awkward as ak

@@ -1,6 +1,7 @@
 """Inference on trained runs: scoring (PyTorch or ONNX Runtime), ONNX export, ``evaluate`` and ``predict``.
 
-Scoring sorts the jets by multiplicity and cuts each batch to its own longest jet, so padding costs nothing; the
+Scoring sorts the jets by multiplicity and cuts each batch to its own longest jet, so padding costs
+nothing; the
 scores are returned in the original order. In eval mode every model gives a jet the same score whatever it was
 padded to, so this changes no result.
 """
@@ -93,7 +94,8 @@ def export_onnx(
     opset: int = 17,
     overwrite: bool = False,
 ) -> Path:
-    """Export a run's model to ONNX with softmax outputs and dynamic batch and particle axes (``run/model.onnx``)."""
+    """Export a run's model to ONNX with softmax outputs and dynamic batch and particle axes
+    (``run/model.onnx``)."""
     run = Path(run)
     path = Path(path) if path is not None else run / "model.onnx"
     if path.exists() and not overwrite:
@@ -107,7 +109,8 @@ def export_onnx(
     wrapper = _Softmax(model, roles).eval()
     k_min = max([c.k + 1 for c in getattr(model, "edge_convs", [])] or [1])
     example = tuple(
-        torch.zeros(1, s[1], max(min(s[2], 2 * k_min), 1 if s[2] == 1 else 2)) for s in desc["input_shapes"].values()
+        torch.zeros(1, s[1], max(min(s[2], 2 * k_min), 1 if s[2] == 1 else 2))
+        for s in desc["input_shapes"].values()
     )
     for name, x in zip(desc["input_names"], example, strict=True):
         if name.endswith("mask"):
@@ -147,14 +150,18 @@ class OnnxScorer:
 
         self.path = Path(path)
         if not self.path.is_file():
-            raise ModelError("ONNX model not found", file=path, expected="run `higgsflow export RUN --onnx` first")
+            raise ModelError(
+                "ONNX model not found", file=path, expected="run `higgsflow export RUN --onnx` first"
+            )
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(os.fspath(self.path), opts, providers=["CPUExecutionProvider"])
         meta_path = self.path.with_suffix(".json")
-        self.min_particles = json.loads(meta_path.read_text()).get("min_particles", 1) if meta_path.is_file() else 1
+        self.min_particles = (
+            json.loads(meta_path.read_text()).get("min_particles", 1) if meta_path.is_file() else 1
+        )
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     def score(self, config: DataConfig, arrays: JetArrays, *, batch_size: int = 512) -> np.ndarray:
@@ -229,7 +236,8 @@ def predict_files(
     suffix: str = "",
     progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Write a copy of each input file into ``out_dir`` with branches ``score_<class>`` added (never overwrites).
+    """Write a copy of each input file into ``out_dir`` with branches ``score_<class>`` added (never
+    overwrites).
 
     ``backend`` ``onnx`` (default; exports ``run/model.onnx`` first if missing) or ``torch``.
     """
@@ -249,7 +257,9 @@ def predict_files(
         f = Path(f)
         dest = out_dir / (f.stem + suffix + f.suffix)
         if dest.exists() or dest.resolve() == f.resolve():
-            raise DataError("output exists", file=dest, expected="a new output folder (predict never overwrites)")
+            raise DataError(
+                "output exists", file=dest, expected="a new output folder (predict never overwrites)"
+            )
         parts = []
         for _, arrays in iter_arrays([f], cfg, train=False, step=100_000, reweight=False):
             if backend == "onnx":
@@ -260,7 +270,9 @@ def predict_files(
         table = read_table(f, tree=cfg.treename)
         cols = {name: table[name] for name in table.fields}
         for k, name in enumerate(cfg.label_names):
-            cols["score_" + (name[6:] if name.startswith("label_") else name)] = np.ascontiguousarray(scores[:, k])
+            cols["score_" + (name[6:] if name.startswith("label_") else name)] = np.ascontiguousarray(
+                scores[:, k]
+            )
         outputs.append(write_table(dest, cols, metadata={"scored_by": os.fspath(run), "backend": backend}))
         if progress is not None:
             progress(os.fspath(dest))

@@ -1,8 +1,10 @@
 """The training loop: seeded, resumable, optionally distributed (``torchrun``), with CSV/TensorBoard logs.
 
 A run folder holds ``data_config.yaml`` (the resolved config), ``train.json`` (settings, seed, versions),
-``checkpoint.pt`` (model, optimizer, scheduler, RNG states and history after the last finished epoch: resuming from
-it gives bit-identical weights to an uninterrupted run), ``model.pt`` (the weights of the best validation epoch),
+``checkpoint.pt`` (model, optimizer, scheduler, RNG states and history after the last finished epoch:
+resuming from
+it gives bit-identical weights to an uninterrupted run), ``model.pt`` (the weights of the best validation
+epoch),
 ``log.csv`` and, if asked, ``tensorboard/``.
 """
 
@@ -89,7 +91,7 @@ def forward_batch(model: torch.nn.Module, config: DataConfig, inputs: Sequence[t
 
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (global state is saved for exact resume)
     torch.manual_seed(seed)
 
 
@@ -119,7 +121,7 @@ def _versions() -> dict[str, str]:
 def _rng_state() -> dict[str, Any]:
     return {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
+        "numpy": np.random.get_state(),  # noqa: NPY002
         "python": random.getstate(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
     }
@@ -127,7 +129,7 @@ def _rng_state() -> dict[str, Any]:
 
 def _set_rng_state(s: dict[str, Any]) -> None:
     torch.set_rng_state(s["torch"])
-    np.random.set_state(s["numpy"])
+    np.random.set_state(s["numpy"])  # noqa: NPY002
     random.setstate(s["python"])
     if s.get("cuda") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(s["cuda"])
@@ -170,11 +172,14 @@ def train(
     train_arrays: JetArrays | None = None,
     val_arrays: JetArrays | None = None,
 ) -> TrainResult:
-    """Train ``settings.network`` on ``train_files`` (validation on ``val_files``) into the run folder ``out``.
+    """Train ``settings.network`` on ``train_files`` (validation on ``val_files``) into the run folder
+    ``out``.
 
-    ``resume`` continues from ``out/checkpoint.pt`` exactly; an existing run folder is otherwise refused unless
+    ``resume`` continues from ``out/checkpoint.pt`` exactly; an existing run folder is otherwise refused
+    unless
     ``overwrite``. Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DistributedDataParallel and
-    each process sees its share of every batch (``batch_size`` is the global batch). ``progress`` is called with
+    each process sees its share of every batch (``batch_size`` is the global batch). ``progress`` is called
+    with
     a dict after every step (``{"epoch", "step", "steps", "loss"}``) and epoch (``{"epoch", ...metrics}``).
     """
     s = settings or TrainSettings()
@@ -245,7 +250,9 @@ def train(
     )
     val_loader = make_dataloader(val_arrays, names, batch_size=max(s.batch_size, 256), shuffle=False, seed=0)
     steps_per_epoch = len(train_loader)
-    sched = make_scheduler(opt, s.scheduler, total_steps=s.epochs * steps_per_epoch, warmup_steps=s.warmup_steps)
+    sched = make_scheduler(
+        opt, s.scheduler, total_steps=s.epochs * steps_per_epoch, warmup_steps=s.warmup_steps
+    )
     use_amp = s.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     net = model
@@ -306,7 +313,9 @@ def train(
             tot += float(loss.detach()) * len(y)
             n += len(y)
             if progress is not None and rank == 0:
-                progress({"epoch": epoch, "step": step + 1, "steps": steps_per_epoch, "loss": float(loss.detach())})
+                progress(
+                    {"epoch": epoch, "step": step + 1, "steps": steps_per_epoch, "loss": float(loss.detach())}
+                )
         train_loss = tot / max(n, 1)
         if world > 1:
             t = torch.tensor([tot, n], dtype=torch.float64)

@@ -1,7 +1,8 @@
 """Optimisers and learning-rate schedules of the ParT paper and weaver-core.
 
 - ``adamw``: AdamW.
-- ``ranger``: Lookahead (k = 6, α = 0.5; Zhang et al. 2019) around RAdam (Liu et al. 2019), the ParT paper's choice.
+- ``ranger``: Lookahead (k = 6, α = 0.5; Zhang et al. 2019) around RAdam (Liu et al. 2019), the ParT
+paper's choice.
 - Schedules (per step): linear warm-up over ``warmup_steps``, then ``flat+decay`` (constant until 70 % of the
   steps, then exponential decay to 1 % of the rate, as weaver-core), ``cosine`` or ``none``.
 """
@@ -19,7 +20,8 @@ __all__ = ["Lookahead", "make_optimizer", "make_scheduler"]
 
 
 class Lookahead(torch.optim.Optimizer):
-    """Lookahead: every ``k`` steps the slow weights move ``alpha`` of the way to the fast weights, which restart
+    """Lookahead: every ``k`` steps the slow weights move ``alpha`` of the way to the fast weights, which
+    restart
     from them. Its state (slow weights, step counter) is part of ``state_dict`` so resuming is exact."""
 
     def __init__(self, base: torch.optim.Optimizer, k: int = 6, alpha: float = 0.5) -> None:
