@@ -1,0 +1,177 @@
+"""ParticleNet (Qu, Gouskos, arXiv:1902.08570): EdgeConv blocks on the particle cloud.
+
+The first EdgeConv finds the k nearest neighbours of every particle in (Δη, Δφ), later ones in the learned
+feature
+space; the edge features ``(x_i, x_j − x_i)`` pass a shared MLP and are averaged over the neighbours, with
+a shortcut;
+optional fusion of all blocks, masked mean pooling over real particles and a fully connected head.
+
+Parameter names follow weaver-core's ``ParticleNet`` (checkpoints load directly). Neighbours are searched
+among
+real particles only. For a jet with more than ``k`` particles this is exactly weaver-core's result; a jet with
+``n ≤ k`` particles uses its ``n − 1`` real neighbours and averages over them (weaver-core would also pick
+padded
+slots), so its score does not depend on how long it was padded.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from higgsflow.models.part import bucketed, random_trim, trim_to_longest
+from higgsflow.physics.pairs import delta_phi
+
+__all__ = ["ParticleNet"]
+
+
+def _distances(x: torch.Tensor, etaphi: bool) -> torch.Tensor:
+    """Squared distances (N, P, P) between the points ``x`` (N, C, P); in (η, φ) with φ wrapped."""
+    if etaphi:
+        eta, phi = x[:, 0], x[:, 1]
+        return (eta.unsqueeze(-1) - eta.unsqueeze(-2)) ** 2 + delta_phi(
+            phi.unsqueeze(-1), phi.unsqueeze(-2)
+        ) ** 2
+    inner = -2 * torch.matmul(x.transpose(2, 1), x)
+    xx = torch.sum(x**2, dim=1, keepdim=True)
+    return (xx.transpose(2, 1) + inner + xx).clamp(min=0)
+
+
+class EdgeConvBlock(nn.Module):
+    def __init__(self, k: int, in_feat: int, out_feats: tuple[int, ...]) -> None:
+        super().__init__()
+        self.k = k
+        self.convs = nn.ModuleList()
+        self.bns = nn.ModuleList()
+        self.acts = nn.ModuleList()
+        for i, out in enumerate(out_feats):
+            self.convs.append(nn.Conv2d(2 * in_feat if i == 0 else out_feats[i - 1], out, 1, bias=False))
+            self.bns.append(nn.BatchNorm2d(out))
+            self.acts.append(nn.ReLU())
+        if in_feat == out_feats[-1]:
+            self.sc = None
+        else:
+            self.sc = nn.Conv1d(in_feat, out_feats[-1], kernel_size=1, bias=False)
+            self.sc_bn = nn.BatchNorm1d(out_feats[-1])
+        self.sc_act = nn.ReLU()
+
+    def forward(self, points: torch.Tensor, features: torch.Tensor, mask: torch.Tensor, etaphi: bool):
+        n, _, p = features.shape
+        # exported graphs need a constant k: they are fed at least k + 1 slots (padding is harmless)
+        k = self.k if torch.jit.is_tracing() else min(self.k, max(p - 1, 1))
+        dist = _distances(points, etaphi)
+        m = mask[:, 0]  # (N, P) bool
+        big = torch.finfo(dist.dtype).max
+        dist = dist.masked_fill(~m.unsqueeze(1), big)  # never pick a padded neighbour
+        ar = torch.arange(p, device=dist.device)
+        eye = ar.unsqueeze(0) == ar.unsqueeze(1)
+        dist = dist.masked_fill(eye, -1.0)  # self first, then dropped (as weaver-core)
+        vals, idx = dist.topk(k=k + 1 if torch.jit.is_tracing() else min(k + 1, p), dim=-1, largest=False)
+        idx, vals = idx[:, :, 1:], vals[:, :, 1:]
+        if not torch.jit.is_tracing() and idx.size(-1) < self.k:
+            pad = self.k - idx.size(-1)
+            idx = torch.cat((idx, idx.new_zeros(n, p, pad)), dim=-1)
+            vals = torch.cat((vals, vals.new_full((n, p, pad), big)), dim=-1)
+        nb_valid = (vals < big).to(features.dtype)  # (N, P, k)
+        fts_t = features.transpose(1, 2)  # (N, P, C)
+        batch = torch.arange(n, device=idx.device).view(-1, 1, 1)
+        nbr = fts_t[batch, idx]  # (N, P, k, C)
+        center = fts_t.unsqueeze(2).expand_as(nbr)
+        x = torch.cat((center, nbr - center), dim=-1).permute(0, 3, 1, 2)  # (N, 2C, P, k)
+        for conv, bn, act in zip(self.convs, self.bns, self.acts, strict=True):
+            x = act(bn(conv(x)))
+        count = nb_valid.sum(-1).clamp(min=1).unsqueeze(1)  # (N, 1, P)
+        fts = (x * nb_valid.unsqueeze(1)).sum(-1) / count
+        sc = features if self.sc is None else self.sc_bn(self.sc(features))
+        return self.sc_act(sc + fts)
+
+
+class ParticleNet(nn.Module):
+    """ParticleNet; ``forward(points, features, vectors, mask)`` returns class logits (N, K).
+
+    ``points`` (N, 2, P) = (Δη, Δφ) for the first kNN, ``features`` (N, C, P), ``mask`` (N, 1, P);
+    ``vectors`` is
+    unused. Defaults are the JetClass ParticleNet of particle_transformer (k = 16; 64/128/256 channels).
+    """
+
+    input_roles = ("points", "features", "mask")
+    export_mode = False
+    eval_chunk = 64
+
+    def __init__(
+        self,
+        input_dims: int,
+        num_classes: int,
+        *,
+        conv_params: tuple = ((16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256, 256))),
+        fc_params: tuple = ((256, 0.1),),
+        use_fusion: bool = False,
+        use_fts_bn: bool = True,
+        train_trim: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        if seed is not None:
+            torch.manual_seed(seed)
+        self.train_trim = train_trim
+        self.config = {
+            "input_dims": input_dims,
+            "num_classes": num_classes,
+            "conv_params": [[k, list(ch)] for k, ch in conv_params],
+            "fc_params": [list(p) for p in fc_params],
+            "use_fusion": use_fusion,
+            "use_fts_bn": use_fts_bn,
+            "train_trim": train_trim,
+        }
+        self.use_fts_bn = use_fts_bn
+        if use_fts_bn:
+            self.bn_fts = nn.BatchNorm1d(input_dims)
+        self.edge_convs = nn.ModuleList()
+        for i, (k, channels) in enumerate(conv_params):
+            in_feat = input_dims if i == 0 else conv_params[i - 1][1][-1]
+            self.edge_convs.append(EdgeConvBlock(k, in_feat, tuple(channels)))
+        self.use_fusion = use_fusion
+        if use_fusion:
+            in_chn = sum(ch[-1] for _, ch in conv_params)
+            out_chn = int(min(max((in_chn // 128) * 128, 128), 1024))
+            self.fusion_block = nn.Sequential(
+                nn.Conv1d(in_chn, out_chn, kernel_size=1, bias=False), nn.BatchNorm1d(out_chn), nn.ReLU()
+            )
+        fcs: list[nn.Module] = []
+        d = out_chn if use_fusion else conv_params[-1][1][-1]
+        for channels, drop in fc_params:
+            fcs.append(nn.Sequential(nn.Linear(d, channels), nn.ReLU(), nn.Dropout(drop)))
+            d = channels
+        fcs.append(nn.Linear(d, num_classes))
+        self.fc = nn.Sequential(*fcs)
+
+    def forward(
+        self,
+        points: torch.Tensor,
+        features: torch.Tensor,
+        vectors: torch.Tensor | None,
+        mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        if mask is None:
+            mask = torch.ones_like(features[:, :1])
+        mask = mask.bool()
+        if not self.training and not self.export_mode and mask.size(0) > self.eval_chunk:
+            return bucketed(lambda m, p, f: self._forward(m, p, f), mask, [points, features], self.eval_chunk)
+        return self._forward(mask, points, features)
+
+    def _forward(self, mask: torch.Tensor, points: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        if self.training and self.train_trim:
+            mask, points, features = random_trim(mask, points, features)
+        elif not self.export_mode:
+            mask, points, features = trim_to_longest(mask, points, features)
+        pad = ~mask
+        counts = mask.to(features.dtype).sum(dim=-1).clamp(min=1)
+        fts = self.bn_fts(features).masked_fill(pad, 0) if self.use_fts_bn else features
+        outputs = []
+        for i, conv in enumerate(self.edge_convs):
+            pts = points if i == 0 else fts
+            fts = conv(pts, fts, mask, etaphi=False).masked_fill(pad, 0)
+            outputs.append(fts)
+        if self.use_fusion:
+            fts = self.fusion_block(torch.cat(outputs, dim=1)).masked_fill(pad, 0)
+        return self.fc(fts.sum(dim=-1) / counts)

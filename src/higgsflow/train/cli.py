@@ -1,0 +1,229 @@
+"""Command-line layer of training, evaluation, prediction, export and the demo (thin wrappers over the
+library).
+
+The integrator registers the plain functions as top-level commands::
+
+    app.command("train")(train_command)
+    app.command("evaluate")(evaluate_command)
+    app.command("predict")(predict_command)
+    app.command("export")(export_command)
+    app.command("demo")(demo_command)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+__all__ = [
+    "app",
+    "demo_command",
+    "evaluate_command",
+    "export_command",
+    "predict_command",
+    "train_command",
+]
+
+app = typer.Typer(help="Train, evaluate, export and apply particle-cloud taggers.", no_args_is_help=True)
+console = Console()
+
+
+def _progress_bar(total_epochs: int):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    state: dict = {"task": None, "epoch": None}
+
+    def callback(info: dict) -> None:
+        if "steps" in info:
+            if state["epoch"] != info["epoch"]:
+                if state["task"] is not None:
+                    progress.remove_task(state["task"])
+                state["task"] = progress.add_task(
+                    f"epoch {info['epoch'] + 1}/{total_epochs}", total=info["steps"], info=""
+                )
+                state["epoch"] = info["epoch"]
+            progress.update(state["task"], completed=info["step"], info=f"loss {info['loss']:.4f}")
+        else:
+            progress.console.print(
+                f"epoch {info['epoch'] + 1}: train loss {info['train_loss']:.4f}"
+                f"  val loss {info['val_loss']:.4f}"
+                f"  val acc {info['val_acc']:.4f}"
+            )
+
+    return progress, callback
+
+
+def train_command(
+    data_config: Path = typer.Option(..., "--data-config", "-c", help="weaver-style data config (YAML)"),
+    network: str = typer.Option("part", "--network", "-n", help="part, particlenet, pfn or dnn"),
+    train_files: list[Path] = typer.Option(..., "--train", help="training files (.root/.parquet)"),
+    val_files: list[Path] = typer.Option(..., "--val", help="validation files"),
+    out: Path = typer.Option(..., "--out", "-o", help="run folder to create"),
+    epochs: int = typer.Option(20, help="number of epochs"),
+    batch_size: int = typer.Option(512, help="global batch size"),
+    lr: float = typer.Option(1e-3, help="peak learning rate"),
+    optimizer: str = typer.Option("ranger", help="ranger (Lookahead-RAdam) or adamw"),
+    scheduler: str = typer.Option("flat+decay", help="flat+decay, cosine or none"),
+    warmup_steps: int = typer.Option(0, help="linear warm-up steps"),
+    grad_clip: float | None = typer.Option(None, help="clip the gradient norm to this value"),
+    seed: int = typer.Option(42, help="random seed"),
+    num_workers: int = typer.Option(0, help="DataLoader worker processes"),
+    patience: int | None = typer.Option(None, help="early stopping after this many epochs without gain"),
+    network_options: str = typer.Option("{}", help="JSON of network options, e.g. '{\"num_layers\": 4}'"),
+    max_train_jets: int | None = typer.Option(None, help="use at most this many training jets"),
+    tensorboard: bool = typer.Option(False, help="also write a TensorBoard log"),
+    resume: bool = typer.Option(False, help="continue the run from its checkpoint"),
+    overwrite: bool = typer.Option(False, help="reuse an existing run folder"),
+) -> None:
+    """Train a tagger (run under `torchrun` for DistributedDataParallel)."""
+    from higgsflow.errors import ConfigError
+    from higgsflow.train.loop import TrainSettings, train
+
+    try:
+        kwargs = json.loads(network_options)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"not valid JSON: {exc.msg}", field="--network-options") from None
+    settings = TrainSettings(
+        network=network,
+        network_kwargs=kwargs,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        warmup_steps=warmup_steps,
+        grad_clip=grad_clip,
+        seed=seed,
+        num_workers=num_workers,
+        early_stopping_patience=patience,
+        max_train_jets=max_train_jets,
+        tensorboard=tensorboard,
+    )
+    progress, callback = _progress_bar(epochs)
+    with progress:
+        result = train(
+            data_config,
+            train_files,
+            val_files,
+            out,
+            settings,
+            overwrite=overwrite,
+            resume=resume,
+            progress=callback,
+        )
+    console.print(
+        f"best epoch {result.best_epoch + 1} (val loss {result.best_val_loss:.4f}); run in {result.run_dir}"
+    )
+
+
+def _print_metrics(metrics, title: str = "tagger performance") -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in metrics.table():
+        table.add_row(k, v)
+    console.print(table)
+
+
+def evaluate_command(
+    run: Path = typer.Argument(..., help="run folder from `train`"),
+    test_files: list[Path] = typer.Option(..., "--test", help="test files"),
+    out: Path | None = typer.Option(None, help="output folder (default RUN/eval)"),
+    batch_size: int = typer.Option(512, help="inference batch size"),
+    overwrite: bool = typer.Option(False, help="replace an existing evaluation"),
+) -> None:
+    """Accuracy, AUC, background rejection at the JetClass working points; ROC and score plots."""
+    from higgsflow.train.inference import evaluate_run
+
+    res = evaluate_run(run, test_files, out=out, batch_size=batch_size, overwrite=overwrite)
+    _print_metrics(res.metrics)
+    console.print(f"metrics: {res.metrics_path}")
+    for name, p in res.plots.items():
+        console.print(f"{name} plot: {p}")
+
+
+def predict_command(
+    run: Path = typer.Argument(..., help="run folder from `train`"),
+    files: list[Path] = typer.Argument(..., help="files to score"),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="folder for the scored copies"),
+    backend: str = typer.Option("onnx", help="onnx (ONNX Runtime) or torch"),
+    batch_size: int = typer.Option(512, help="inference batch size"),
+) -> None:
+    """Write copies of FILES with score_<class> branches added (never overwrites)."""
+    from higgsflow.train.inference import predict_files
+
+    for p in predict_files(run, files, out_dir, backend=backend, batch_size=batch_size):
+        console.print(f"wrote {p}")
+
+
+def export_command(
+    run: Path = typer.Argument(..., help="run folder from `train`"),
+    onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="export to ONNX"),
+    out: Path | None = typer.Option(None, help="output file (default RUN/model.onnx)"),
+    overwrite: bool = typer.Option(False, help="replace an existing export"),
+) -> None:
+    """Export the model (softmax outputs, dynamic batch and particle axes)."""
+    from higgsflow.errors import ConfigError
+    from higgsflow.train.inference import export_onnx
+
+    if not onnx:
+        raise ConfigError("nothing to export", field="--onnx", expected="--onnx")
+    console.print(f"wrote {export_onnx(run, out, overwrite=overwrite)}")
+
+
+def demo_command(
+    out: Path = typer.Option(Path("higgsflow-demo"), "--out", "-o", help="folder for the sample and the run"),
+    jets_per_class: int = typer.Option(300, help="generated jets per class"),
+    epochs: int = typer.Option(6, help="training epochs"),
+    seed: int = typer.Option(1, help="random seed"),
+    workers: int = typer.Option(1, help="generator processes"),
+    toy: bool = typer.Option(False, help="use the built-in toy jets instead of the Pythia generator"),
+    overwrite: bool = typer.Option(False, help="replace an existing demo folder"),
+) -> None:
+    """Generate a small JetClass-like sample, train a small ParT, evaluate, print the table and plot paths."""
+    from rich.progress import Progress
+
+    from higgsflow.train.demo import run_demo
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("demo", total=None)
+
+        def step(msg: str) -> None:
+            bar.update(task, description=msg)
+            console.print(f"[bold]›[/bold] {msg}")
+
+        result = run_demo(
+            out,
+            jets_per_class=jets_per_class,
+            epochs=epochs,
+            seed=seed,
+            workers=workers,
+            toy=toy,
+            overwrite=overwrite,
+            progress=step,
+        )
+    _print_metrics(result.metrics, title=f"ParT (small) on {result.n_test} test jets")
+    for name, p in result.plots.items():
+        console.print(f"{name} plot: {p}")
+    console.print(f"run folder: {result.run_dir}")
+
+
+app.command("train")(train_command)
+app.command("evaluate")(evaluate_command)
+app.command("predict")(predict_command)
+app.command("export")(export_command)
+app.command("demo")(demo_command)

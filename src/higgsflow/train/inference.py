@@ -1,0 +1,279 @@
+"""Inference on trained runs: scoring (PyTorch or ONNX Runtime), ONNX export, ``evaluate`` and ``predict``.
+
+Scoring sorts the jets by multiplicity and cuts each batch to its own longest jet, so padding costs
+nothing; the
+scores are returned in the original order. In eval mode every model gives a jet the same score whatever it was
+padded to, so this changes no result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from higgsflow.data.config import DataConfig
+from higgsflow.data.io import read_table, write_table
+from higgsflow.data.loader import JetArrays, iter_arrays, load_arrays
+from higgsflow.errors import DataError, ModelError
+from higgsflow.models.registry import export_description
+from higgsflow.train.loop import load_run_model, role_names
+
+__all__ = [
+    "EvaluationResult",
+    "OnnxScorer",
+    "evaluate_run",
+    "export_onnx",
+    "predict_files",
+    "score_arrays",
+]
+
+log = logging.getLogger(__name__)
+
+
+def _ordered_inputs(config: DataConfig, arrays: JetArrays) -> list[np.ndarray]:
+    return [arrays.inputs[n] for n in role_names(config) if n is not None]
+
+
+def _lengths(config: DataConfig, arrays: JetArrays) -> np.ndarray:
+    g = config.input_role("mask")
+    if g is None:
+        return np.full(len(arrays), max(x.shape[-1] for x in arrays.inputs.values()))
+    return (arrays.inputs[g.name][:, 0] != 0).sum(axis=1)
+
+
+def _batches(lengths: np.ndarray, batch_size: int, min_len: int = 1):
+    order = np.argsort(lengths, kind="stable")
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        yield idx, max(int(lengths[idx].max()), min_len)
+
+
+def score_arrays(
+    model: torch.nn.Module,
+    config: DataConfig,
+    arrays: JetArrays,
+    *,
+    batch_size: int = 512,
+    device: str = "cpu",
+) -> np.ndarray:
+    """Softmax scores (N, K) of a PyTorch model, in the order of ``arrays``."""
+    model = model.to(device).eval()
+    inputs = _ordered_inputs(config, arrays)
+    out = np.empty((len(arrays), config.num_classes), dtype=np.float32)
+    with torch.inference_mode():
+        for idx, length in _batches(_lengths(config, arrays), batch_size):
+            args = iter([torch.from_numpy(x[idx, :, :length]).to(device) for x in inputs])
+            full = [next(args) if n is not None else None for n in role_names(config)]
+            out[idx] = torch.softmax(model(*full).float(), dim=1).cpu().numpy()
+    return out
+
+
+class _Softmax(torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, roles: list[str | None]) -> None:
+        super().__init__()
+        self.model, self.roles = model, roles
+
+    def forward(self, *inputs):
+        it = iter(inputs)
+        args = [next(it) if r is not None else None for r in self.roles]
+        return torch.softmax(self.model(*args), dim=1)
+
+
+def export_onnx(
+    run: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None = None,
+    *,
+    opset: int = 17,
+    overwrite: bool = False,
+) -> Path:
+    """Export a run's model to ONNX with softmax outputs and dynamic batch and particle axes
+    (``run/model.onnx``)."""
+    run = Path(run)
+    path = Path(path) if path is not None else run / "model.onnx"
+    if path.exists() and not overwrite:
+        raise DataError("output exists", file=path, expected="a new path, or overwrite=True (--overwrite)")
+    cfg, model = load_run_model(run)
+    desc = export_description(model, cfg)
+    roles = [n if n in desc["input_names"] else None for n in role_names(cfg)]
+    for m in model.modules():
+        if hasattr(m, "export_mode"):
+            m.export_mode = True
+    wrapper = _Softmax(model, roles).eval()
+    k_min = max([c.k + 1 for c in getattr(model, "edge_convs", [])] or [1])
+    example = tuple(
+        torch.zeros(1, s[1], max(min(s[2], 2 * k_min), 1 if s[2] == 1 else 2))
+        for s in desc["input_shapes"].values()
+    )
+    for name, x in zip(desc["input_names"], example, strict=True):
+        if name.endswith("mask"):
+            x.fill_(1.0)
+        else:
+            x.normal_(generator=torch.Generator().manual_seed(0))
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                wrapper,
+                example,
+                os.fspath(tmp),
+                input_names=desc["input_names"],
+                output_names=desc["output_names"],
+                dynamic_axes=desc["dynamic_axes"],
+                opset_version=opset,
+                dynamo=False,
+            )
+        tmp.replace(path)
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        raise ModelError(f"ONNX export failed: {exc}", file=path) from exc
+    meta = {**desc, "min_particles": k_min, "label_names": cfg.label_names}
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+    return path
+
+
+class OnnxScorer:
+    """Scores jets with ONNX Runtime (batches sorted by multiplicity and cut to their longest jet)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelError(
+                "ONNX model not found", file=path, expected="run `higgsflow export RUN --onnx` first"
+            )
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(os.fspath(self.path), opts, providers=["CPUExecutionProvider"])
+        meta_path = self.path.with_suffix(".json")
+        self.min_particles = (
+            json.loads(meta_path.read_text()).get("min_particles", 1) if meta_path.is_file() else 1
+        )
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def score(self, config: DataConfig, arrays: JetArrays, *, batch_size: int = 512) -> np.ndarray:
+        out = None
+        lengths = _lengths(config, arrays)
+        for idx, length in _batches(lengths, batch_size, self.min_particles):
+            feed = {}
+            for name in self.input_names:
+                x = arrays.inputs[name]
+                x = x[idx, :, :length] if x.shape[-1] > 1 else x[idx]
+                if x.shape[-1] < length and arrays.inputs[name].shape[-1] > 1:  # shorter than k + 1: pad
+                    x = np.concatenate([x, np.zeros((*x.shape[:2], length - x.shape[-1]), x.dtype)], axis=-1)
+                feed[name] = np.ascontiguousarray(x)
+            res = self.session.run(None, feed)[0]
+            if out is None:
+                out = np.empty((len(arrays), res.shape[1]), dtype=np.float32)
+            out[idx] = res
+        return out
+
+
+@dataclass
+class EvaluationResult:
+    metrics: Any
+    scores: np.ndarray
+    labels: np.ndarray
+    plots: dict[str, Path]
+    metrics_path: Path
+
+
+def evaluate_run(
+    run: str | os.PathLike[str],
+    test_files: Sequence[str | os.PathLike[str]],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    batch_size: int = 512,
+    max_jets: int | None = None,
+    overwrite: bool = False,
+) -> EvaluationResult:
+    """Score ``test_files`` with a run's best model; write ``metrics.json``, ``roc.png``, ``scores.png``."""
+    from higgsflow.evaluate.metrics import compute_metrics
+    from higgsflow.evaluate.plots import plot_roc, plot_scores
+
+    run = Path(run)
+    out = Path(out) if out is not None else run / "eval"
+    metrics_path = out / "metrics.json"
+    if metrics_path.exists() and not overwrite:
+        raise DataError("output exists", file=metrics_path, expected="a new --out folder or --overwrite")
+    cfg, model = load_run_model(run)
+    if cfg.label_type != "simple":
+        raise ModelError("evaluate supports classification runs (simple labels)", file=run)
+    arrays = load_arrays(test_files, cfg, train=False, max_jets=max_jets)
+    scores = score_arrays(model, cfg, arrays, batch_size=batch_size)
+    metrics = compute_metrics(scores, arrays.label, cfg.label_names)
+    out.mkdir(parents=True, exist_ok=True)
+    result = metrics.to_dict()
+    result["test_files"] = [os.fspath(f) for f in test_files]
+    metrics_path.write_text(json.dumps(result, indent=2))
+    plots = {
+        "roc": plot_roc(scores, arrays.label, cfg.label_names, metrics.background, out / "roc.png"),
+        "scores": plot_scores(scores, arrays.label, cfg.label_names, out / "scores.png"),
+    }
+    return EvaluationResult(metrics, scores, arrays.label, plots, metrics_path)
+
+
+def predict_files(
+    run: str | os.PathLike[str],
+    files: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    backend: str = "onnx",
+    batch_size: int = 512,
+    suffix: str = "",
+    progress: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Write a copy of each input file into ``out_dir`` with branches ``score_<class>`` added (never
+    overwrites).
+
+    ``backend`` ``onnx`` (default; exports ``run/model.onnx`` first if missing) or ``torch``.
+    """
+    run, out_dir = Path(run), Path(out_dir)
+    cfg, model = load_run_model(run)
+    if cfg.test_time_selection:  # predict scores every jet so the score branches line up with the copy
+        cfg = DataConfig({**cfg.options, "selection": None, "test_time_selection": None}, source=cfg.source)
+    if backend == "onnx":
+        onnx_path = run / "model.onnx"
+        if not onnx_path.is_file():
+            export_onnx(run, onnx_path)
+        scorer: Any = OnnxScorer(onnx_path, threads=torch.get_num_threads())
+    elif backend != "torch":
+        raise ModelError("unknown backend", field="backend", expected="onnx or torch")
+    outputs = []
+    for f in files:
+        f = Path(f)
+        dest = out_dir / (f.stem + suffix + f.suffix)
+        if dest.exists() or dest.resolve() == f.resolve():
+            raise DataError(
+                "output exists", file=dest, expected="a new output folder (predict never overwrites)"
+            )
+        parts = []
+        for _, arrays in iter_arrays([f], cfg, train=False, step=100_000, reweight=False):
+            if backend == "onnx":
+                parts.append(scorer.score(cfg, arrays, batch_size=batch_size))
+            else:
+                parts.append(score_arrays(model, cfg, arrays, batch_size=batch_size))
+        scores = np.concatenate(parts)
+        table = read_table(f, tree=cfg.treename)
+        cols = {name: table[name] for name in table.fields}
+        for k, name in enumerate(cfg.label_names):
+            cols["score_" + (name[6:] if name.startswith("label_") else name)] = np.ascontiguousarray(
+                scores[:, k]
+            )
+        outputs.append(write_table(dest, cols, metadata={"scored_by": os.fspath(run), "backend": backend}))
+        if progress is not None:
+            progress(os.fspath(dest))
+    return outputs
