@@ -256,6 +256,19 @@ def test_demo_fails_clearly_without_generator_or_runs_with_toy(tmp_path, monkeyp
         run_demo(tmp_path / "d", jets_per_class=10, epochs=1)
 
 
+def test_demo_never_deletes_a_folder_it_did_not_make(tmp_path):
+    from higgsflow.train.demo import run_demo
+
+    precious = tmp_path / "analysis"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    with pytest.raises(DataError, match="demo folder exists"):
+        run_demo(precious, jets_per_class=10, epochs=1, toy=True)
+    with pytest.raises(DataError, match="not made by higgsflow demo"):
+        run_demo(precious, jets_per_class=10, epochs=1, toy=True, overwrite=True)
+    assert (precious / "thesis.tex").read_text() == "years of work"
+
+
 def test_rejection_at_efficiency_analytic():
     n = 200_000
     background = np.linspace(0, 1, n)

@@ -23,7 +23,7 @@ from rich.console import Console
 from higgsflow._version import __version__
 from higgsflow.errors import HiggsflowError
 
-__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_USAGE", "SUBCOMMANDS", "app", "main"]
+__all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_USAGE", "SUBCOMMANDS", "app", "main"]
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
@@ -34,6 +34,15 @@ SUBCOMMANDS: dict[str, str] = {
     "generate": "higgsflow.generate.cli",
     "eft": "higgsflow.eft.cli",
     "sannt": "higgsflow.sannt.cli",
+}
+
+#: ``higgsflow <name>`` → ``module:function`` of a single top-level command
+COMMANDS: dict[str, str] = {
+    "demo": "higgsflow.train.cli:demo_command",
+    "train": "higgsflow.train.cli:train_command",
+    "evaluate": "higgsflow.train.cli:evaluate_command",
+    "predict": "higgsflow.train.cli:predict_command",
+    "export": "higgsflow.train.cli:export_command",
 }
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -111,6 +120,9 @@ def inspect_file(
 
 
 def _register_subcommands() -> None:
+    for name, target in COMMANDS.items():
+        module, _, function = target.partition(":")
+        app.command(name)(getattr(importlib.import_module(module), function))
     for name, module in SUBCOMMANDS.items():
         sub = importlib.import_module(module).app
         app.add_typer(sub, name=name)

@@ -24,6 +24,7 @@ __all__ = ["DEMO_CLASSES", "DemoResult", "demo_data_config", "run_demo"]
 log = logging.getLogger(__name__)
 
 DEMO_CLASSES = ("QCD", "Hbb", "Hcc", "Tbqq", "Wqq")
+_MARKER = ".higgsflow-demo"
 DEMO_PART = {
     "embed_dims": [64, 128, 64],
     "pair_embed_dims": [32, 32],
@@ -112,11 +113,8 @@ def _generate(classes, jets_per_class: int, path: Path, *, seed: int, workers: i
             field="higgsflow.generate",
             expected="higgsflow installed with the [gen] extra (pythia8mc, fastjet), or `demo --toy`",
         ) from None
-    generate_jets(list(classes), jets_per_class * len(classes), path, seed=seed, workers=workers)
-    files = sorted(path.glob("*.root")) + sorted(path.glob("*.parquet")) if path.is_dir() else [path]
-    if not files or not files[0].exists():
-        raise DataError("the generator wrote no file", file=path)
-    return files
+    # n_jets is per class; the generator returns the one file it wrote
+    return [Path(generate_jets(list(classes), jets_per_class, path, seed=seed, workers=workers))]
 
 
 def run_demo(
@@ -141,8 +139,16 @@ def run_demo(
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise DataError("demo folder exists", file=out, expected="a new --out folder or --overwrite")
+        # only a folder that an earlier demo made is ever deleted, never an arbitrary one
+        if not (out / _MARKER).is_file():
+            raise DataError(
+                "folder is not empty and was not made by higgsflow demo; refusing to delete it",
+                file=out,
+                expected="a new or empty --out folder",
+            )
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+    (out / _MARKER).write_text("made by higgsflow demo; `higgsflow demo --overwrite` may delete this folder\n")
     say(f"generating {jets_per_class} jets for each of {', '.join(DEMO_CLASSES)}")
     files = _generate(DEMO_CLASSES, jets_per_class, out / "jets.parquet", seed=seed, workers=workers, toy=toy)
     table = read_table(files[0])
