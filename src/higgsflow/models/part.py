@@ -63,6 +63,12 @@ def random_trim(mask: torch.Tensor, *tensors: torch.Tensor | None, target=(0.9, 
     return tuple(out)
 
 
+def eval_chunk_size(model: nn.Module, t: torch.Tensor) -> int:
+    """Jets per length-sorted eval chunk: small on the CPU, where padding costs the most; large on a GPU,
+    where many small launches cost more than the padding (measured on an H100: benchmarks/gpu_check.py)."""
+    return model.eval_chunk if t.device.type == "cpu" else model.eval_chunk_gpu
+
+
 def bucketed(fn, mask: torch.Tensor, tensors: list[torch.Tensor | None], chunk: int) -> torch.Tensor:
     """Eval-mode helper: run ``fn(mask, *tensors)`` on length-sorted chunks of ``chunk`` jets, each then
     trimmed to
@@ -137,7 +143,8 @@ class PairEmbed(nn.Module):
     def forward(self, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``v`` (N, 4, P) four-vectors, ``mask`` (N, 1, P) bool -> bias (N, H, P, P), zero for padded
         pairs."""
-        if self.export_mode:
+        if self.export_mode or v.device.type != "cpu":
+            # dense on GPUs: selecting the real pairs (nonzero) synchronises the device and costs more than it saves
             return self._forward_dense(v, mask)
         n, _, p = v.shape
         i, j = torch.tril_indices(p, p, device=v.device)
@@ -261,6 +268,7 @@ class ParticleTransformer(nn.Module):
     input_roles = ("features", "vectors", "mask")
     export_mode = False  # set by higgsflow.train.export: no trimming, dense pair features (ONNX-traceable)
     eval_chunk = 64  # eval batches larger than this run as length-sorted chunks (less padding, same scores)
+    eval_chunk_gpu = 4096
 
     def __init__(
         self,
@@ -365,10 +373,9 @@ class ParticleTransformer(nn.Module):
         if mask is None:
             mask = torch.ones_like(features[:, :1])
         mask = mask.bool()
-        if not self.training and not self.export_mode and mask.size(0) > self.eval_chunk:
-            return bucketed(
-                lambda m, f, v: self._forward(m, f, v), mask, [features, vectors], self.eval_chunk
-            )
+        chunk = eval_chunk_size(self, mask)
+        if not self.training and not self.export_mode and mask.size(0) > chunk:
+            return bucketed(lambda m, f, v: self._forward(m, f, v), mask, [features, vectors], chunk)
         return self._forward(mask, features, vectors)
 
     def _forward(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from higgsflow.models.part import bucketed, random_trim, trim_to_longest
+from higgsflow.models.part import bucketed, eval_chunk_size, random_trim, trim_to_longest
 from higgsflow.physics.pairs import delta_phi
 
 __all__ = ["ParticleNet"]
@@ -97,6 +97,7 @@ class ParticleNet(nn.Module):
     input_roles = ("points", "features", "mask")
     export_mode = False
     eval_chunk = 64
+    eval_chunk_gpu = 4096
 
     def __init__(
         self,
@@ -155,8 +156,9 @@ class ParticleNet(nn.Module):
         if mask is None:
             mask = torch.ones_like(features[:, :1])
         mask = mask.bool()
-        if not self.training and not self.export_mode and mask.size(0) > self.eval_chunk:
-            return bucketed(lambda m, p, f: self._forward(m, p, f), mask, [points, features], self.eval_chunk)
+        chunk = eval_chunk_size(self, mask)
+        if not self.training and not self.export_mode and mask.size(0) > chunk:
+            return bucketed(lambda m, p, f: self._forward(m, p, f), mask, [points, features], chunk)
         return self._forward(mask, points, features)
 
     def _forward(self, mask: torch.Tensor, points: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
