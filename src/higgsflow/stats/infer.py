@@ -52,23 +52,25 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERPOLATION = {"normsys": "code4", "histosys": "code4p"}
 
 
-_SETTINGS: dict[str, float] = {"tolerance": 0.1}
+_SETTINGS: dict[str, float] = {"tolerance": 0.1, "strategy": 0}
 
 
 @contextlib.contextmanager
-def _engine(tolerance: float | None = None) -> Iterator[None]:
+def _engine(tolerance: float | None = None, strategy: int | None = None) -> Iterator[None]:
     """numpy backend and Minuit tolerance during a call; the caller's pyhf settings are restored."""
     import pyhf
 
     old_backend, old_opt = pyhf.get_backend()
-    old_tol = _SETTINGS["tolerance"]
+    old = dict(_SETTINGS)
     pyhf.set_backend("numpy", pyhf.optimize.minuit_optimizer(tolerance=tolerance or 0.1))
     _SETTINGS["tolerance"] = tolerance or 0.1
+    if strategy is not None:
+        _SETTINGS["strategy"] = strategy
     try:
         yield
     finally:
         pyhf.set_backend(old_backend, old_opt)
-        _SETTINGS["tolerance"] = old_tol
+        _SETTINGS.update(old)
 
 
 class StatModel:
@@ -80,6 +82,9 @@ class StatModel:
     interpolation: interpolation codes, default ``{"normsys": "code4", "histosys": "code4p"}`` (pinned: the
         pyhf library default is code1/code0; code 4/4p are smooth at α = 0, as in ROOT ≥ 6.26 and Combine).
     tolerance: Minuit's tolerance (EDM < 0.002·tolerance); 0.1 is pyhf's and cabinetry's default.
+    strategy: Minuit strategy of the conditional fits of limits, scans and impacts (0, as Combine's
+        default fits; an invalid minimum is retried with 1 and 2). The ML fit (:func:`fit`) always uses
+        strategy 1 and HESSE, as pyhf and cabinetry do.
     """
 
     def __init__(
@@ -88,6 +93,7 @@ class StatModel:
         *,
         interpolation: Mapping[str, str] | None = None,
         tolerance: float = 0.1,
+        strategy: int = 0,
         measurement: str | None = None,
     ) -> None:
         import pyhf
@@ -99,6 +105,7 @@ class StatModel:
         self.spec = dict(spec)
         self.interpolation = {**DEFAULT_INTERPOLATION, **(interpolation or {})}
         self.tolerance = tolerance
+        self.strategy = strategy
         self.measurement = measurement
         self._models: dict[str, Any] = {}
         self.default_poi = self.workspace.get_measurement(measurement_name=measurement)["config"]["poi"]
@@ -204,12 +211,17 @@ def _minimize(model, data, init, bounds, fixed, *, hesse: bool = False, toleranc
     m.limits = [tuple(b) for b in bounds]
     m.fixed = list(fixed)
     m.errors = [min(0.1, 0.05 * (hi - lo)) if hi > lo else 0.1 for lo, hi in bounds]
-    m.strategy = 1
+    strategy = int(_SETTINGS["strategy"])
+    m.strategy = strategy
     m.tol = _SETTINGS["tolerance"] if tolerance is None else tolerance
     m.migrad(ncall=100000)
-    if not m.valid:
-        m.strategy = 2
-        m.migrad(ncall=100000)
+    if not m.valid:  # retry with the more careful strategies before giving up
+        for s in (1, 2):
+            if s > strategy:
+                m.strategy = s
+                m.migrad(ncall=100000)
+                if m.valid:
+                    break
     if not m.valid:
         raise FitError(
             f"the fit did not converge (EDM {m.fmin.edm:.3g})", field="fit", expected="a valid Minuit minimum"
@@ -274,7 +286,7 @@ def fit(
     fixed = _fixed(m, [sm.index(k, poi) for k in (fix or {})])
     import pyhf
 
-    with _engine(sm.tolerance):
+    with _engine(sm.tolerance, sm.strategy):
         try:  # pyhf's own Minuit path (MIGRAD + HESSE), as cabinetry uses it
             pars, tnll, obj = pyhf.infer.mle.fit(
                 data,
@@ -381,7 +393,7 @@ def hypotest(
 
     The same numbers as ``pyhf.infer.hypotest(mu, data, model, test_stat=..., return_expected_set=True)``.
     """
-    with _engine(sm.tolerance):
+    with _engine(sm.tolerance, sm.strategy):
         return _Hypotester(sm, poi, data, test_stat).cls(mu)
 
 
@@ -464,7 +476,7 @@ def upper_limit(
         return _toy_limit(sm, name, cl, data, test_stat, ntoys, seed, toy_scan)
     if calculator != "asymptotic":
         raise ConfigError("unknown calculator", field="calculator", expected="asymptotic or toys")
-    with _engine(sm.tolerance):
+    with _engine(sm.tolerance, sm.strategy):
         h = _Hypotester(sm, poi, data, test_stat)
         hi = h.bounds[h.ipoi][1]
         # σ_A from one Asimov point; then each expected limit by a secant search on sqrt(q_A)
@@ -506,7 +518,7 @@ def _toy_limit(sm, poi, cl, data, test_stat, ntoys, seed, toy_scan) -> LimitResu
     m = sm.model(poi)
     d = sm.data(poi) if data is None else data
     np.random.seed(seed)  # noqa: NPY002  (pyhf's numpy backend samples toys from numpy's global generator)
-    with _engine(sm.tolerance):
+    with _engine(sm.tolerance, sm.strategy):
         obs, exp = pyhf.infer.intervals.upper_limits.upper_limit(
             d,
             m,
@@ -567,7 +579,7 @@ def significance(
         _, fixed, _ = _minimize(m, dat, s0, [list(b) for b in bounds], _fixed(m, [ipoi]))
         return max(fixed - free, 0.0)
 
-    with _engine(sm.tolerance):
+    with _engine(sm.tolerance, sm.strategy):
         qobs = q0(d, init)
         a1 = init.copy()
         a1[ipoi] = 1.0
@@ -628,7 +640,7 @@ def scan(
     i = sm.index(parameter, poi)
     d = (sm.asimov_data(None, poi) if asimov else sm.data(poi)) if data is None else np.asarray(data, float)
     extra_fix = [sm.index(k, poi) for k in (fix or {})]
-    with _engine(sm.tolerance):
+    with _engine(sm.tolerance, sm.strategy):
         best, best_nll, _ = _minimize(m, d, sm.parameters(fix, poi), _bounds(m), _fixed(m, extra_fix))
         if values is None:
             lo, hi = m.config.suggested_bounds()[i]
@@ -685,7 +697,7 @@ def scan_2d(
     d = (sm.asimov_data(None, poi) if asimov else sm.data(poi)) if data is None else np.asarray(data, float)
     x, y = np.asarray(x, float), np.asarray(y, float)
     z = np.empty((y.size, x.size))
-    with _engine(sm.tolerance):
+    with _engine(sm.tolerance, sm.strategy):
         best, best_nll, _ = _minimize(m, d, sm.parameters(None, poi), _bounds(m), _fixed(m))
         start = best.copy()
         for a, yv in enumerate(y):
@@ -790,7 +802,7 @@ def impacts(
     n_workers = n_workers or os.cpu_count() or 1
     _WORKER.update(model=m, data=d, best=fr.bestfit, bounds=_bounds(m), fixed=fixed, ipoi=ipoi)
     results: list[float] = []
-    with _engine(sm.tolerance):
+    with _engine(sm.tolerance, sm.strategy):
         if n_workers <= 1 or len(tasks) < 8:
             for j, t in enumerate(tasks):
                 results.append(_impact_task(t))
