@@ -224,3 +224,13 @@ def test_docs_example_runs(tmp_path, monkeypatch):
     assert lim.expected[0] < lim.expected[2] < lim.expected[4]
     assert lim.observed > lim.expected[2]  # no data given: Asimov data with the signal, above the median
     assert scan.bestfit == pytest.approx(1.0, abs=0.3)
+
+
+@pytest.mark.slow
+def test_toy_limit_close_to_asymptotic_for_large_counts():
+    _, sm = small_model(data_mu=0.0)
+    asym = st.upper_limit(sm)
+    grid = np.linspace(0.4, 1.6, 7) * asym.expected[2]
+    toys = st.upper_limit(sm, calculator="toys", ntoys=200, seed=1, toy_scan=grid)
+    assert toys.calculator == "toys"
+    assert toys.expected[2] == pytest.approx(asym.expected[2], rel=0.2)

@@ -509,6 +509,12 @@ def upper_limit(
 
 
 def _toy_limit(sm, poi, cl, data, test_stat, ntoys, seed, toy_scan) -> LimitResult:
+    """CLs from pyhf's ToyCalculator on a grid of POI values, limits by linear interpolation of CLs(μ).
+
+    The expected band is the 2.3/15.9/50/84.1/97.7% quantiles of CLs over the background-only toys (as
+    pyhf's ``expected_pvalues``, computed here with numpy because pyhf 0.7.6 passes numpy ≥ 2.4 a removed
+    ``percentile`` keyword).
+    """
     import pyhf
 
     if toy_scan is None:
@@ -516,20 +522,45 @@ def _toy_limit(sm, poi, cl, data, test_stat, ntoys, seed, toy_scan) -> LimitResu
             "toy limits need a scan of POI values", field="toy_scan", expected="a list of values"
         )
     m = sm.model(poi)
-    d = sm.data(poi) if data is None else data
+    d = sm.data(poi) if data is None else np.asarray(data, dtype=float)
+    scan = np.asarray(toy_scan, dtype=float)
     np.random.seed(seed)  # noqa: NPY002  (pyhf's numpy backend samples toys from numpy's global generator)
-    with _engine(sm.tolerance, sm.strategy):
-        obs, exp = pyhf.infer.intervals.upper_limits.upper_limit(
-            d,
-            m,
-            scan=np.asarray(toy_scan, dtype=float),
-            level=1.0 - cl,
-            calctype="toybased",
-            ntoys=ntoys,
-            test_stat=test_stat,
-            par_bounds=_bounds(m, test_stat == "qtilde"),
+    percentiles = [2.27501319, 15.86552539, 50.0, 84.13447461, 97.72498681]
+    obs, exp = [], []
+    old_backend, old_opt = pyhf.get_backend()
+    pyhf.set_backend("numpy", "scipy")  # toy fits need no HESSE; pyhf's scipy optimizer is the lighter one
+    try:
+        calc = pyhf.infer.calculators.ToyCalculator(
+            d, m, par_bounds=_bounds(m, test_stat == "qtilde"), test_stat=test_stat, ntoys=ntoys
         )
-    return LimitResult(poi, cl, float(obs), np.asarray(exp, dtype=float), calculator="toys")
+        for mu in scan:
+            ts = calc.teststatistic(float(mu))
+            sb, b = calc.distributions(float(mu))
+            obs.append(float(calc.pvalues(ts, sb, b)[2]))
+            cls_b = np.array([float(calc.pvalues(t, sb, b)[2]) for t in np.asarray(b.samples)])
+            exp.append(np.percentile(cls_b, percentiles))
+    finally:
+        pyhf.set_backend(old_backend, old_opt)
+    obs_a, exp_a = np.asarray(obs), np.asarray(exp)
+    alpha = 1.0 - cl
+
+    def cross(cls_values: np.ndarray) -> float:
+        if not (cls_values.min() < alpha < cls_values.max()):
+            raise FitError(
+                "CLs does not cross 1 - cl inside the toy scan",
+                field="toy_scan",
+                expected=f"a scan whose CLs spans {alpha}",
+            )
+        return float(np.interp(alpha, cls_values[::-1], scan[::-1]))
+
+    return LimitResult(
+        poi,
+        cl,
+        cross(obs_a),
+        np.array([cross(exp_a[:, k]) for k in range(5)]),
+        calculator="toys",
+        points={"scan": scan.tolist(), "cls_obs": obs_a.tolist()},
+    )
 
 
 # ------------------------------------------------------------------------------------------ significance
