@@ -139,7 +139,7 @@ def test_reproduces_root_histfactory(name):
     assert exp == pytest.approx(ref["exp"], rel=tol)
 
 
-@pytest.mark.parametrize("name", ["2bin_histosys", "2bin_2channel_couplednorm", "2bin_2channel"])
+@pytest.mark.parametrize("name", ["2bin_histosys", "2bin_2channel"])
 def test_cabinetry_agrees_on_same_workspace(name):
     cabinetry = pytest.importorskip("cabinetry")
     cfg, templates = validation_case(name)
