@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from models import jets, models  # noqa: E402  (benchmarks/models.py: inputs and the paired models)
+from models import jets, models
 
 
 def _rate(fn, n_jets: int, device: torch.device, min_time: float = 2.0) -> float:
@@ -54,8 +54,14 @@ def amp_training(out: Path, device: torch.device) -> None:
     print("## 1. AMP training (demo-size ParT, toy jets, 5 classes)")
     for amp in (False, True):
         settings = TrainSettings(
-            network="part", network_kwargs=DEMO_PART, epochs=8, batch_size=256, lr=2e-3, seed=1,
-            amp=amp, device=device.type,
+            network="part",
+            network_kwargs=DEMO_PART,
+            epochs=8,
+            batch_size=256,
+            lr=2e-3,
+            seed=1,
+            amp=amp,
+            device=device.type,
         )
         t0 = time.perf_counter()
         run = train(cfg, [files["train"]], [files["val"]], out / f"run_amp{int(amp)}", settings)
@@ -81,7 +87,9 @@ def amp_scores(device: torch.device) -> None:
             with torch.autocast(device.type, dtype=dtype):
                 got = torch.softmax(model(pts, x, v, m).float(), -1)
             same = (got.argmax(-1) == ref.argmax(-1)).float().mean().item()
-            print(f"{str(dtype):15} max |Δ softmax| {(got - ref).abs().max().item():.2e}  same argmax {same:.4f}")
+            print(
+                f"{dtype!s:15} max |Δ softmax| {(got - ref).abs().max().item():.2e}  same argmax {same:.4f}"
+            )
 
 
 def throughput(device: torch.device) -> None:

@@ -32,7 +32,9 @@ def _jets(n=50, seed=0):
 @pytest.mark.parametrize("suffix", [".root", ".parquet"])
 def test_round_trip_keeps_values_and_metadata(tmp_path, suffix):
     cols = _jets()
-    path = write_table(tmp_path / f"jets{suffix}", cols, metadata={"seed": 7, "settings": {"classes": ["QCD"]}})
+    path = write_table(
+        tmp_path / f"jets{suffix}", cols, metadata={"seed": 7, "settings": {"classes": ["QCD"]}}
+    )
     table = read_table(path)
     assert set(cols) == set(table.fields)  # no uproot counter leaks into the data
     for name, col in cols.items():

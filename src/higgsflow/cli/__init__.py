@@ -34,6 +34,7 @@ SUBCOMMANDS: dict[str, str] = {
     "generate": "higgsflow.generate.cli",
     "eft": "higgsflow.eft.cli",
     "sannt": "higgsflow.sannt.cli",
+    "stats": "higgsflow.stats.cli",
 }
 
 #: ``higgsflow <name>`` → ``module:function`` of a single top-level command

@@ -52,7 +52,9 @@ def file_format(path: str | os.PathLike[str]) -> str:
     try:
         return _SUFFIXES[suffix]
     except KeyError:
-        raise DataError(f"unknown file type {suffix!r}", file=path, expected="a .root or .parquet file") from None
+        raise DataError(
+            f"unknown file type {suffix!r}", file=path, expected="a .root or .parquet file"
+        ) from None
 
 
 def _check_exists(path: Path) -> None:
@@ -263,7 +265,9 @@ def _write_root(tmp: Path, cols: Mapping[str, Any], meta_json: str, tree: str) -
     branches = _root_branches(cols)
     with uproot.recreate(tmp) as f:
         # mktree makes a TTree (JetClass's layout); assigning a dict would make an RNTuple in recent uproot
-        f.mktree(tree, {k: v.type.content if isinstance(v, ak.Array) else v.dtype for k, v in branches.items()})
+        f.mktree(
+            tree, {k: v.type.content if isinstance(v, ak.Array) else v.dtype for k, v in branches.items()}
+        )
         f[tree].extend(branches)
         f[METADATA_KEY] = meta_json
 
@@ -294,7 +298,9 @@ def _root_branches(cols: Mapping[str, Any]) -> dict[str, Any]:
 def _write_parquet(tmp: Path, cols: Mapping[str, Any], meta_json: str) -> None:
     import pyarrow.parquet as pq
 
-    columns = {k: ak.Array(np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v) for k, v in cols.items()}
+    columns = {
+        k: ak.Array(np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v) for k, v in cols.items()
+    }
     table = ak.to_arrow_table(ak.zip(columns, depth_limit=1))
     existing = table.schema.metadata or {}
     table = table.replace_schema_metadata({**existing, PARQUET_METADATA_KEY: meta_json.encode()})

@@ -148,7 +148,9 @@ def run_demo(
             )
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / _MARKER).write_text("made by higgsflow demo; `higgsflow demo --overwrite` may delete this folder\n")
+    (out / _MARKER).write_text(
+        "made by higgsflow demo; `higgsflow demo --overwrite` may delete this folder\n"
+    )
     say(f"generating {jets_per_class} jets for each of {', '.join(DEMO_CLASSES)}")
     files = _generate(DEMO_CLASSES, jets_per_class, out / "jets.parquet", seed=seed, workers=workers, toy=toy)
     table = read_table(files[0])
