@@ -82,9 +82,9 @@ class StatModel:
     interpolation: interpolation codes, default ``{"normsys": "code4", "histosys": "code4p"}`` (pinned: the
         pyhf library default is code1/code0; code 4/4p are smooth at α = 0, as in ROOT ≥ 6.26 and Combine).
     tolerance: Minuit's tolerance (EDM < 0.002·tolerance); 0.1 is pyhf's and cabinetry's default.
-    strategy: Minuit strategy of the conditional fits of limits, scans and impacts (0, as Combine's
-        default fits; an invalid minimum is retried with 1 and 2). The ML fit (:func:`fit`) always uses
-        strategy 1 and HESSE, as pyhf and cabinetry do.
+    strategy: Minuit strategy of MIGRAD in every fit (0, as Combine's default fits; an invalid minimum is
+        retried with 1 and 2). The ML fit (:func:`fit`) follows MIGRAD with HESSE, so its uncertainties and
+        correlations are those of pyhf's and cabinetry's strategy-1 fits.
     """
 
     def __init__(
@@ -272,7 +272,7 @@ def fit(
     fix: Mapping[str, float] | None = None,
     init: np.ndarray | None = None,
 ) -> FitResult:
-    """Maximum-likelihood fit with Minuit (MIGRAD + HESSE).
+    """Maximum-likelihood fit with Minuit (MIGRAD + HESSE) of pyhf's likelihood.
 
     ``asimov=True`` fits the nominal expectation (``asimov={"mu": 2}`` the expectation at μ = 2), so the
     result returns the injected values; ``fix`` holds parameters constant at the given values.
@@ -284,22 +284,11 @@ def fit(
         )
     p0 = sm.parameters(fix, poi) if init is None else np.array(init, dtype=float)
     fixed = _fixed(m, [sm.index(k, poi) for k in (fix or {})])
-    import pyhf
-
     with _engine(sm.tolerance, sm.strategy):
-        try:  # pyhf's own Minuit path (MIGRAD + HESSE), as cabinetry uses it
-            pars, tnll, obj = pyhf.infer.mle.fit(
-                data,
-                m,
-                init_pars=p0.tolist(),
-                par_bounds=_bounds(m),
-                fixed_params=fixed,
-                return_fitted_val=True,
-                return_result_obj=True,
-            )
-        except Exception as exc:
-            raise FitError(f"the fit did not converge: {exc}", field=poi or sm.default_poi) from exc
-    pars, tnll, minuit = np.asarray(pars, dtype=float), float(tnll), obj.minuit
+        # MIGRAD at the model's strategy (0 by default; 1 and 2 are tried if it fails), then HESSE for the
+        # uncertainties and correlations: the same minimum and covariance as pyhf's own Minuit path
+        # (strategy 1 + HESSE, which cabinetry uses) for fewer likelihood calls.
+        pars, tnll, minuit = _minimize(m, data, p0, _bounds(m), fixed, hesse=True)
     n = len(pars)
     unc = np.zeros(n)
     corr = np.eye(n)
