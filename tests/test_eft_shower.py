@@ -31,10 +31,71 @@ def test_shower_keeps_event_order_and_reconstructs_zh(tmp_path):
     np.testing.assert_allclose(np.median(feats["m_zh"][sel] / ev.features["m_zh"][sel]), 1.0, atol=0.15)
 
 
-def test_generate_with_shower(tmp_path):
-    from higgsflow.eft.pipeline import generate_zh_sample
+def test_generate_with_shower_and_background(tmp_path):
+    import json
 
-    out = generate_zh_sample(tmp_path / "s.parquet", 60, seed=2, shower=True)
+    from higgsflow.eft.pipeline import background_path, generate_zh_sample
+
+    out = generate_zh_sample(tmp_path / "s.parquet", 60, seed=2, shower=True, background_events=150)
     feats, coeffs, _, meta = read_sample(out)
     assert "pythia8" in meta["settings"] and (tmp_path / "s.lhe").exists()
     assert len(coeffs) == len(feats["reco_selected"]) == 60
+    bf, bc, names, bmeta = read_sample(background_path(out))
+    assert list(names) == list(zh.COEFFICIENTS)
+    assert "qqbar2gmZg" in bmeta["settings"] and len(bc) == 150 and set(bf) >= {"reco_m_zh", "reco_f_ll"}
+    assert np.all(bc[:, 1:] == 0) and bc[:, 0].sum() > 0
+    sel = bf["reco_selected"].astype(bool)
+    sigma = json.loads(bmeta["settings"])["sigma_pb"]
+    # w0 = σ/N × P(b-tags): zero when not selected, at most σ/N × P(boosted or ≥ 2 tags) ≤ σ/N (1 − 0.51²)
+    assert np.all(bc[~sel, 0] == 0) and sel.any()
+    assert np.all(bc[sel, 0] <= sigma / 150 * (1 - 0.51**2) * (1 + 1e-12))
+
+
+def test_zjets_background_truth_tagging_and_sigma():
+    from higgsflow.eft.shower import generate_background
+
+    obj, sigma = generate_background(300, seed=3)
+    again, sigma2 = generate_background(300, seed=3)
+    np.testing.assert_array_equal(obj["tag_weight"], again["tag_weight"])  # seeded
+    assert sigma == sigma2
+    # LO σ(Z/γ*(→ee,μμ)+jet, p̂T > 20 GeV, 60 < m_ll < 120 GeV) at 13 TeV: O(10^2–10^3) pb
+    assert 100 < sigma < 3000
+    w, sel, nb = obj["tag_weight"], obj["selected"], obj["n_bjets"]
+    assert np.all((w >= 0) & (w <= 1)) and np.all(w[~sel] == 0)
+    # truth tagging = the tagging rule in expectation: light-jet pairs weigh mistag² = 1e-4, events with
+    # two b-matched jets up to eff² = 0.49
+    light = sel & (nb == 0)
+    assert light.any() and np.all(w[light] < 3 * 0.01**2 + 1e-12)
+    assert np.all(w[sel & (nb >= 2)] > 0.2)
+    # the dilepton pair is a Z: the dressed-lepton mass peaks at m_Z
+    pz = obj["p_lminus"][obj["ok"]] + obj["p_lplus"][obj["ok"]]
+    m = np.sqrt(np.maximum(pz[:, 0] ** 2 - np.sum(pz[:, 1:] ** 2, axis=1), 0))
+    m = m[m > 0]
+    assert 86 < np.median(m) < 96
+
+
+def test_limits_use_pythia_background_when_present(tmp_path):
+    from higgsflow.eft.pipeline import (
+        background_path,
+        expected_limits,
+        generate_background_sample,
+        generate_zh_sample,
+        train_bits,
+    )
+
+    sample = generate_zh_sample(tmp_path / "s.parquet", 1500, seed=5)
+    bkg = generate_background_sample(background_path(sample), 200, seed=6)
+    bf, bc, _, _ = read_sample(bkg)
+    sel = bf["reco_selected"].astype(bool) & (bf["reco_m_bb"] > 90) & (bf["reco_m_bb"] < 150)
+    model = train_bits(sample, tmp_path / "b.npz", n_trees=5, max_depth=2, min_size=10, mode="hist")
+    kw = dict(n_bins=3, n_trials=2, n_scan=5, profile=False, contour=None)
+    res = expected_limits(sample, model, tmp_path / "lim", **kw)
+    assert res["background"]["source"].startswith("pythia8") and res["m_bb_window"] == [90, 150]
+    assert res["background"]["n_events"] == sel.sum()
+    np.testing.assert_allclose(res["background"]["yield_pb"], bc[sel, 0].sum())
+    # the background reaches the fit: B in the template = Σ w0 × L over the selected events, in both templates
+    for entry in res["templates"].values():
+        np.testing.assert_allclose(sum(entry["yields"]["background"]), bc[sel, 0].sum() * 138e3, rtol=1e-10)
+    bkg.unlink()
+    res2 = expected_limits(sample, model, tmp_path / "lim", overwrite=True, **kw)
+    assert res2["background"]["source"].startswith("placeholder") and res2["m_bb_window"] is None

@@ -33,6 +33,9 @@ def generate_zh(
     pt_z_min: float = typer.Option(0.0, help="Minimum Z pT in GeV."),
     sqrt_shat_max: float = typer.Option(3000.0, help="Largest sampled √ŝ in GeV."),
     shower: bool = typer.Option(False, help="Shower with Pythia 8 (via LHE) instead of parton smearing."),
+    background_events: int = typer.Option(
+        0, help="With --shower: also generate this many Pythia 8 Z(->ll)+jets background events."
+    ),
     overwrite: bool = typer.Option(False, help="Replace existing outputs."),
 ) -> None:
     """Sample weighted pp → ZH(ℓℓbb) events with exact SMEFT weight coefficients."""
@@ -50,6 +53,7 @@ def generate_zh(
             pt_z_min=pt_z_min,
             sqrt_shat_max=sqrt_shat_max,
             shower=shower,
+            background_events=background_events,
             overwrite=overwrite,
             callback=lambda k: progress.update(task, completed=k),
         )
@@ -110,7 +114,15 @@ def limits(
     lumi: float = typer.Option(138.0, help="Integrated luminosity in fb⁻¹."),
     n_bins: int = typer.Option(8, help="Template bins."),
     n_trials: int = typer.Option(30, help="optuna trials for θ*."),
-    background_ratio: float = typer.Option(5.0, help="Toy Z+bb background / SM signal."),
+    background_ratio: float = typer.Option(
+        5.0, help="Placeholder background / SM signal (used when no Pythia 8 background file exists)."
+    ),
+    background: Path | None = typer.Option(
+        None, help="Pythia 8 Z+jets background file (default: <sample>_zjets.parquet when present)."
+    ),
+    m_bb_window: str | None = typer.Option(
+        None, help="lo,hi in GeV on the H->bb candidate mass (default 90,150 with the Pythia 8 background)."
+    ),
     norm_uncertainty: float = typer.Option(0.1, help="Relative normalisation uncertainty per sample."),
     seed: int = typer.Option(0, help="Seed of the θ* search."),
     n_scan: int = typer.Option(31, help="Points per 1D scan."),
@@ -134,6 +146,8 @@ def limits(
         n_bins=n_bins,
         n_trials=n_trials,
         background_ratio=background_ratio,
+        background=background,
+        m_bb_window=tuple(float(v) for v in m_bb_window.split(",")) if m_bb_window else None,
         norm_uncertainty=norm_uncertainty,
         seed=seed,
         n_scan=n_scan,

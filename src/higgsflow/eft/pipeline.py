@@ -19,7 +19,14 @@ import numpy as np
 
 from higgsflow.errors import ConfigError, DataError
 
-__all__ = ["DEFAULT_FEATURES", "expected_limits", "generate_zh_sample", "train_bits"]
+__all__ = [
+    "DEFAULT_FEATURES",
+    "background_path",
+    "expected_limits",
+    "generate_background_sample",
+    "generate_zh_sample",
+    "train_bits",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +61,12 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def background_path(sample: str | os.PathLike[str]) -> Path:
+    """Where ``generate_zh_sample(..., background_events=N)`` writes the Z+jets background of ``sample``."""
+    sample = Path(sample)
+    return sample.with_name(sample.stem + "_zjets.parquet")
+
+
 def generate_zh_sample(
     out: str | os.PathLike[str],
     n_events: int,
@@ -63,13 +76,17 @@ def generate_zh_sample(
     pt_z_min: float = 0.0,
     sqrt_shat_max: float = 3000.0,
     shower: bool = False,
+    background_events: int = 0,
     overwrite: bool = False,
     callback: Callable[[int], None] | None = None,
 ) -> Path:
     """Generate the ZH model and write the Parquet sample (and optional LHE).
 
     Detector-level features (``reco_*``) come from the smearing of ``zh.reconstruct`` or, with ``shower``,
-    from Pythia 8 showering of the LHE events and particle-level objects (``eft.shower``).
+    from Pythia 8 showering of the LHE events and particle-level objects (``eft.shower``). With ``shower`` and
+    ``background_events`` > 0, a Pythia 8 Z/γ*(→ℓℓ)+jets background (``shower.generate_background``) is
+    reconstructed the same way and written next to the sample (:func:`background_path`) in the same format:
+    ``reco_*`` columns, w0 = σ/N × P(b-tags) in pb, all EFT coefficients zero.
     """
     from higgsflow.eft import zh
     from higgsflow.eft.weights import write_sample
@@ -77,7 +94,16 @@ def generate_zh_sample(
     out = Path(out)
     if out.exists() and not overwrite:
         raise DataError("output exists; pass overwrite to replace it", file=out)
-    seeds = np.random.SeedSequence(seed).spawn(2)
+    if background_events < 0 or (background_events and not shower):
+        raise ConfigError(
+            "the Pythia 8 background needs the showered reconstruction",
+            field="background_events",
+            expected="0, or > 0 together with shower",
+        )
+    bkg_out = background_path(out)
+    if background_events and bkg_out.exists() and not overwrite:
+        raise DataError("output exists; pass overwrite to replace it", file=bkg_out)
+    seeds = np.random.SeedSequence(seed).spawn(3)
     ev = zh.generate(
         n_events, int(seeds[0].generate_state(1)[0]), pt_z_min=pt_z_min, sqrt_shat_max=sqrt_shat_max
     )
@@ -100,6 +126,44 @@ def generate_zh_sample(
     if lhe is not None and not shower:
         zh.write_lhe(ev, lhe, overwrite=overwrite)
     log.info("wrote %d events to %s", len(ev), path)
+    if background_events:
+        generate_background_sample(
+            bkg_out, background_events, int(seeds[2].generate_state(1)[0]), overwrite=overwrite
+        )
+    return path
+
+
+def generate_background_sample(
+    out: str | os.PathLike[str], n_events: int, seed: int, *, overwrite: bool = False
+) -> Path:
+    """Generate the Pythia 8 Z/γ*(→ℓℓ)+jets background (``shower.generate_background``) and write it as an
+    EFT sample: ``reco_*`` columns as for the showered signal, w0 = σ/N × P(b-tags) in pb (zero when not
+    selected), all EFT coefficients zero.
+    """
+    from higgsflow.eft import zh
+    from higgsflow.eft.shower import generate_background, particle_level_features
+    from higgsflow.eft.weights import coefficient_columns, write_sample
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise DataError("output exists; pass overwrite to replace it", file=out)
+    objects, sigma_pb = generate_background(n_events, seed)
+    reco = particle_level_features(objects)
+    coeffs = np.zeros((n_events, len(coefficient_columns(zh.COEFFICIENTS))))
+    coeffs[:, 0] = sigma_pb / n_events * objects["tag_weight"] * objects["selected"]
+    settings = {
+        "process": "pythia8 WeakBosonAndParton:qqbar2gmZg+qg2gmZq, Z/gamma*->ee,mumu",
+        "sigma_pb": sigma_pb,
+        "n_events": n_events,
+        "seed": seed,
+        "reconstruction": "pythia8+fastjet, truth tagging",
+    }
+    meta = {"settings": json.dumps(settings), "versions": json.dumps(_versions())}
+    feats = {f"reco_{k}": v for k, v in reco.items()}
+    path = write_sample(out, feats, coeffs, zh.COEFFICIENTS, metadata=meta, overwrite=overwrite)
+    log.info(
+        "wrote the Z+jets background (%d events, %.3g pb selected) to %s", n_events, coeffs[:, 0].sum(), path
+    )
     return path
 
 
@@ -115,7 +179,7 @@ def _design(sample, level: str, features: Sequence[str] | None, rows: str):
     if missing:
         raise DataError("feature column missing", file=sample, field=missing[0])
     n = len(coeffs)
-    keep = np.arange(n) % 2 == (0 if rows == "train" else 1)
+    keep = np.ones(n, bool) if rows == "all" else np.arange(n) % 2 == (0 if rows == "train" else 1)
     if level == "reco":
         keep &= feats["reco_selected"].astype(bool)
     x = np.column_stack([feats[prefix + f][keep] for f in features])
@@ -163,14 +227,22 @@ def expected_limits(
     n_scan: int = 31,
     profile: bool = True,
     contour: tuple[str, str] | None = ("cHq3", "g2ZZ"),
+    background: str | os.PathLike[str] | None = None,
+    m_bb_window: tuple[float, float] | None = None,
     overwrite: bool = False,
     callback: Callable[[str], None] | None = None,
 ) -> dict:
     """Expected 68 %/95 % CL intervals per coefficient and a 2D contour, for the BIT and the exact template.
 
-    Uses the odd rows of the sample, a toy Z+bb̄ background (``template.toy_background_weights``) and
-    normalisation nuisances of ``norm_uncertainty`` on signal and background. Writes ``limits.json``,
-    ``template.png``, ``scans.png`` and ``contour.png`` into ``out_dir``.
+    Uses the odd rows of the sample and normalisation nuisances of ``norm_uncertainty`` on signal and
+    background. The background is the Pythia 8 Z+jets sample ``background`` (default: :func:`background_path`
+    of the sample, when that file exists and the model is at detector level), all its selected events, scored
+    with the BIT in both templates (the exact ratio is unknown for them); otherwise the placeholder
+    ``template.toy_background_weights`` with ``background_ratio`` × the SM signal. ``limits.json`` says which
+    (``background.source``). ``m_bb_window`` (GeV) selects reconstructed H → bb̄ candidates in signal and
+    background; by default (90, 150) with the Pythia 8 background and none with the placeholder (whose B/S is
+    set by ``background_ratio``); ``(0, inf)`` switches it off. Writes ``limits.json``, ``template.png``, ``scans.png`` and ``contour.png``
+    into ``out_dir``.
     """
     from higgsflow.eft.bit import EFTInformationTrees
     from higgsflow.eft.fit import EFTLikelihood
@@ -198,18 +270,51 @@ def expected_limits(
         raise DataError("model and sample have different coefficients", file=model, field="names")
     n = len(names)
     say = callback or (lambda msg: None)
-    m_zh = feats[("reco_" if side["level"] == "reco" else "") + "m_zh"]
-    bkg = toy_background_weights(coeffs, m_zh, background_ratio)
+    bkg_file = Path(background) if background is not None else background_path(sample)
+    if background is not None and not bkg_file.exists():
+        raise DataError("background sample not found", file=bkg_file)
+    bkg_rc = None
+    use_pythia = bkg_file.exists() and side["level"] == "reco"
+    if m_bb_window is None and use_pythia:
+        m_bb_window = (90.0, 150.0)
+    if m_bb_window is not None:
+        if side["level"] != "reco":
+            raise ConfigError("the m_bb window needs a detector-level model", field="m_bb_window")
+        lo, hi = m_bb_window
+        win = (feats["reco_m_bb"] > lo) & (feats["reco_m_bb"] < hi)
+        if not win.any():
+            raise DataError("no signal event in the m_bb window", file=sample, field="m_bb_window")
+        x, coeffs, feats = x[win], coeffs[win], {k: v[win] for k, v in feats.items()}
+    if use_pythia:
+        xb, cb, names_b, _, fb = _design(bkg_file, "reco", side["features"], "all")
+        if list(names_b) != list(names):
+            raise DataError("background and sample have different coefficients", file=bkg_file, field="names")
+        if m_bb_window is not None:
+            win = (fb["reco_m_bb"] > m_bb_window[0]) & (fb["reco_m_bb"] < m_bb_window[1])
+            xb, cb = xb[win], cb[win]
+        bkg, bkg_rc = cb[:, 0], bits.predict_coefficients(xb)
+        bkg_info = {"source": "pythia8 Z/gamma*(->ll)+jets", "file": str(bkg_file), "n_events": len(xb)}
+    else:
+        m_zh = feats[("reco_" if side["level"] == "reco" else "") + "m_zh"]
+        bkg = toy_background_weights(coeffs, m_zh, background_ratio)
+        bkg_info = {
+            "source": "placeholder (SM signal x (m_ZH/300 GeV)^-2)",
+            "background_ratio": background_ratio,
+        }
+    bkg_info["yield_pb"] = float(np.sum(bkg))
+    log.info("background: %s", bkg_info["source"])
+    say(f"background: {bkg_info['source']}")
     templates = {"BIT": bits.predict_coefficients(x), "exact": coeffs[:, 1:] / coeffs[:, :1]}
     # search box for θ*: a few times the inclusive expected interval of each coefficient
-    incl = build_template(templates["exact"], coeffs, np.zeros(n), 1, lumi_fb, bkg)
+    incl = build_template(templates["exact"], coeffs, np.zeros(n), 1, lumi_fb, bkg, bkg_rc)
     ranges = 2.0 * expected_widths(incl.signal, incl.background, n)
     results: dict = {
         "names": list(names),
         "lumi_fb": lumi_fb,
         "n_bins": n_bins,
         "seed": seed,
-        "background_ratio": background_ratio,
+        "background": bkg_info,
+        "m_bb_window": list(m_bb_window) if m_bb_window is not None else None,
         "norm_uncertainty": norm_uncertainty,
         "n_events": len(x),
         "versions": _versions(),
@@ -230,9 +335,18 @@ def expected_limits(
     for label, rc in templates.items():
         say(f"θ* search for the {label} template")
         theta_star, best, _ = optimise_theta_star(
-            rc, coeffs, n, n_bins, lumi_fb, ranges, n_trials, seed, background_weights=bkg
+            rc,
+            coeffs,
+            n,
+            n_bins,
+            lumi_fb,
+            ranges,
+            n_trials,
+            seed,
+            background_weights=bkg,
+            background_ratio_coeffs=bkg_rc,
         )
-        tpl = build_template(rc, coeffs, theta_star, n_bins, lumi_fb, bkg)
+        tpl = build_template(rc, coeffs, theta_star, n_bins, lumi_fb, bkg, bkg_rc)
         lik = EFTLikelihood(
             names,
             tpl.signal,
@@ -240,7 +354,12 @@ def expected_limits(
             norm_uncertainties={"signal": norm_uncertainty, "zbb": norm_uncertainty},
         )
         widths = expected_widths(tpl.signal, tpl.background, n)
-        entry = {"theta_star": theta_star.tolist(), "objective": best, "intervals": {}}
+        entry = {
+            "theta_star": theta_star.tolist(),
+            "objective": best,
+            "yields": {"signal_sm": tpl.signal[:, 0].tolist(), "background": tpl.background.tolist()},
+            "intervals": {},
+        }
         for i, nm in enumerate(names):
             say(f"{label}: scanning {nm}")
             values = np.linspace(-1.5 * widths[i], 1.5 * widths[i], n_scan)

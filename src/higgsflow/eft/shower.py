@@ -27,7 +27,7 @@ import numpy as np
 
 from higgsflow.errors import DataError
 
-__all__ = ["particle_level_features", "shower_lhe"]
+__all__ = ["generate_background", "particle_level_features", "shower_lhe"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ def shower_lhe(
     n_events: int | None = None,
     mpi: bool = False,
     btag_efficiency: float = 0.7,
+    mistag: float = 0.01,
     callback: Callable[[int], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Shower the events of an LHE file; return per-event objects (four-vectors (E, px, py, pz) in GeV).
@@ -51,7 +52,6 @@ def shower_lhe(
     Keys: ``ok`` (Pythia accepted the event), ``selected``, ``category`` (0 resolved, 1 boosted),
     ``p_lminus``, ``p_lplus``, ``p_h`` (the H → bb̄ candidate), ``n_bjets``.
     """
-    import fastjet
     import pythia8mc
 
     lhe = Path(lhe)
@@ -66,47 +66,119 @@ def shower_lhe(
         f"Random:seed = {int(seed) % 900_000_000 + 1}",
         f"PartonLevel:MPI = {'on' if mpi else 'off'}",
         "25:mayDecay = off",
-        "Next:numberCount = 0",
-        "Next:numberShowEvent = 0",
-        "Next:numberShowInfo = 0",
-        "Next:numberShowProcess = 0",
-        "Next:numberShowLHA = 0",
-        "Init:showChangedSettings = off",
-        "Print:quiet = on",
-        "Init:showProcesses = off",
+        *_QUIET,
     ):
         py.readString(s)
     if not py.init():
         raise DataError("Pythia could not initialise from the LHE file", file=lhe)
+    out = _event_loop(py, rng, n_events, btag_efficiency, mistag, False, callback, stop_at_eof=True)
+    log.info("showered %d events from %s", len(out["ok"]), lhe)
+    return out
+
+
+_QUIET = (
+    "Next:numberCount = 0",
+    "Next:numberShowEvent = 0",
+    "Next:numberShowInfo = 0",
+    "Next:numberShowProcess = 0",
+    "Next:numberShowLHA = 0",
+    "Init:showChangedSettings = off",
+    "Print:quiet = on",
+    "Init:showProcesses = off",
+)
+
+
+def _event_loop(py, rng, n_events, eff, mistag, truth_tag, callback, *, stop_at_eof):
+    import fastjet
+
     ak4 = fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4)
     ak8 = fastjet.JetDefinition(fastjet.antikt_algorithm, 0.8)
-    rows: dict[str, list] = {
-        k: [] for k in ("ok", "selected", "category", "p_lminus", "p_lplus", "p_h", "n_bjets")
-    }
+    keys = ("ok", "selected", "category", "p_lminus", "p_lplus", "p_h", "n_bjets", "tag_weight")
+    rows: dict[str, list] = {k: [] for k in keys}
     zero = np.zeros(4)
+    empty = {"selected": False, "category": 0, "p_lminus": zero, "p_lplus": zero, "p_h": zero}
     k = 0
+    n_fail = 0
     while n_events is None or k < n_events:
         accepted = py.next()
-        if not accepted and py.infoPython().atEndOfFile():
-            break
+        if not accepted:
+            if stop_at_eof and py.infoPython().atEndOfFile():
+                break
+            if not stop_at_eof:  # internal processes: a failed event is retried, not counted
+                n_fail += 1
+                if n_fail > 10 * (n_events or 0) + 100:
+                    raise DataError("Pythia fails to generate events", expected="a working process setup")
+                continue
         k += 1
         if callback is not None:
             callback(k)
-        res = _objects(py.event, ak4, ak8, rng, btag_efficiency, fastjet) if accepted else None
+        res = (
+            _objects(py.event, ak4, ak8, rng, eff, fastjet, mistag=mistag, truth_tag=truth_tag)
+            if accepted
+            else None
+        )
         if res is None:
-            res = {
-                "selected": False,
-                "category": 0,
-                "p_lminus": zero,
-                "p_lplus": zero,
-                "p_h": zero,
-                "n_bjets": 0,
-            }
+            res = {**empty, "n_bjets": 0, "tag_weight": 0.0}
         rows["ok"].append(bool(accepted))
         for key, val in res.items():
             rows[key].append(val)
-    log.info("showered %d events from %s", k, lhe)
     return {key: np.array(val) for key, val in rows.items()}
+
+
+def generate_background(
+    n_events: int,
+    seed: int,
+    *,
+    pt_hat_min: float = 20.0,
+    m_ll_window: tuple[float, float] = (60.0, 120.0),
+    mpi: bool = False,
+    btag_efficiency: float = 0.7,
+    mistag: float = 0.01,
+    callback: Callable[[int], None] | None = None,
+) -> tuple[dict[str, np.ndarray], float]:
+    """Generate the Z/γ*(→ℓℓ)+jets background with Pythia 8 and reconstruct it like the showered signal.
+
+    Processes ``WeakBosonAndParton:qqbar2gmZg`` and ``qg2gmZq`` (p̂_T > ``pt_hat_min`` GeV, the jets of the
+    selection start at 20 GeV), Z/γ* → e⁺e⁻, μ⁺μ⁻ with m_ℓℓ in ``m_ll_window`` (GeV); b quarks come from the
+    b-quark PDF and g → bb̄ in the shower. Objects and selection are those of :func:`shower_lhe`; the b-tagging
+    rule (``btag_efficiency`` for a jet with a B hadron, ``mistag`` otherwise) is applied as a probability
+    ("truth tagging": ``tag_weight`` = P(event selected), one tagging outcome drawn for the kinematics), which has
+    the expectation of the random tagging of the signal at far smaller statistical error.
+
+    Returns (objects as in :func:`shower_lhe` plus ``tag_weight``, σ in pb of the generated process).
+    """
+    import pythia8mc
+
+    if n_events < 1:
+        raise DataError("n_events must be positive", field="n_events", expected=">= 1")
+    rng = np.random.default_rng(seed)
+    py = pythia8mc.Pythia("", False)
+    for s in (
+        "Beams:eCM = 13000.",
+        "WeakBosonAndParton:qqbar2gmZg = on",
+        "WeakBosonAndParton:qg2gmZq = on",
+        f"PhaseSpace:pTHatMin = {float(pt_hat_min)}",
+        f"23:mMin = {float(m_ll_window[0])}",
+        f"23:mMax = {float(m_ll_window[1])}",
+        "23:onMode = off",
+        "23:onIfAny = 11 13",
+        "Random:setSeed = on",
+        f"Random:seed = {int(seed) % 900_000_000 + 1}",
+        f"PartonLevel:MPI = {'on' if mpi else 'off'}",
+        *_QUIET,
+    ):
+        py.readString(s)
+    if not py.init():
+        raise DataError("Pythia could not initialise the Z+jets processes", field="settings")
+    out = _event_loop(py, rng, n_events, btag_efficiency, mistag, True, callback, stop_at_eof=False)
+    sigma_pb = float(py.infoPython().sigmaGen()) * 1e9  # mb → pb
+    log.info(
+        "Z+jets: %d events, sigma = %.4g pb, mean tag weight %.3g",
+        n_events,
+        sigma_pb,
+        out["tag_weight"].mean(),
+    )
+    return out, sigma_pb
 
 
 def _p4(p) -> np.ndarray:
@@ -117,7 +189,7 @@ def _dr(eta1, phi1, eta2, phi2):
     return np.hypot(eta1 - eta2, np.angle(np.exp(1j * (phi1 - phi2))))
 
 
-def _objects(event, ak4, ak8, rng, eff, fastjet):
+def _objects(event, ak4, ak8, rng, eff, fastjet, mistag=0.01, truth_tag=False):
     final, bhad = [], []
     for i in range(event.size()):
         p = event[i]
@@ -165,28 +237,62 @@ def _objects(event, ak4, ak8, rng, eff, fastjet):
         visible.append(fastjet.PseudoJet(p.px(), p.py(), p.pz(), p.e()))
     jets = [j for j in fastjet.ClusterSequence(visible, ak4).inclusive_jets(20.0) if abs(j.eta()) < 2.5]
     jets.sort(key=lambda j: -j.pt())
-    bjets = []
-    for j in jets:
-        if any(_dr(j.eta(), j.phi_std(), e, f) < 0.4 for e, f in bhad) and rng.uniform() < eff:
-            bjets.append(j)
+    bflag = [any(_dr(j.eta(), j.phi_std(), e, f) < 0.4 for e, f in bhad) for j in jets]
     fat = [j for j in fastjet.ClusterSequence(visible, ak8).inclusive_jets(250.0) if abs(j.eta()) < 2.5]
     fat.sort(key=lambda j: -j.pt())
     boosted = [j for j in fat if sum(_dr(j.eta(), j.phi_std(), e, f) < 0.8 for e, f in bhad) >= 2]
-    if boosted and rng.uniform() < eff * eff:
-        h = np.array([boosted[0].e(), boosted[0].px(), boosted[0].py(), boosted[0].pz()])
-        category, selected = 1, True
-    elif len(bjets) >= 2:
-        h = sum(np.array([j.e(), j.px(), j.py(), j.pz()]) for j in bjets[:2])
-        category, selected = 0, True
+    tag_weight = 1.0
+    if truth_tag:
+        # the same tagging rule in expectation: probabilities instead of draws, one outcome drawn for the kinematics
+        p_tag = [eff if b else mistag for b in bflag]
+        outcomes, probs = [], []
+        p_boost = eff * eff if boosted else 0.0
+        if p_boost > 0:
+            outcomes.append(("boosted", None))
+            probs.append(p_boost)
+        for i2 in range(len(jets)):  # (i1, i2) are the two leading tagged jets
+            untag_before = 1.0
+            for i1 in range(i2):
+                if i1 > 0:
+                    untag_before *= 1.0 - p_tag[i1 - 1]
+                others = np.prod([1.0 - p_tag[k] for k in range(i1 + 1, i2)]) if i2 > i1 + 1 else 1.0
+                p = (1.0 - p_boost) * untag_before * p_tag[i1] * others * p_tag[i2]
+                if p > 0:
+                    outcomes.append(("resolved", (i1, i2)))
+                    probs.append(p)
+        tag_weight = float(sum(probs))
+        if tag_weight > 0:
+            kind, pair_idx = outcomes[rng.choice(len(outcomes), p=np.asarray(probs) / tag_weight)]
+        else:
+            kind, pair_idx = "none", None
+        if kind == "boosted":
+            b0 = boosted[0]
+            h, category, selected = np.array([b0.e(), b0.px(), b0.py(), b0.pz()]), 1, True
+        elif kind == "resolved":
+            h = sum(np.array([jets[i].e(), jets[i].px(), jets[i].py(), jets[i].pz()]) for i in pair_idx)
+            category, selected = 0, True
+        else:
+            h, category, selected = np.zeros(4), 0, False
+        n_b = int(sum(bflag))
     else:
-        h, category, selected = np.zeros(4), 0, False
+        bjets = [j for j, b in zip(jets, bflag, strict=True) if rng.uniform() < (eff if b else mistag)]
+        n_b = len(bjets)
+        if boosted and rng.uniform() < eff * eff:
+            h = np.array([boosted[0].e(), boosted[0].px(), boosted[0].py(), boosted[0].pz()])
+            category, selected = 1, True
+        elif len(bjets) >= 2:
+            h = sum(np.array([j.e(), j.px(), j.py(), j.pz()]) for j in bjets[:2])
+            category, selected = 0, True
+        else:
+            h, category, selected = np.zeros(4), 0, False
     return {
         "selected": selected,
         "category": category,
         "p_lminus": lep[pair[0]],
         "p_lplus": lep[pair[1]],
         "p_h": h,
-        "n_bjets": len(bjets),
+        "n_bjets": n_b,
+        "tag_weight": tag_weight,
     }
 
 

@@ -57,12 +57,15 @@ def build_template(
     n_bins: int,
     lumi_fb: float,
     background_weights: np.ndarray | None = None,
+    background_ratio_coeffs: np.ndarray | None = None,
 ) -> Template:
     """Bin events in r̂(x|θ*) at SM-weighted quantiles; per-bin yields = Σ weight coefficients × luminosity.
 
     ``ratio_coeffs`` (n, P−1): learned (or exact) R_i, R_ij per event; ``coeffs`` (n, P): exact weight
-    coefficients in pb; ``background_weights`` (n,) in pb: background events binned with the same score
-    (here the background is evaluated on the same events, see :func:`toy_background_weights`).
+    coefficients in pb; ``background_weights`` in pb: without ``background_ratio_coeffs`` they are (n,) weights
+    of the signal events themselves (the placeholder, :func:`toy_background_weights`); with
+    ``background_ratio_coeffs`` (n_b, P−1) they are (n_b,) weights of separate background events (Pythia 8
+    Z+jets), binned with their own score r̂(x_b|θ*) at the signal's bin edges.
     """
     theta_star = np.asarray(theta_star, float)
     coeffs = np.asarray(coeffs, float)
@@ -83,7 +86,20 @@ def build_template(
     np.add.at(sig, idx, coeffs * scale)
     bkg = np.zeros(n_bins)
     if background_weights is not None:
-        np.add.at(bkg, idx, np.asarray(background_weights, float) * scale)
+        bw = np.asarray(background_weights, float)
+        if background_ratio_coeffs is None:
+            bidx = idx
+        else:
+            if len(background_ratio_coeffs) != len(bw):
+                raise DataError(
+                    "background ratio coefficients and weights have different lengths",
+                    field="background_ratio_coeffs",
+                )
+            sb = _score(np.asarray(background_ratio_coeffs, float), theta_star)
+            bidx = np.clip(np.searchsorted(inner, sb, side="right"), 0, n_bins - 1)
+        if len(bw) != len(bidx):
+            raise DataError("background weights do not match the events", field="background_weights")
+        np.add.at(bkg, bidx, bw * scale)
     # ties in the score (a coarse model) can leave bins empty: merge them away
     keep = sig[:, 0] + bkg > 0
     if not keep.all():
@@ -153,6 +169,7 @@ def optimise_theta_star(
     seed: int,
     background_weights: np.ndarray | None = None,
     callback: Callable[[int, int], None] | None = None,
+    background_ratio_coeffs: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, list[float]]:
     """Bayesian optimisation (optuna TPE) of θ* in the box |θ*_i| ≤ ranges[i].
 
@@ -168,7 +185,9 @@ def optimise_theta_star(
 
     def objective(trial):
         th = np.array([trial.suggest_float(f"t{i}", -r, r) for i, r in enumerate(ranges)])
-        tpl = build_template(ratio_coeffs, coeffs, th, n_bins, lumi_fb, background_weights)
+        tpl = build_template(
+            ratio_coeffs, coeffs, th, n_bins, lumi_fb, background_weights, background_ratio_coeffs
+        )
         w = expected_widths(tpl.signal, tpl.background, n_params)
         with np.errstate(divide="ignore"):
             val = -float(np.sum(np.log(w)))
