@@ -36,6 +36,9 @@ def generate_zh(
     background_events: int = typer.Option(
         0, help="With --shower: also generate this many Pythia 8 Z(->ll)+jets background events."
     ),
+    detector: bool = typer.Option(
+        True, help="With --shower: the generator's CMS-like detector model (else particle level)."
+    ),
     overwrite: bool = typer.Option(False, help="Replace existing outputs."),
 ) -> None:
     """Sample weighted pp → ZH(ℓℓbb) events with exact SMEFT weight coefficients."""
@@ -54,6 +57,7 @@ def generate_zh(
             sqrt_shat_max=sqrt_shat_max,
             shower=shower,
             background_events=background_events,
+            detector=detector,
             overwrite=overwrite,
             callback=lambda k: progress.update(task, completed=k),
         )

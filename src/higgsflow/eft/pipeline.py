@@ -77,13 +77,15 @@ def generate_zh_sample(
     sqrt_shat_max: float = 3000.0,
     shower: bool = False,
     background_events: int = 0,
+    detector: bool = True,
     overwrite: bool = False,
     callback: Callable[[int], None] | None = None,
 ) -> Path:
     """Generate the ZH model and write the Parquet sample (and optional LHE).
 
     Detector-level features (``reco_*``) come from the smearing of ``zh.reconstruct`` or, with ``shower``,
-    from Pythia 8 showering of the LHE events and particle-level objects (``eft.shower``). With ``shower`` and
+    from Pythia 8 showering of the LHE events, the generator's detector model (``detector``; particle level
+    without it) and FastJet objects (``eft.shower``). With ``shower`` and
     ``background_events`` > 0, a Pythia 8 Z/γ*(→ℓℓ)+jets background (``shower.generate_background``) is
     reconstructed the same way and written next to the sample (:func:`background_path`) in the same format:
     ``reco_*`` columns, w0 = σ/N × P(b-tags) in pb, all EFT coefficients zero.
@@ -112,7 +114,7 @@ def generate_zh_sample(
 
         lhe = Path(lhe) if lhe is not None else out.with_suffix(".lhe")
         zh.write_lhe(ev, lhe, overwrite=overwrite)
-        objects = shower_lhe(lhe, int(seeds[1].generate_state(1)[0]), callback=callback)
+        objects = shower_lhe(lhe, int(seeds[1].generate_state(1)[0]), detector=detector, callback=callback)
         if len(objects["ok"]) != len(ev):
             raise DataError("Pythia returned a different number of events", file=lhe, expected=f"{len(ev)}")
         reco = particle_level_features(objects)
@@ -120,7 +122,7 @@ def generate_zh_sample(
         reco = zh.reconstruct(ev, int(seeds[1].generate_state(1)[0]))
     feats = dict(ev.features)
     feats.update({f"reco_{k}": v for k, v in reco.items()})
-    settings = {**ev.settings, "seed": seed, "reconstruction": "pythia8+fastjet" if shower else "smearing"}
+    settings = {**ev.settings, "seed": seed, "reconstruction": _reco_label(shower, detector)}
     meta = {"settings": json.dumps(settings), "versions": json.dumps(_versions())}
     path = write_sample(out, feats, ev.coeffs, zh.COEFFICIENTS, metadata=meta, overwrite=overwrite)
     if lhe is not None and not shower:
@@ -128,13 +130,23 @@ def generate_zh_sample(
     log.info("wrote %d events to %s", len(ev), path)
     if background_events:
         generate_background_sample(
-            bkg_out, background_events, int(seeds[2].generate_state(1)[0]), overwrite=overwrite
+            bkg_out,
+            background_events,
+            int(seeds[2].generate_state(1)[0]),
+            detector=detector,
+            overwrite=overwrite,
         )
     return path
 
 
+def _reco_label(shower: bool, detector: bool) -> str:
+    if not shower:
+        return "smearing"
+    return "pythia8+cms-detector+fastjet" if detector else "pythia8+fastjet (particle level)"
+
+
 def generate_background_sample(
-    out: str | os.PathLike[str], n_events: int, seed: int, *, overwrite: bool = False
+    out: str | os.PathLike[str], n_events: int, seed: int, *, detector: bool = True, overwrite: bool = False
 ) -> Path:
     """Generate the Pythia 8 Z/γ*(→ℓℓ)+jets background (``shower.generate_background``) and write it as an
     EFT sample: ``reco_*`` columns as for the showered signal, w0 = σ/N × P(b-tags) in pb (zero when not
@@ -147,7 +159,7 @@ def generate_background_sample(
     out = Path(out)
     if out.exists() and not overwrite:
         raise DataError("output exists; pass overwrite to replace it", file=out)
-    objects, sigma_pb = generate_background(n_events, seed)
+    objects, sigma_pb = generate_background(n_events, seed, detector=detector)
     reco = particle_level_features(objects)
     coeffs = np.zeros((n_events, len(coefficient_columns(zh.COEFFICIENTS))))
     coeffs[:, 0] = sigma_pb / n_events * objects["tag_weight"] * objects["selected"]
@@ -156,7 +168,7 @@ def generate_background_sample(
         "sigma_pb": sigma_pb,
         "n_events": n_events,
         "seed": seed,
-        "reconstruction": "pythia8+fastjet, truth tagging",
+        "reconstruction": _reco_label(True, detector) + ", truth tagging",
     }
     meta = {"settings": json.dumps(settings), "versions": json.dumps(_versions())}
     feats = {f"reco_{k}": v for k, v in reco.items()}

@@ -1,19 +1,22 @@
-"""Shower and hadronise the ZH LHE events with Pythia 8 and build particle-level objects (FastJet).
+"""Shower and hadronise the ZH LHE events with Pythia 8, pass them through the detector model, build objects.
 
 The weights depend on the parton-level event z only, so they ride along: event k of the output belongs to
 event k of the LHE file (Pythia reads the file in order; an event Pythia rejects is flagged, never dropped).
 
-Objects (a particle-level stand-in until the generator's detector model is plugged in via
-``zh.reconstruct(detector=...)``):
+Candidates: by default the e-flow candidates of the generator's CMS-like detector model
+(``higgsflow.generate.detector.simulate``, the Delphes CMS card of docs/generate.md) run on the stable
+particles of each event; with ``detector=False`` the stable generator particles themselves (particle level).
+Objects:
 
-- leptons: the hardest opposite-sign same-flavour e/μ pair among final-state particles, p_T > 20 GeV,
-  |η| < 2.5, dressed with photons within ΔR < 0.1;
-- AK4 jets: anti-k_T R = 0.4 on all other visible final-state particles, p_T > 20 GeV, |η| < 2.5; a jet is
-  b-tagged when a (last) B hadron lies within ΔR < 0.4, with 70 % efficiency (seeded);
+- leptons: the hardest opposite-sign same-flavour e/μ pair, p_T > 20 GeV, |η| < 2.5, dressed with photons
+  within ΔR < 0.1;
+- AK4 jets: anti-k_T R = 0.4 on all other candidates, p_T > 20 GeV, |η| < 2.5; a jet is b-tagged when a (last)
+  B hadron of the generator record lies within ΔR < 0.4, with 70 % efficiency, otherwise with the 1 % mistag
+  rate (seeded);
 - AK8 jet: anti-k_T R = 0.8, p_T > 250 GeV, with two B hadrons inside (boosted category).
 
 The H → bb̄ candidate is the two leading b-tagged AK4 jets (resolved) or the leading double-b AK8 jet
-(boosted).
+(boosted). :func:`generate_background` makes the Z/γ*(→ℓℓ)+jets background with the same objects.
 """
 
 from __future__ import annotations
@@ -45,12 +48,16 @@ def shower_lhe(
     mpi: bool = False,
     btag_efficiency: float = 0.7,
     mistag: float = 0.01,
+    detector: bool = True,
     callback: Callable[[int], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Shower the events of an LHE file; return per-event objects (four-vectors (E, px, py, pz) in GeV).
 
     Keys: ``ok`` (Pythia accepted the event), ``selected``, ``category`` (0 resolved, 1 boosted),
-    ``p_lminus``, ``p_lplus``, ``p_h`` (the H → bb̄ candidate), ``n_bjets``.
+    ``p_lminus``, ``p_lplus``, ``p_h`` (the H → bb̄ candidate), ``n_bjets``, ``tag_weight`` (1).
+    With ``detector`` (default) the objects are built from the e-flow candidates of the generator's CMS-like
+    detector model (``higgsflow.generate.detector.simulate``: tracking efficiency and resolution, lepton
+    identification, calorimeter towers), otherwise from the stable generator particles (particle level).
     """
     import pythia8mc
 
@@ -71,7 +78,9 @@ def shower_lhe(
         py.readString(s)
     if not py.init():
         raise DataError("Pythia could not initialise from the LHE file", file=lhe)
-    out = _event_loop(py, rng, n_events, btag_efficiency, mistag, False, callback, stop_at_eof=True)
+    out = _event_loop(
+        py, rng, n_events, btag_efficiency, mistag, False, callback, stop_at_eof=True, detector=detector
+    )
     log.info("showered %d events from %s", len(out["ok"]), lhe)
     return out
 
@@ -88,7 +97,7 @@ _QUIET = (
 )
 
 
-def _event_loop(py, rng, n_events, eff, mistag, truth_tag, callback, *, stop_at_eof):
+def _event_loop(py, rng, n_events, eff, mistag, truth_tag, callback, *, stop_at_eof, detector=False):
     import fastjet
 
     ak4 = fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4)
@@ -113,9 +122,7 @@ def _event_loop(py, rng, n_events, eff, mistag, truth_tag, callback, *, stop_at_
         if callback is not None:
             callback(k)
         res = (
-            _objects(py.event, ak4, ak8, rng, eff, fastjet, mistag=mistag, truth_tag=truth_tag)
-            if accepted
-            else None
+            _objects(py.event, ak4, ak8, rng, eff, fastjet, mistag, truth_tag, detector) if accepted else None
         )
         if res is None:
             res = {**empty, "n_bjets": 0, "tag_weight": 0.0}
@@ -134,6 +141,7 @@ def generate_background(
     mpi: bool = False,
     btag_efficiency: float = 0.7,
     mistag: float = 0.01,
+    detector: bool = True,
     callback: Callable[[int], None] | None = None,
 ) -> tuple[dict[str, np.ndarray], float]:
     """Generate the Z/γ*(→ℓℓ)+jets background with Pythia 8 and reconstruct it like the showered signal.
@@ -170,7 +178,9 @@ def generate_background(
         py.readString(s)
     if not py.init():
         raise DataError("Pythia could not initialise the Z+jets processes", field="settings")
-    out = _event_loop(py, rng, n_events, btag_efficiency, mistag, True, callback, stop_at_eof=False)
+    out = _event_loop(
+        py, rng, n_events, btag_efficiency, mistag, True, callback, stop_at_eof=False, detector=detector
+    )
     sigma_pb = float(py.infoPython().sigmaGen()) * 1e9  # mb → pb
     log.info(
         "Z+jets: %d events, sigma = %.4g pb, mean tag weight %.3g",
@@ -181,60 +191,79 @@ def generate_background(
     return out, sigma_pb
 
 
-def _p4(p) -> np.ndarray:
-    return np.array([p.e(), p.px(), p.py(), p.pz()])
-
-
 def _dr(eta1, phi1, eta2, phi2):
     return np.hypot(eta1 - eta2, np.angle(np.exp(1j * (phi1 - phi2))))
 
 
-def _objects(event, ak4, ak8, rng, eff, fastjet, mistag=0.01, truth_tag=False):
-    final, bhad = [], []
+def _candidates(event, rng, detector):
+    """Final-state candidates (pid-like id, four-momenta) and the (η, φ) of the last B hadrons of an event.
+
+    Without ``detector`` the candidates are the stable generator particles (neutrinos removed); with
+    ``detector=True`` they are the e-flow candidates of ``higgsflow.generate.detector.simulate``: electrons and
+    muons (id ∓11, ∓13 from the track charge), photons (22), charged (211·q) and neutral hadrons (130).
+    """
+    rows, bhad = [], []
     for i in range(event.size()):
         p = event[i]
         if p.isFinal():
-            final.append(i)
+            if abs(p.id()) in (12, 14, 16):
+                continue
+            rows.append((p.id(), p.charge(), p.px(), p.py(), p.pz(), p.e(), p.xProd(), p.yProd(), p.zProd()))
         elif _is_b_hadron(p.id()) and p.isHadron():
             daughters = [event[d].id() for d in range(p.daughter1(), p.daughter2() + 1) if d > 0]
             if not any(_is_b_hadron(d) for d in daughters):
                 bhad.append((p.eta(), p.phi()))
-    leptons = [
-        i
-        for i in final
-        if abs(event[i].id()) in (11, 13) and event[i].pT() > 20 and abs(event[i].eta()) < 2.5
-    ]
-    leptons.sort(key=lambda i: -event[i].pT())
+    arr = np.array(rows, dtype=float).reshape(-1, 9)
+    if not detector:
+        return arr[:, 0].astype(int), arr[:, [5, 2, 3, 4]], bhad
+    from higgsflow.generate.detector import simulate
+
+    parts = {
+        "event": np.zeros(len(arr), np.int64),
+        "pid": arr[:, 0].astype(np.int64),
+        "charge": arr[:, 1],
+        "px": arr[:, 2],
+        "py": arr[:, 3],
+        "pz": arr[:, 4],
+        "e": arr[:, 5],
+        "vx": arr[:, 6],
+        "vy": arr[:, 7],
+        "vz": arr[:, 8],
+    }
+    ef = simulate(parts, rng)
+    q = np.sign(ef.charge).astype(int)
+    ids = np.select(
+        [ef.kind == 1, ef.kind == 2, ef.kind == 3, ef.kind == 0], [-11 * q, -13 * q, 22, 211 * q], 130
+    )
+    return ids, np.column_stack([ef.energy, ef.px, ef.py, ef.pz]), bhad
+
+
+def _objects(event, ak4, ak8, rng, eff, fastjet, mistag=0.01, truth_tag=False, detector=False):
+    ids, p4, bhad = _candidates(event, rng, detector)
+    pt = np.hypot(p4[:, 1], p4[:, 2])
+    eta = np.arcsinh(p4[:, 3] / np.maximum(pt, 1e-12))
+    phi = np.arctan2(p4[:, 2], p4[:, 1])
+    leptons = [i for i in np.flatnonzero(np.isin(np.abs(ids), (11, 13)) & (pt > 20) & (np.abs(eta) < 2.5))]
+    leptons.sort(key=lambda i: -pt[i])
     pair = None
-    for a in leptons:
-        for b in leptons:
-            if event[a].id() == -event[b].id() and event[a].id() > 0:
-                pair = (a, b)
+    for a_ in leptons:
+        for b_ in leptons:
+            if ids[a_] == -ids[b_] and ids[a_] > 0:
+                pair = (a_, b_)
                 break
         if pair:
             break
     if pair is None:
         return None
-    used = set(pair)
+    used = np.zeros(len(ids), bool)
+    used[list(pair)] = True
     lep = {}
+    photons = ids == 22
     for i in pair:  # photon dressing
-        v = _p4(event[i])
-        for j in final:
-            if (
-                event[j].id() == 22
-                and _dr(event[i].eta(), event[i].phi(), event[j].eta(), event[j].phi()) < 0.1
-            ):
-                v = v + _p4(event[j])
-                used.add(j)
-        lep[i] = v
-    visible = []
-    for j in final:
-        if j in used or (event[j].isNeutral() and abs(event[j].id()) in (12, 14, 16)):
-            continue
-        if abs(event[j].id()) in (12, 14, 16):
-            continue
-        p = event[j]
-        visible.append(fastjet.PseudoJet(p.px(), p.py(), p.pz(), p.e()))
+        near = photons & (_dr(eta[i], phi[i], eta, phi) < 0.1)
+        lep[i] = p4[i] + p4[near].sum(axis=0)
+        used |= near
+    visible = [fastjet.PseudoJet(v[1], v[2], v[3], v[0]) for v in p4[~used]]
     jets = [j for j in fastjet.ClusterSequence(visible, ak4).inclusive_jets(20.0) if abs(j.eta()) < 2.5]
     jets.sort(key=lambda j: -j.pt())
     bflag = [any(_dr(j.eta(), j.phi_std(), e, f) < 0.4 for e, f in bhad) for j in jets]
