@@ -169,26 +169,30 @@ def test_bit_learns_zh_ratios(name, train_test):
 
 @pytest.mark.slow
 def test_bit_learns_all_zh_ratios():
-    """All 27 R_i, R_ij at parton level (hist mode, 60k events): correlation with the exact ratios > 0.94
-    (measured 0.946–0.999); the four L×R interference terms are identically zero and learned as ≈ 0."""
-    train, test = zh.generate(60_000, seed=31), zh.generate(20_000, seed=32)
+    """All 27 R_i, R_ij at parton level (hist mode, 150k events, 300 trees of depth 6): correlation with the
+    exact ratios > 0.95 on held-out events; the four L×R interference terms are identically zero and learned
+    as ≈ 0. (60k events and 150 trees of depth 5 left R_cHq1,g4ZZ at 0.946.)"""
+    train, test = zh.generate(150_000, seed=31), zh.generate(20_000, seed=32)
     x = np.column_stack([train.features[k] for k in _FEATURES])
     xt = np.column_stack([test.features[k] for k in _FEATURES])
     model = EFTInformationTrees(
         list(zh.COEFFICIENTS),
         mode="hist",
         n_bins=128,
-        n_trees=150,
-        learning_rate=0.3,
-        max_depth=5,
+        n_trees=300,
+        learning_rate=0.2,
+        max_depth=6,
         min_size=30,
     )
     pred = model.fit(x, train.coeffs).predict_coefficients(xt)
     exact = test.coeffs[:, 1:] / test.coeffs[:, :1]
     w = test.coeffs[:, 0]
+    corr = {}
     for k, col in enumerate(coefficient_columns(zh.COEFFICIENTS)[1:]):
         if np.all(exact[:, k] == 0):
             assert np.max(np.abs(pred[:, k])) < 1e-12, col
             continue
         cov = np.cov(pred[:, k], exact[:, k], aweights=w)
-        assert cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]) > 0.94, col
+        corr[col] = cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])
+    print("correlations:", {c: round(float(v), 4) for c, v in sorted(corr.items(), key=lambda kv: kv[1])})
+    assert min(corr.values()) > 0.95, corr
