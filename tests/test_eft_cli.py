@@ -58,3 +58,23 @@ def test_generate_train_limits(tmp_path):
     }
     assert w["BIT"] >= 0.9 * w["exact"]
     assert (out / "scans.png").stat().st_size > 1000 and (out / "template.png").exists()
+
+
+def test_generate_with_pythia_background(tmp_path):
+    import pytest
+
+    pytest.importorskip("pythia8mc")
+    pytest.importorskip("fastjet")
+    runner = CliRunner()
+    sample = tmp_path / "zh.parquet"
+    # the Pythia 8 background needs the showered reconstruction
+    r = runner.invoke(
+        app, ["generate-zh", "-o", str(sample), "--n-events", "20", "--background-events", "10"]
+    )
+    assert r.exit_code != 0 and "shower" in str(r.exception) and not sample.exists()
+    args = ["generate-zh", "-o", str(sample), "--n-events", "20", "--shower", "--background-events", "30"]
+    r = runner.invoke(app, [*args, "--no-detector"])
+    assert r.exit_code == 0, r.output
+    _, coeffs, _, meta = read_sample(tmp_path / "zh_zjets.parquet")
+    settings = json.loads(meta["settings"])
+    assert "particle level" in settings["reconstruction"] and len(coeffs) == 30 and settings["sigma_pb"] > 100
