@@ -50,24 +50,30 @@ def _time(fn, n_jets: int, min_time: float) -> float:
             return done / dt
 
 
+def weaver_part():
+    """weaver-core's ParT as particle_transformer configures it for JetClass (17 features, 10 classes)."""
+    from weaver.nn.model.ParticleTransformer import ParticleTransformer as WPT
+
+    return WPT(
+        17,
+        10,
+        pair_input_dim=4,
+        use_pre_activation_pair=False,
+        cls_block_params={"dropout": 0, "attn_dropout": 0, "activation_dropout": 0},
+        fc_params=[],
+        trim=True,
+    )
+
+
 def models(name: str):
     from weaver.nn.model.ParticleNet import ParticleNet as WPN
-    from weaver.nn.model.ParticleTransformer import ParticleTransformer as WPT
 
     from higgsflow.models.part import ParticleTransformer
     from higgsflow.models.particlenet import ParticleNet
 
     torch.manual_seed(0)
     if name == "ParT":
-        w = WPT(
-            17,
-            10,
-            pair_input_dim=4,
-            use_pre_activation_pair=False,
-            cls_block_params={"dropout": 0, "attn_dropout": 0, "activation_dropout": 0},
-            fc_params=[],
-            trim=True,
-        )
+        w = weaver_part()
         return (lambda p, x, v, m: w(x, v=v, mask=m)), w, ParticleTransformer(17, 10)
     conv = [(16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256, 256))]
     w = WPN(17, 10, conv_params=conv, fc_params=[(256, 0.1)], use_fusion=False)
@@ -142,7 +148,6 @@ def bench_model(name: str, min_time: float, n_batch1: int) -> list[tuple[str, fl
 
 
 def bench_predict(n_jets: int) -> tuple[str, float, float]:
-    from weaver.nn.model.ParticleTransformer import ParticleTransformer as WPT
 
     from higgsflow.data import load_arrays
     from higgsflow.data.toy import JETCLASS_LABELS, write_toy_jets
@@ -166,15 +171,7 @@ def bench_predict(n_jets: int) -> tuple[str, float, float]:
     from higgsflow.data import DataConfig
 
     cfg = DataConfig.load(run.run_dir / "data_config.yaml")
-    w = WPT(
-        17,
-        10,
-        pair_input_dim=4,
-        use_pre_activation_pair=False,
-        cls_block_params={"dropout": 0, "attn_dropout": 0, "activation_dropout": 0},
-        fc_params=[],
-        trim=True,
-    )
+    w = weaver_part()
     # weaver-core's model with the same weights
     state = torch.load(run.run_dir / "model.pt", weights_only=True)
     w.load_state_dict(state, strict=False)
