@@ -138,15 +138,7 @@ _FEATURES = [
     "cos_theta",
     "cos_theta_star",
     "phi_star",
-    "f_ll",
-    "f_1tt",
-    "f_2tt",
-    "f_1lt",
-    "f_2lt",
-    "f_1lt_tilde",
-    "f_2lt_tilde",
-    "f_tt_prime",
-    "f_tt_prime_tilde",
+    *zh.ANGULAR_MOMENTS,
 ]
 
 

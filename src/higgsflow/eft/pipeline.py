@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from higgsflow.eft import zh
 from higgsflow.errors import ConfigError, DataError
 
 __all__ = [
@@ -38,16 +39,7 @@ DEFAULT_FEATURES = (
     "cos_theta_star",
     "phi_star",
     "pt_h",
-    # the angular moments of zh._angles_features (products of angles, hard for axis-aligned splits)
-    "f_ll",
-    "f_1tt",
-    "f_2tt",
-    "f_1lt",
-    "f_2lt",
-    "f_1lt_tilde",
-    "f_2lt_tilde",
-    "f_tt_prime",
-    "f_tt_prime_tilde",
+    *zh.ANGULAR_MOMENTS,
 )
 
 
@@ -90,7 +82,7 @@ def generate_zh_sample(
     reconstructed the same way and written next to the sample (:func:`background_path`) in the same format:
     ``reco_*`` columns, w0 = σ/N × P(b-tags) in pb, all EFT coefficients zero.
     """
-    from higgsflow.eft import zh
+
     from higgsflow.eft.weights import write_sample
 
     out = Path(out)
@@ -152,7 +144,7 @@ def generate_background_sample(
     EFT sample: ``reco_*`` columns as for the showered signal, w0 = σ/N × P(b-tags) in pb (zero when not
     selected), all EFT coefficients zero.
     """
-    from higgsflow.eft import zh
+
     from higgsflow.eft.shower import generate_background, particle_level_features
     from higgsflow.eft.weights import coefficient_columns, write_sample
 

@@ -76,6 +76,19 @@ N_COLOURS = 3
 # quark flavours: pdg → (T3, Q)
 _QUARKS = {1: (-0.5, -1 / 3), 2: (0.5, 2 / 3), 3: (-0.5, -1 / 3), 4: (0.5, 2 / 3)}
 
+#: the angular moments of :func:`_angles_features` (products of angles, hard for axis-aligned tree splits)
+ANGULAR_MOMENTS = (
+    "f_ll",
+    "f_1tt",
+    "f_2tt",
+    "f_1lt",
+    "f_2lt",
+    "f_1lt_tilde",
+    "f_2lt_tilde",
+    "f_tt_prime",
+    "f_tt_prime_tilde",
+)
+
 FEATURES = (
     "m_zh",
     "pt_z",
@@ -86,15 +99,7 @@ FEATURES = (
     "pt_h",
     "eta_z",
     "eta_h",
-    "f_ll",
-    "f_1tt",
-    "f_2tt",
-    "f_1lt",
-    "f_2lt",
-    "f_1lt_tilde",
-    "f_2lt_tilde",
-    "f_tt_prime",
-    "f_tt_prime_tilde",
+    *ANGULAR_MOMENTS,
 )
 
 _PAULI = np.array(
