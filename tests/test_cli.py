@@ -93,3 +93,12 @@ def test_verbosity_sets_logging_level(flag):
     assert main([flag, "inspect", "missing.root"]) == 1
     level = logging.getLogger("higgsflow").level
     assert level == (logging.INFO if flag == "-v" else logging.DEBUG)
+
+
+def test_cli_import_does_not_load_heavy_libraries():
+    """`higgsflow --help` stays fast: sub-command modules import torch, pyhf, pythia8 only when a command runs."""
+    code = (
+        "import sys, higgsflow.cli; print(sorted({'torch', 'pyhf', 'pythia8', 'xgboost'} & set(sys.modules)))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
