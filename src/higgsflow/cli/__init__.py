@@ -10,6 +10,7 @@ Sub-packages contribute their own typer app (``higgsflow/<package>/cli.py``, att
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import sys
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from higgsflow._version import __version__
 from higgsflow.errors import HiggsflowError
@@ -150,6 +152,20 @@ def _exception_classes(name: str) -> tuple[type[BaseException], ...]:
 _EXIT = _exception_classes("Exit")
 _ABORT = _exception_classes("Abort")
 _CLICK_ERROR = _exception_classes("ClickException")
+#: operating-system refusals of a named path: no permission, a read-only or full disk, a folder where a file
+#: should be (or the reverse), a missing file or folder. They concern the user's files, not higgsflow's code.
+_PATH_ERRNOS = frozenset(
+    {
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EISDIR,
+        errno.ENOTDIR,
+        errno.ENOENT,
+    }
+)
 
 
 def _verbosity(argv: Sequence[str]) -> int:
@@ -167,29 +183,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = _verbosity(args)
     try:
-        app(args=args, prog_name="higgsflow", standalone_mode=False)
+        # typer in non-standalone mode *returns* the code of a typer.Exit (and turns Ctrl-C into Exit(130))
+        rc = app(args=args, prog_name="higgsflow", standalone_mode=False)
     except HiggsflowError as exc:
         if verbose:
             _err.print(traceback.format_exc(), markup=False)
-        _err.print(f"[bold red]error:[/bold red] {exc}")
+        _err.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
         return exc.exit_code
     except _EXIT as exc:
-        return exc.exit_code  # type: ignore[attr-defined]
+        rc = exc.exit_code  # type: ignore[attr-defined]
     except (*_ABORT, KeyboardInterrupt):
-        _err.print("interrupted")
-        return EXIT_INTERRUPTED
+        rc = EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.filename is None or exc.errno not in _PATH_ERRNOS:
+            return _internal_error(exc, verbose)
+        # an output path or input file the operating system refuses is the user's to fix, not a bug
+        if verbose:
+            _err.print(traceback.format_exc(), markup=False)
+        reason = (exc.strerror or type(exc).__name__).lower()
+        _err.print(f"[bold red]error:[/bold red] {escape(str(exc.filename))}: {reason}")
+        return 1
     except _CLICK_ERROR as exc:
         exc.show(file=sys.stderr)  # type: ignore[attr-defined]
         return exc.exit_code  # type: ignore[attr-defined]
     except Exception as exc:
-        if verbose:
-            _err.print(traceback.format_exc(), markup=False)
-        _err.print(
-            f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc} "
-            "(this is a bug in higgsflow; rerun with -v and report the traceback)"
-        )
-        return EXIT_INTERNAL
-    return 0
+        return _internal_error(exc, verbose)
+    if rc == EXIT_INTERRUPTED:
+        _err.print("interrupted")
+    return rc if isinstance(rc, int) and not isinstance(rc, bool) else 0
+
+
+def _internal_error(exc: BaseException, verbose: int) -> int:
+    if verbose:
+        _err.print("".join(traceback.format_exception(exc)), markup=False)
+    _err.print(
+        f"[bold red]internal error:[/bold red] {type(exc).__name__}: {escape(str(exc))} "
+        "(this is a bug in higgsflow; rerun with -v and report the traceback)"
+    )
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,39 @@
+"""Physics constants used in more than one place: defined once here.
+
+Higgs boson mass and SM branching ratios are those of the LHC Higgs Working Group, CERN Yellow Report 4
+(arXiv:1610.07922), at m_H = 125.09 GeV. Centre-of-mass energies in TeV.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BR_H_BB",
+    "BR_H_CC",
+    "GAMMA_H_GEV",
+    "M_H",
+    "M_TOP",
+    "M_W",
+    "M_Z",
+    "SQRT_S_RUN2",
+    "SQRT_S_RUN3",
+]
+
+#: Higgs boson mass in GeV (the YR4 reference point)
+M_H = 125.09
+#: SM total width of the Higgs boson in GeV at M_H (YR4)
+GAMMA_H_GEV = 4.100e-3
+#: SM branching ratio H → bb̄ at M_H (YR4)
+BR_H_BB = 0.5809
+#: SM branching ratio H → cc̄ at M_H (YR4)
+BR_H_CC = 0.02884
+#: Z boson mass in GeV (PDG)
+M_Z = 91.1876
+#: W boson mass in GeV (PDG)
+M_W = 80.369
+#: top quark mass in GeV (Pythia 8's default)
+M_TOP = 173.0
+
+#: √s of LHC Run 2 in TeV
+SQRT_S_RUN2 = 13.0
+#: √s of LHC Run 3 in TeV (the jet generator's beams)
+SQRT_S_RUN3 = 13.6
