@@ -10,6 +10,7 @@ Sub-packages contribute their own typer app (``higgsflow/<package>/cli.py``, att
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import logging
@@ -17,7 +18,6 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -138,13 +138,13 @@ def _exception_classes(name: str) -> tuple[type[BaseException], ...]:
     """The click exception ``name`` from click and from the copy of click that recent typer releases vendor."""
     import typer.exceptions
 
-    modules = [click.exceptions, typer.exceptions, typer]
-    try:
-        import typer._click.exceptions as vendored
-
-        modules.append(vendored)
-    except ImportError:  # older typer uses click itself
-        pass
+    modules = [typer.exceptions, typer]
+    # typer >= 0.29 vendors its own click (typer._click); older releases use click itself, a dependency of theirs
+    for name_ in ("typer._click.exceptions", "click.exceptions"):
+        if name_ == "click.exceptions" and "click" not in sys.modules:
+            continue  # never import click just for this: it need not be installed
+        with contextlib.suppress(ImportError):
+            modules.append(importlib.import_module(name_))
     found = {getattr(m, name) for m in modules if isinstance(getattr(m, name, None), type)}
     return tuple(found)
 
@@ -152,6 +152,29 @@ def _exception_classes(name: str) -> tuple[type[BaseException], ...]:
 _EXIT = _exception_classes("Exit")
 _ABORT = _exception_classes("Abort")
 _CLICK_ERROR = _exception_classes("ClickException")
+#: optional module → the extra of pyproject.toml that installs it
+_EXTRAS = {
+    "pythia8": "gen",
+    "fastjet": "gen",
+    "torch": "ml",
+    "onnx": "ml",
+    "onnxruntime": "ml",
+    "sklearn": "ml",
+    "tensorboard": "ml",
+    "pyhf": "stats",
+    "iminuit": "stats",
+    "scipy": "stats",
+    "hist": "stats",
+    "mplhep": "stats",
+    "matplotlib": "stats",
+    "xgboost": "eft",
+    "optuna": "eft",
+    "pylhe": "eft",
+    "numba": "eft",
+    "dask": "dist",
+    "distributed": "dist",
+}
+
 #: operating-system refusals of a named path: no permission, a read-only or full disk, a folder where a file
 #: should be (or the reverse), a missing file or folder. They concern the user's files, not higgsflow's code.
 _PATH_ERRNOS = frozenset(
@@ -194,6 +217,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         rc = exc.exit_code  # type: ignore[attr-defined]
     except (*_ABORT, KeyboardInterrupt):
         rc = EXIT_INTERRUPTED
+    except ModuleNotFoundError as exc:
+        extra = _EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            return _internal_error(exc, verbose)
+        if verbose:
+            _err.print(traceback.format_exc(), markup=False)
+        _err.print(
+            "[bold red]error:[/bold red] "
+            + escape(
+                f"this command needs {exc.name!r}, which is not installed "
+                f"(expected the '{extra}' extra: pip install 'higgsflow[{extra}]')"
+            )
+        )
+        return 1
     except OSError as exc:
         if exc.filename is None or exc.errno not in _PATH_ERRNOS:
             return _internal_error(exc, verbose)

@@ -1,7 +1,18 @@
 """Realistic jet data: Pythia 8 events, a parametric CMS detector after the Delphes card of
 JetClass-II, FastJet
-jets, truth labels, and files in the JetClass schema (``higgsflow generate jets``; docs/generate.md)."""
+jets, truth labels, and files in the JetClass schema (``higgsflow generate jets``; docs/generate.md).
 
-from higgsflow.generate.api import generate_jets, parse_resonance_mass
+The names below import on first use, so that ``higgsflow --help`` stays light.
+"""
 
-__all__ = ["generate_jets", "parse_resonance_mass"]
+from __future__ import annotations
+
+from higgsflow._lazy import lazy_exports
+
+_EXPORTS = {
+    "generate_jets": "higgsflow.generate.api",
+    "parse_resonance_mass": "higgsflow.generate.api",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
