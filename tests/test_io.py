@@ -101,3 +101,62 @@ def test_reads_real_nanoaod(real_data_dir):
     assert set(np.unique(ak.to_numpy(flav))) <= {0, 4, 5}
     # all-hadronic ttbar: b-flavoured jets are common, about two per event
     assert 1.0 < ak.sum(flav == 5) / 200 < 3.0
+
+
+def _truncated_copy(src, dst, fraction):
+    data = src.read_bytes()
+    dst.write_bytes(data[: int(len(data) * fraction)])
+    return dst
+
+
+@pytest.fixture
+def jagged_root(tmp_path):
+    rng = np.random.default_rng(3)
+    counts = rng.integers(5, 60, size=4000)
+    pts = ak.unflatten(rng.exponential(20.0, counts.sum()), counts)
+    return write_table(
+        tmp_path / "full.root",
+        {"part_pt": pts, "jet_pt": rng.uniform(500, 1000, 4000), "label_QCD": np.ones(4000)},
+    )
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.6, 0.9])
+def test_truncated_root_file_is_a_data_error_naming_it(jagged_root, tmp_path, fraction):
+    bad = _truncated_copy(jagged_root, tmp_path / "cut.root", fraction)
+    with pytest.raises(DataError) as info:
+        read_table(bad)
+        for _ in iter_tables(bad, step=500):
+            pass
+    message = str(info.value)
+    assert message.startswith(str(bad)) and any(w in message for w in ("truncated", "corrupt", "cannot open"))
+
+
+def test_corrupt_basket_is_a_data_error_naming_the_file(jagged_root, tmp_path):
+    """Garbage in the middle of the compressed particle data: the decompressor's error becomes a DataError."""
+    data = bytearray(jagged_root.read_bytes())
+    with uproot.open(jagged_root) as f:
+        branch = f["tree"]["part_pt"]
+        start = int(branch.member("fBasketSeek")[0])
+    data[start + 200 : start + 400] = bytes(range(200))
+    bad = tmp_path / "garbled.root"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(DataError) as info:
+        read_table(bad, ["part_pt"])
+    assert str(info.value).startswith(str(bad)) and "corrupt" in str(info.value)
+
+
+def test_truncated_parquet_file_is_a_data_error_naming_it(tmp_path):
+    good = write_table(tmp_path / "full.parquet", {"jet_pt": np.arange(50_000.0)})
+    bad = _truncated_copy(good, tmp_path / "cut.parquet", 0.5)
+    with pytest.raises(DataError, match="cut.parquet"):
+        read_table(bad)
+
+
+def test_cli_on_a_truncated_root_file_exits_1_with_one_line(jagged_root, tmp_path, capsys):
+    from higgsflow.cli import main
+
+    bad = _truncated_copy(jagged_root, tmp_path / "cut.root", 0.6)
+    assert main(["inspect", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error:") and str(bad) in err
+    assert "bug" not in err

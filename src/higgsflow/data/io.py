@@ -19,6 +19,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ __all__ = [
     "num_entries",
     "read_metadata",
     "read_table",
+    "reading",
     "write_table",
 ]
 
@@ -55,6 +57,40 @@ def file_format(path: str | os.PathLike[str]) -> str:
         raise DataError(
             f"unknown file type {suffix!r}", file=path, expected="a .root or .parquet file"
         ) from None
+
+
+@contextmanager
+def reading(path: str | os.PathLike[str], what: str = "ROOT") -> Iterator[None]:
+    """Turn a failure *while reading* a file into a :class:`DataError` naming it (a user's file, not a bug).
+
+    uproot and pyarrow raise many kinds for truncated or corrupt files (``OSError: expected Chunk of length ...``,
+    ``ValueError``, ``zlib.error``, ``struct.error``, ``ArrowInvalid``); a higgsflow error passes through unchanged.
+    """
+    try:
+        yield
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, IndexError, KeyError, TypeError, RuntimeError) as exc:
+        if isinstance(exc, OSError) and exc.filename is not None and Path(exc.filename) != Path(path):
+            raise  # another file than the one being read (e.g. an output): not a corrupt input
+        detail = " ".join(str(exc).split())[:200]
+        raise DataError(
+            f"cannot read as {what} (truncated or corrupt file?): {type(exc).__name__}: {detail}", file=path
+        ) from exc
+    except Exception as exc:  # zlib.error, struct.error, lz4/zstd errors: no common base class
+        if type(exc).__module__.split(".")[0] not in {
+            "zlib",
+            "struct",
+            "lz4",
+            "zstandard",
+            "cramjam",
+            "uproot",
+        }:
+            raise
+        detail = " ".join(str(exc).split())[:200]
+        raise DataError(
+            f"cannot read as {what} (truncated or corrupt file?): {type(exc).__name__}: {detail}", file=path
+        ) from exc
 
 
 def _check_exists(path: Path) -> None:
@@ -81,6 +117,26 @@ def _open_tree(path: Path, tree: str):
             expected=f"one of the file's objects: {', '.join(sorted(keys)) or 'none'}",
         )
     return f, f[tree]
+
+
+def _check_complete(path: Path, f, t) -> None:
+    """Raise :class:`DataError` if a basket of the tree lies beyond the end of the file (a truncated copy).
+
+    Reads only the branch headers, so it is cheap even for large files.
+    """
+    size = getattr(f.file.source, "num_bytes", None)
+    if size is None:
+        return
+    for branch in t.branches:
+        seeks, nbytes = branch.member("fBasketSeek"), branch.member("fBasketBytes")
+        for i in range(branch.num_baskets):
+            if int(seeks[i]) + int(nbytes[i]) > size:
+                raise DataError(
+                    f"file is truncated: branch data end at byte {int(seeks[i]) + int(nbytes[i])} but the file "
+                    f"has {size} bytes (an incomplete copy or download?)",
+                    file=path,
+                    field=branch.name,
+                )
 
 
 def _data_branches(t) -> list[str]:
@@ -135,8 +191,9 @@ def read_table(
     fmt = file_format(path)
     if fmt == "root":
         f, t = _open_tree(path, tree)
-        with f:
+        with f, reading(path):
             _check_columns(path, list(t.keys()), columns)
+            _check_complete(path, f, t)
             return t.arrays(
                 filter_name=list(columns) if columns is not None else _data_branches(t),
                 entry_start=entry_start,
@@ -150,7 +207,8 @@ def read_table(
     except Exception as exc:
         raise DataError(f"cannot open as Parquet: {exc}", file=path) from exc
     _check_columns(path, available, columns)
-    arr = ak.from_parquet(path, columns=list(columns) if columns is not None else None)
+    with reading(path, "Parquet"):
+        arr = ak.from_parquet(path, columns=list(columns) if columns is not None else None)
     if entry_start is not None or entry_stop is not None:
         arr = arr[entry_start:entry_stop]
     return arr
@@ -172,17 +230,29 @@ def iter_tables(
         f, t = _open_tree(path, tree)
         with f:
             _check_columns(path, list(t.keys()), columns)
-            yield from t.iterate(
+            _check_complete(path, f, t)
+            chunks = t.iterate(
                 filter_name=list(columns) if columns is not None else _data_branches(t),
                 step_size=step,
                 library="ak",
             )
-        return
+            while True:
+                with reading(path):
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    return
+                yield chunk
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path)
+    with reading(path, "Parquet"):
+        pf = pq.ParquetFile(path)
     _check_columns(path, pf.schema_arrow.names, columns)
-    for batch in pf.iter_batches(batch_size=step, columns=list(columns) if columns is not None else None):
+    batches = pf.iter_batches(batch_size=step, columns=list(columns) if columns is not None else None)
+    while True:
+        with reading(path, "Parquet"):
+            batch = next(batches, None)
+        if batch is None:
+            return
         yield ak.from_arrow(batch)
 
 
@@ -314,13 +384,14 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     if file_format(path) == "root":
         import uproot
 
-        with uproot.open(path) as f:
+        with reading(path), uproot.open(path) as f:
             if METADATA_KEY not in {k.split(";")[0] for k in f.keys(recursive=False)}:
                 return {}
             return json.loads(str(f[METADATA_KEY]))
     import pyarrow.parquet as pq
 
-    meta = pq.ParquetFile(path).schema_arrow.metadata or {}
+    with reading(path, "Parquet"):
+        meta = pq.ParquetFile(path).schema_arrow.metadata or {}
     raw = meta.get(PARQUET_METADATA_KEY)
     return json.loads(raw) if raw else {}
 
@@ -352,11 +423,13 @@ def describe_file(path: str | os.PathLike[str], *, tree: str = "tree") -> FileSu
     if fmt == "root":
         f, t = _open_tree(path, tree)
         with f:
+            _check_complete(path, f, t)
             names = _data_branches(t)
     else:
         import pyarrow.parquet as pq
 
-        names = pq.ParquetFile(path).schema_arrow.names
+        with reading(path, "Parquet"):
+            names = pq.ParquetFile(path).schema_arrow.names
     groups: dict[str, list[str]] = {g: [] for g in (*_GROUPS, "other")}
     for name in names:
         groups[next((g for g in _GROUPS if name.startswith(g)), "other")].append(name)
