@@ -102,3 +102,74 @@ def test_cli_import_does_not_load_heavy_libraries():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+def _all_command_paths() -> list[list[str]]:
+    root = typer.main.get_command(app)
+    paths = []
+    for name, command in root.commands.items():
+        sub = getattr(command, "commands", None)
+        paths += [[name, s] for s in sub] if sub else [[name]]
+    return paths
+
+
+@pytest.mark.parametrize("path", _all_command_paths(), ids=" ".join)
+def test_every_command_exits_2_on_an_unknown_option(path, capsys):
+    assert main([*path, "--no-such-option"]) == 2
+    assert "No such option" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", _all_command_paths(), ids=" ".join)
+def test_every_command_has_help_and_exits_0(path, capsys):
+    assert main([*path, "--help"]) == 0
+    assert "Usage" in capsys.readouterr().out
+
+
+def test_exit_code_of_a_command_that_raises_typer_exit_is_kept(capsys):
+    """typer in non-standalone mode returns the code of typer.Exit: main must pass it on (it used to drop it)."""
+    sub = typer.Typer()
+
+    @sub.command("fail")
+    def fail() -> None:
+        raise typer.Exit(4)
+
+    @sub.command("stop")
+    def stop() -> None:
+        raise KeyboardInterrupt
+
+    @sub.command("ok")
+    def ok() -> None:
+        pass
+
+    app.add_typer(sub, name="testing")
+    try:
+        assert main(["testing", "fail"]) == 4
+        assert main(["testing", "stop"]) == 130
+        assert capsys.readouterr().err.strip() == "interrupted"
+        assert main(["testing", "ok"]) == 0
+    finally:
+        app.registered_groups.pop()
+
+
+def test_an_unwritable_path_from_the_os_is_a_user_error(tmp_path, capsys):
+    sub = typer.Typer()
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+
+    @sub.command("write")
+    def write() -> None:
+        (blocker / "out.json").write_text("{}")
+
+    @sub.command("denied")
+    def denied() -> None:
+        raise PermissionError(13, "Permission denied", "/restricted/out.json")
+
+    app.add_typer(sub, name="testing")
+    try:
+        assert main(["testing", "write"]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err == f"error: {blocker / 'out.json'}: not a directory"
+        assert main(["testing", "denied"]) == 1
+        assert capsys.readouterr().err.strip() == "error: /restricted/out.json: permission denied"
+    finally:
+        app.registered_groups.pop()

@@ -16,7 +16,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 #: top-level modules that only the optional extras (or nothing at all) install
 NOT_BASE = [
-    "click", "torch", "pythia8", "fastjet", "pyhf", "iminuit", "scipy", "matplotlib", "mplhep", "hist",
+    "click", "torch", "pythia8", "pythia8mc", "fastjet", "pyhf", "iminuit", "scipy", "matplotlib", "mplhep", "hist",
     "xgboost", "sklearn", "onnx", "onnxruntime", "dask", "distributed", "optuna", "pylhe", "numba",
     "tensorboard", "weaver", "cabinetry",
 ]  # fmt: skip

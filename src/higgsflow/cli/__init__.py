@@ -155,6 +155,7 @@ _CLICK_ERROR = _exception_classes("ClickException")
 #: optional module → the extra of pyproject.toml that installs it
 _EXTRAS = {
     "pythia8": "gen",
+    "pythia8mc": "gen",
     "fastjet": "gen",
     "torch": "ml",
     "onnx": "ml",
