@@ -28,8 +28,9 @@ def _pages():
 
 @pytest.mark.parametrize(("page", "blocks"), list(_pages()))
 def test_docs_example_runs(page, blocks, tmp_path, monkeypatch):
-    # examples run from a scratch folder that sees the repository's tests/data (as from a checkout's root)
+    # examples run from a scratch folder that sees the repository's tests/data and examples/ (as from a checkout)
     (tmp_path / "tests").symlink_to(DOCS.parent / "tests", target_is_directory=True)
+    (tmp_path / "examples").symlink_to(DOCS.parent / "examples", target_is_directory=True)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     namespace: dict = {"__name__": f"docs_{page.stem}"}
