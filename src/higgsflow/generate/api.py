@@ -278,8 +278,12 @@ def _run_and_write(spec, path: str, progress: ProgressCallback | None = None) ->
 
 
 def _run_dask(todo, workers: int, scheduler: str | None, progress: ProgressCallback | None) -> None:
+    import dask
     from dask.distributed import Client, LocalCluster, as_completed
 
+    # the workers log errors only: a Ctrl-C cancels their tasks, which Dask would report as warnings
+    dask.config.set({"logging.distributed": "error"})
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # read by the worker processes at start-up
     if scheduler is not None:
         client = Client(scheduler)
         cluster = None
@@ -299,6 +303,12 @@ def _run_dask(todo, workers: int, scheduler: str | None, progress: ProgressCallb
             n = fut.result()
             if progress is not None:
                 progress(n)
+    except BaseException:
+        # interrupted or failed: stop the workers without Dask's shutdown warnings (cancelled tasks, killed
+        # workers), which say nothing the user needs after a Ctrl-C
+        for name in ("distributed", "tornado", "asyncio"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        raise
     finally:
         client.close()
         if cluster is not None:
