@@ -281,9 +281,11 @@ def _run_dask(todo, workers: int, scheduler: str | None, progress: ProgressCallb
     import dask
     from dask.distributed import Client, LocalCluster, as_completed
 
-    # the workers log errors only: a Ctrl-C cancels their tasks, which Dask would report as warnings
+    # The worker processes stay quiet: their tasks' errors reach this process through the futures, and what they
+    # would log on a Ctrl-C (cancelled tasks, a heartbeat to a scheduler that has gone) says nothing to the user.
+    # A worker that dies is still reported by its nanny, which runs in this process.
     dask.config.set({"logging.distributed": "error"})
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # read by the worker processes at start-up
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")  # read by the worker processes at start-up
     if scheduler is not None:
         client = Client(scheduler)
         cluster = None
