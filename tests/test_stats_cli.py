@@ -316,6 +316,10 @@ def test_interval_text():
     assert r.interval_text(95, digits=2) == "mu > 0.20 (upper end beyond the scanned range [0, 5])"
     r.interval68 = (0.5, 2.0)
     assert r.interval_text(68, digits=1) == "[0.5, 2.0]"
+    r.interval68 = (-np.inf, np.inf)
+    assert r.interval_text(68, digits=1) == "both ends beyond the scanned range [0, 5]"
+    r.bestfit = 7.0
+    assert r.interval_text(68, digits=1) == "outside the scanned range [0, 5] (best fit 7.0)"
 
 
 def test_kappa_with_other_poi_names(tmp_path, capsys):

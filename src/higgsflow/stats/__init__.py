@@ -29,6 +29,8 @@ from higgsflow.stats.infer import (
 from higgsflow.stats.templates import Template, evaluate_selection, fill_template, merge_bins, merged_edges
 from higgsflow.stats.workspace import (
     build_workspace,
+    metadata_path,
+    plot_metadata,
     templates_from_arrays,
     templates_from_files,
     write_datacard,
@@ -55,6 +57,8 @@ __all__ = [
     "load_config",
     "merge_bins",
     "merged_edges",
+    "metadata_path",
+    "plot_metadata",
     "scan",
     "scan_2d",
     "significance",

@@ -29,6 +29,18 @@ POI = Annotated[str | None, typer.Option("--poi", help="parameter of interest (d
 OUT = Annotated[Path | None, typer.Option("--out", "-o", help="write the result as JSON here")]
 PLOT = Annotated[Path | None, typer.Option("--plot", help="write a plot (png/pdf) here")]
 OVERWRITE = Annotated[bool, typer.Option("--overwrite", help="replace existing outputs")]
+SQRT_S = Annotated[
+    float | None,
+    typer.Option(
+        "--sqrt-s", help="√s in TeV for the plot header (default: General.SqrtS of the analysis config)"
+    ),
+]
+LUMI = Annotated[
+    float | None,
+    typer.Option(
+        "--lumi", help="integrated luminosity in fb⁻¹ for the plot header (default: General.Lumi.Value)"
+    ),
+]
 
 
 def _model(path: Path):
@@ -64,6 +76,32 @@ def _parameter(sm, workspace: Path, name: str | None, option: str, poi: str | No
             field=option,
             expected="one of: " + ", ".join(labels[:20]) + (" ..." if len(labels) > 20 else ""),
         )
+
+
+def _meta(workspace: Path, sqrt_s: float | None = None, lumi: float | None = None) -> dict:
+    """The plot metadata written by ``stats build`` next to the workspace (√s, luminosity, observables and bin
+    edges per region), with ``--sqrt-s``/``--lumi`` taking precedence; empty values where it is absent."""
+    from higgsflow.errors import DataError
+    from higgsflow.stats.workspace import metadata_path
+
+    path = metadata_path(workspace)
+    meta: dict = {}
+    if path.is_file():
+        try:
+            meta = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(f"not JSON: {exc}", file=path) from exc
+    return {
+        "com": sqrt_s if sqrt_s is not None else meta.get("sqrt_s"),
+        "lumi": lumi if lumi is not None else meta.get("luminosity"),
+        "regions": meta.get("regions") or {},
+    }
+
+
+def _header(workspace: Path, sqrt_s: float | None, lumi: float | None) -> dict:
+    """``com`` and ``lumi`` for the plot header (options, else the workspace's plot metadata)."""
+    meta = _meta(workspace, sqrt_s, lumi)
+    return {"com": meta["com"], "lumi": meta["lumi"]}
 
 
 def _check(*paths: Path | None, overwrite: bool) -> None:
@@ -105,24 +143,28 @@ def build(
 ) -> None:
     """Fill the templates from the config's files and write the pyhf workspace (and a Combine datacard).
 
-    All outputs are checked before the templates are filled; they are written together at the end, and a
-    failure while writing removes the files this command had created (all or nothing).
+    Next to the workspace goes WORKSPACE.meta.json: √s, luminosity, and each region's observable, axis label
+    and bin edges, which the plots of the other commands read (a pyhf workspace cannot hold them). All outputs
+    are checked before the templates are filled; they are written together at the end, and a failure while
+    writing removes the files this command had created (all or nothing).
     """
+    import numpy as np
+
     import higgsflow.stats as st
 
-    outputs = [out]
+    meta_out = st.metadata_path(out)
+    outputs = [out, meta_out]
     if datacard is not None:
         outputs += [datacard / "datacard.txt", datacard / "shapes.root"]
     _check(*outputs, overwrite=overwrite)
     cfg = st.load_config(config)
     templates = st.templates_from_files(cfg)
     spec = st.build_workspace(cfg, templates)
+    meta = st.plot_metadata(cfg, templates)
     new = [p for p in outputs if not p.exists()]
     try:
         if datacard is not None:
-            edges = {
-                r.name: templates[next(k for k in templates if k[0] == r.name)].edges for r in cfg.regions
-            }
+            edges = {r: np.asarray(m["edges"]) for r, m in meta["regions"].items() if m["edges"] is not None}
             st.write_datacard(
                 spec,
                 datacard,
@@ -132,11 +174,12 @@ def build(
                 overwrite=overwrite,
             )
         st.write_workspace(spec, out, overwrite=overwrite)
+        _write(meta, meta_out, overwrite)
     except BaseException:
         for p in new:  # all or nothing: remove what this command created
             p.unlink(missing_ok=True)
         raise
-    console.print(f"wrote {out}")
+    console.print(f"wrote {out} and {meta_out}")
     if datacard is not None:
         console.print(f"wrote {datacard / 'datacard.txt'} and {datacard / 'shapes.root'}")
 
@@ -148,6 +191,8 @@ def fit(
     asimov: Annotated[bool, typer.Option(help="fit Asimov data")] = False,
     out: OUT = None,
     plot: PLOT = None,
+    sqrt_s: SQRT_S = None,
+    lumi: LUMI = None,
     overwrite: OVERWRITE = False,
 ) -> None:
     """Maximum-likelihood fit with uncertainties (Minuit); optional correlation-matrix plot."""
@@ -164,7 +209,9 @@ def fit(
     if plot:
         from higgsflow.stats.plots import plot_correlation
 
-        plot_correlation(res, min_correlation=0.1, path=plot, overwrite=overwrite)
+        plot_correlation(
+            res, min_correlation=0.1, path=plot, overwrite=overwrite, **_header(workspace, sqrt_s, lumi)
+        )
 
 
 @app.command()
@@ -176,6 +223,8 @@ def limit(
     seed: Annotated[int, typer.Option(help="toy seed")] = 0,
     out: OUT = None,
     plot: PLOT = None,
+    sqrt_s: SQRT_S = None,
+    lumi: LUMI = None,
     overwrite: OVERWRITE = False,
 ) -> None:
     """CLs upper limit (asymptotic q̃ by default) with the ±1σ/±2σ expected band."""
@@ -204,7 +253,7 @@ def limit(
     if plot:
         from higgsflow.stats.plots import plot_limits
 
-        plot_limits({res.poi: res}, path=plot, overwrite=overwrite)
+        plot_limits({res.poi: res}, path=plot, overwrite=overwrite, **_header(workspace, sqrt_s, lumi))
 
 
 @app.command()
@@ -234,6 +283,8 @@ def scan(
     asimov: Annotated[bool, typer.Option(help="scan Asimov data")] = False,
     out: OUT = None,
     plot: PLOT = None,
+    sqrt_s: SQRT_S = None,
+    lumi: LUMI = None,
     overwrite: OVERWRITE = False,
 ) -> None:
     """1D profile-likelihood scan with 68%/95% intervals.
@@ -273,7 +324,7 @@ def scan(
     if plot:
         from higgsflow.stats.plots import plot_scan
 
-        plot_scan(res, path=plot, overwrite=overwrite)
+        plot_scan(res, path=plot, overwrite=overwrite, **_header(workspace, sqrt_s, lumi))
 
 
 @app.command("scan2d")
@@ -288,6 +339,8 @@ def scan2d(
     asimov: Annotated[bool, typer.Option(help="scan Asimov data")] = False,
     out: OUT = None,
     plot: PLOT = None,
+    sqrt_s: SQRT_S = None,
+    lumi: LUMI = None,
     overwrite: OVERWRITE = False,
 ) -> None:
     """2D profile-likelihood scan (68%/95% contours)."""
@@ -322,7 +375,7 @@ def scan2d(
     if plot:
         from higgsflow.stats.plots import plot_scan_2d
 
-        plot_scan_2d(res, path=plot, overwrite=overwrite)
+        plot_scan_2d(res, path=plot, overwrite=overwrite, **_header(workspace, sqrt_s, lumi))
 
 
 @app.command()
@@ -334,6 +387,8 @@ def impacts(
     top: Annotated[int, typer.Option(help="show the N largest impacts")] = 20,
     out: OUT = None,
     plot: PLOT = None,
+    sqrt_s: SQRT_S = None,
+    lumi: LUMI = None,
     overwrite: OVERWRITE = False,
 ) -> None:
     """Pulls and pre-/post-fit impacts on the POI, ranked (fits in a process pool)."""
@@ -374,7 +429,7 @@ def impacts(
     if plot:
         from higgsflow.stats.plots import plot_impacts
 
-        plot_impacts(res, top=top, path=plot, overwrite=overwrite)
+        plot_impacts(res, top=top, path=plot, overwrite=overwrite, **_header(workspace, sqrt_s, lumi))
 
 
 @app.command()
@@ -383,6 +438,8 @@ def yields(
     postfit: Annotated[bool, typer.Option(help="post-fit instead of pre-fit")] = False,
     latex: Annotated[Path | None, typer.Option(help="write a LaTeX table here")] = None,
     plots: Annotated[Path | None, typer.Option(help="write one stack plot per region in this folder")] = None,
+    sqrt_s: SQRT_S = None,
+    lumi: LUMI = None,
     overwrite: OVERWRITE = False,
 ) -> None:
     """Pre- or post-fit yields per region and sample with uncertainties (text, LaTeX, stack plots)."""
@@ -398,8 +455,29 @@ def yields(
     console.print(yield_table_text(table))
     if latex:
         _write_text(latex, yield_table_latex(table), overwrite)
+    meta = _meta(workspace, sqrt_s, lumi)
+    signal = sorted(  # the samples scaled by the parameter of interest go on top of the stacks
+        {
+            smp["name"]
+            for ch in sm.spec["channels"]
+            for smp in ch["samples"]
+            for m in smp["modifiers"]
+            if m["type"] == "normfactor" and m["name"] == sm.default_poi
+        }
+    )
     for r, path in stack_paths.items():
-        plot_stack(table, r, path=path, overwrite=overwrite)
+        info = meta["regions"].get(r) or {}
+        plot_stack(
+            table,
+            r,
+            edges=info.get("edges"),
+            xlabel=info.get("label"),
+            signal=signal,
+            path=path,
+            overwrite=overwrite,
+            com=meta["com"],
+            lumi=meta["lumi"],
+        )
 
 
 def _write_text(path: Path, text: str, overwrite: bool) -> None:
@@ -437,6 +515,8 @@ def kappa(
     asimov: Annotated[bool, typer.Option(help="scan Asimov data")] = False,
     out: OUT = None,
     plot: PLOT = None,
+    sqrt_s: SQRT_S = None,
+    lumi: LUMI = None,
     overwrite: OVERWRITE = False,
 ) -> None:
     """κ_c scan at fixed κ_b (limit on κ_c), optionally the 2D κ_c–κ_b scan."""
@@ -477,7 +557,9 @@ def kappa(
         if plot:
             from higgsflow.stats.plots import plot_scan
 
-            plot_scan(res, path=plot, overwrite=overwrite, label=r"$\kappa_c$")
+            plot_scan(
+                res, path=plot, overwrite=overwrite, label=r"$\kappa_c$", **_header(workspace, sqrt_s, lumi)
+            )
     else:
         res2 = kappa_scan_2d(sm, kc, np.linspace(*kb_range, points), pois=pois, asimov=asimov)
         console.print(f"best fit (κ_c, κ_b) = ({res2.bestfit[0]:.3f}, {res2.bestfit[1]:.3f})")
@@ -496,4 +578,4 @@ def kappa(
         if plot:
             from higgsflow.stats.plots import plot_scan_2d
 
-            plot_scan_2d(res2, path=plot, overwrite=overwrite)
+            plot_scan_2d(res2, path=plot, overwrite=overwrite, **_header(workspace, sqrt_s, lumi))

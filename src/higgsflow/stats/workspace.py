@@ -38,6 +38,8 @@ from higgsflow.stats.templates import (
 
 __all__ = [
     "build_workspace",
+    "metadata_path",
+    "plot_metadata",
     "templates_from_arrays",
     "templates_from_files",
     "write_datacard",
@@ -553,6 +555,33 @@ def _syst_modifiers(
         {"name": name, "type": "histosys", "data": {"hi_data": up_y.tolist(), "lo_data": dn_y.tolist()}}
     )
     return mods
+
+
+def plot_metadata(config: AnalysisConfig, templates: Mapping[TemplateKey, Template]) -> dict[str, Any]:
+    """What the plots need and a pyhf workspace cannot hold (its schema allows no extra keys): √s (TeV) and the
+    integrated luminosity (fb⁻¹) from ``General``, and per region the observable (``Variable``), its axis label
+    (``Label``) and the final bin edges (after ``MergeBins``). ``higgsflow stats build`` writes it next to the
+    workspace (:func:`metadata_path`); the plotting commands read it from there."""
+    regions = {}
+    for r in config.regions:
+        key = next((k for k in templates if k[0] == r.name), None)
+        regions[r.name] = {
+            "variable": r.variable,
+            "label": r.axis_label,
+            "edges": None if key is None else [float(x) for x in templates[key].edges],
+        }
+    return {
+        "analysis_config": config.file,
+        "sqrt_s": config.sqrt_s,
+        "luminosity": config.luminosity,
+        "regions": regions,
+    }
+
+
+def metadata_path(workspace: str | Path) -> Path:
+    """Where the plot metadata of a workspace lives: ``ws.json`` → ``ws.meta.json`` in the same folder."""
+    workspace = Path(workspace)
+    return workspace.with_name(workspace.stem + ".meta.json")
 
 
 def write_workspace(spec: Mapping[str, Any], path: str | Path, *, overwrite: bool = False) -> Path:
