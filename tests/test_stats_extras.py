@@ -152,35 +152,30 @@ def test_plots_write_files(tmp_path):
         plots.plot_correlation(f, path=tmp_path / "corr.png")
 
 
-def test_cli(tmp_path):
-    from typer.testing import CliRunner
-
-    from higgsflow.stats.cli import app
+def test_cli(tmp_path, capsys):
+    from higgsflow.cli import main
 
     spec, _ = small_model(data_mu=2.0)
     ws = tmp_path / "ws.json"
     ws.write_text(json.dumps(spec))
-    r = CliRunner()
-    res = r.invoke(app, ["limit", str(ws), "--output", str(tmp_path / "lim.json")])
-    assert res.exit_code == 0, res.output
+    assert main(["stats", "limit", str(ws), "--out", str(tmp_path / "lim.json")]) == 0
     lim = json.loads((tmp_path / "lim.json").read_text())
     assert 0 < lim["expected"][2] < lim["expected"][4]
-    res = r.invoke(app, ["significance", str(ws)])
-    assert res.exit_code == 0 and "observed Z" in res.output
-    res = r.invoke(app, ["fit", str(ws)])
-    assert res.exit_code == 0 and "mu_ttHcc" in res.output
-    res = r.invoke(app, ["limit", str(tmp_path / "missing.json")])
-    assert res.exit_code == 1
-    res = r.invoke(app, ["fit", str(ws), "--poi", "nope"])
-    assert res.exit_code == 1
+    assert main(["stats", "significance", str(ws)]) == 0
+    assert "observed Z" in capsys.readouterr().out
+    assert main(["stats", "fit", str(ws)]) == 0
+    assert "mu_ttHcc" in capsys.readouterr().out
+    assert main(["stats", "limit", str(tmp_path / "missing.json")]) == 1
+    assert main(["stats", "fit", str(ws), "--poi", "nope"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "missing.json: workspace not found" in err[0] and "--poi" in err[1]
 
 
 def test_cli_build_from_parquet(tmp_path):
     import awkward as ak
     import yaml
-    from typer.testing import CliRunner
 
-    from higgsflow.stats.cli import app
+    from higgsflow.cli import main
 
     rng = np.random.default_rng(3)
     for name, n, a in (("sig", 2000, 4.0), ("bkg", 20000, 1.0)):
@@ -195,18 +190,8 @@ def test_cli_build_from_parquet(tmp_path):
         "NormFactors": [{"Name": "mu", "Samples": ["sig"], "Bounds": [0, 20]}],
     }
     (tmp_path / "a.yaml").write_text(yaml.safe_dump(cfg))
-    res = CliRunner().invoke(
-        app,
-        [
-            "build",
-            str(tmp_path / "a.yaml"),
-            "-o",
-            str(tmp_path / "ws.json"),
-            "--datacard",
-            str(tmp_path / "card"),
-        ],
-    )
-    assert res.exit_code == 0, res.output
+    argv = ["stats", "build", str(tmp_path / "a.yaml"), "-o", str(tmp_path / "ws.json")]
+    assert main([*argv, "--datacard", str(tmp_path / "card")]) == 0
     spec = json.loads((tmp_path / "ws.json").read_text())
     assert spec["channels"][0]["samples"][1]["data"][0] > 0
     assert (tmp_path / "card" / "datacard.txt").exists()

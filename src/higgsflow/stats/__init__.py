@@ -32,6 +32,8 @@ _EXPORTS = {
     "load_config": "higgsflow.stats.config",
     "merge_bins": "higgsflow.stats.templates",
     "merged_edges": "higgsflow.stats.templates",
+    "metadata_path": "higgsflow.stats.workspace",
+    "plot_metadata": "higgsflow.stats.workspace",
     "scan": "higgsflow.stats.infer",
     "scan_2d": "higgsflow.stats.infer",
     "significance": "higgsflow.stats.infer",

@@ -5,21 +5,29 @@ Example (all keys are documented in ``docs/stats.md``)::
     General:
       Measurement: ttHcc
       POI: [mu_ttHcc, mu_ttHbb]          # the first is the default parameter of interest
-      Lumi: {Uncertainty: 0.016}         # relative; one `lumi` parameter on samples with Lumi: true
+      Lumi: {Value: 138, Uncertainty: 0.016}  # fb⁻¹ (shown on plots); relative uncertainty: one `lumi` parameter
+      SqrtS: 13.6                        # TeV, shown on plots (none shown if absent)
       MCStat: {Threshold: 0.01}          # no gamma for bins whose relative MC stat. error is below 1%
       Interpolation: {normsys: code4, histosys: code4p}
     Regions:
-      - {Name: SR, Variable: score, Binning: [0, 0.5, 0.8, 1.0], Selection: "score_tt > 0.2"}
+      - {Name: SR, Variable: score, Label: "ttH(cc) score", Binning: [0, 0.5, 0.8, 1.0],
+         Selection: "score_tt > 0.2"}
     Samples:
-      - {Name: data, Data: true}
-      - {Name: ttHcc}
-      - {Name: ttlf}
+      - {Name: data, Data: true, Path: data.root}
+      - {Name: ttHcc, Path: mc.root, Selection: "label_ttHcc == 1"}   # one file, several samples
+      - {Name: ttlf, Path: mc.root, Selection: "label_ttlf == 1"}
     NormFactors:
       - {Name: mu_ttHcc, Samples: [ttHcc], Nominal: 1, Bounds: [-10, 20]}
     Systematics:
       - {Name: ttlf_xsec, Type: Normalization, Up: {Normalization: 0.06}, Down: {Normalization: -0.05},
          Samples: [ttlf]}
       - {Name: jes, Type: Shape, Up: {Weight: w_jes_up}, Down: {Weight: w_jes_down}, SplitNorm: true}
+
+cabinetry's key names are accepted where they mean the same (:data:`ALIASES`: ``Filter`` for ``Selection``,
+``SamplePath`` for ``Path``, ``ModifierName`` for ``Parameter``, ``DisableStaterror`` for ``MCStat: false``);
+a sample's selection is combined (AND) with its region's, where cabinetry's sample ``Filter`` replaces it.
+Relative paths (``InputPath``, ``Path``/``SamplePath``, a variation's ``Path``) are resolved against the folder
+of the YAML file.
 """
 
 from __future__ import annotations
@@ -32,12 +40,27 @@ from typing import Any
 
 from higgsflow.errors import ConfigError
 
-__all__ = ["AnalysisConfig", "NormFactor", "Region", "Sample", "Systematic", "load_config"]
+__all__ = ["ALIASES", "AnalysisConfig", "NormFactor", "Region", "Sample", "Systematic", "load_config"]
 
 log = logging.getLogger(__name__)
 
 INTERP_CODES = {"normsys": ("code1", "code4"), "histosys": ("code0", "code2", "code4p")}
 SYST_TYPES = ("Normalization", "Shape", "NormPlusShape", "ShapeSys")
+
+#: cabinetry's key → higgsflow's key, per section, where both mean the same
+ALIASES: dict[str, dict[str, str]] = {
+    "Regions": {"Filter": "Selection"},
+    "Samples": {"Filter": "Selection", "SamplePath": "Path"},
+    "Systematics": {"ModifierName": "Parameter"},
+    "Variation": {"SamplePath": "Path"},
+}
+#: cabinetry keys that higgsflow does not support, with what to do instead
+UNSUPPORTED: dict[str, str] = {
+    "Fixed": "fix parameters in the fit calls (fit(..., fix={...})) instead",
+    "VariationPath": "histogram inputs are not read; give the variation's events with Path or Weight",
+    "RegionPath": "histogram inputs are not read; give each sample's file with Path",
+    "Smoothing": "template smoothing is not implemented",
+}
 
 
 @dataclass
@@ -51,6 +74,12 @@ class Region:
     selection: str | None = None
     merge_min_background: float | None = None
     merge_max_rel_stat: float | None = None
+    label: str | None = None
+
+    @property
+    def axis_label(self) -> str:
+        """The observable's axis label (``Label``, with units), else the ``Variable`` expression."""
+        return self.label or self.variable or "observable"
 
 
 @dataclass
@@ -59,12 +88,20 @@ class Sample:
 
     name: str
     data: bool = False
-    path: str | None = None
+    path: str | list[str] | None = None
     tree: str = "tree"
     weight: str | None = None
     regions: list[str] | None = None
     lumi: bool = True
     mcstat: bool = True
+    selection: str | None = None
+
+    @property
+    def paths(self) -> list[str]:
+        """The sample's input files (one ``Path`` or a list)."""
+        if self.path is None:
+            return []
+        return [self.path] if isinstance(self.path, str) else list(self.path)
 
 
 @dataclass
@@ -116,6 +153,8 @@ class AnalysisConfig:
     negative_yields: str = "error"
     weight: str | None = "weight"
     file: str | None = None
+    sqrt_s: float | None = None
+    luminosity: float | None = None
 
     @property
     def poi(self) -> str:
@@ -151,6 +190,13 @@ def _as_list(x: Any) -> list | None:
 def _check_keys(d: Mapping[str, Any], allowed: set[str], where: str, file: str | None) -> None:
     if not isinstance(d, Mapping):
         raise ConfigError("expected a mapping", file=file, field=where)
+    for key in d:
+        if key in UNSUPPORTED and key not in allowed:
+            raise ConfigError(
+                f"cabinetry's key {key!r} is not supported by higgsflow: {UNSUPPORTED[key]}",
+                file=file,
+                field=where,
+            )
     unknown = set(d) - allowed
     if unknown:
         raise ConfigError(
@@ -159,6 +205,34 @@ def _check_keys(d: Mapping[str, Any], allowed: set[str], where: str, file: str |
             field=where,
             expected="one of: " + ", ".join(sorted(allowed)),
         )
+
+
+def _aliased(d: Any, section: str, where: str, file: str | None) -> Any:
+    """``d`` with cabinetry's key names of ``section`` renamed to higgsflow's (refusing both spellings)."""
+    if not isinstance(d, Mapping):
+        return d
+    out = dict(d)
+    for alias, key in ALIASES.get(section, {}).items():
+        if alias in out:
+            if key in out:
+                raise ConfigError(
+                    f"both {key!r} and its alias {alias!r} are given",
+                    file=file,
+                    field=where,
+                    expected="one of them",
+                )
+            out[key] = out.pop(alias)
+    return out
+
+
+def _number(value: Any, file: str | None, where: str, positive: bool = False) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"not a number: {value!r}", file=file, field=where) from exc
+    if positive and not x > 0:
+        raise ConfigError(f"must be positive, got {value!r}", file=file, field=where)
+    return x
 
 
 def load_config(source: str | Path | Mapping[str, Any]) -> AnalysisConfig:
@@ -189,10 +263,23 @@ def load_config(source: str | Path | Mapping[str, Any]) -> AnalysisConfig:
     g = raw["General"]
     _check_keys(
         g,
-        {"Measurement", "POI", "Lumi", "MCStat", "Interpolation", "NegativeYields", "Weight", "InputPath"},
+        {
+            "Measurement",
+            "POI",
+            "Lumi",
+            "MCStat",
+            "Interpolation",
+            "NegativeYields",
+            "Weight",
+            "InputPath",
+            "HistogramFolder",
+            "SqrtS",
+        },
         "General",
         file,
     )
+    if "HistogramFolder" in g:
+        log.info("%s: General.HistogramFolder (cabinetry's histogram cache) is not used", file)
     pois = _as_list(_get(g, "POI"))
     if not pois:
         raise ConfigError("no parameter of interest", file=file, field="General.POI")
@@ -206,29 +293,72 @@ def load_config(source: str | Path | Mapping[str, Any]) -> AnalysisConfig:
                 expected=f"normsys in {INTERP_CODES['normsys']}, histosys in {INTERP_CODES['histosys']}",
             )
     lumi = _get(g, "Lumi")
-    lumi_unc = None if lumi is None else float(lumi.get("Uncertainty", 0.0))
+    if lumi is not None:
+        _check_keys(lumi, {"Value", "Uncertainty"}, "General.Lumi", file)
+    lumi_unc = (
+        None if lumi is None else _number(lumi.get("Uncertainty", 0.0), file, "General.Lumi.Uncertainty")
+    )
+    lumi_value = None
+    if lumi is not None and lumi.get("Value") is not None:
+        lumi_value = _number(lumi["Value"], file, "General.Lumi.Value", positive=True)
+    sqrt_s = None if _get(g, "SqrtS") is None else _number(g["SqrtS"], file, "General.SqrtS", positive=True)
     mcstat = _get(g, "MCStat") or {}
+    if not isinstance(mcstat, Mapping):
+        raise ConfigError("expected a mapping", file=file, field="General.MCStat", expected="{Threshold: x}")
+    _check_keys(mcstat, {"Threshold"}, "General.MCStat", file)
     neg = _get(g, "NegativeYields", "error")
     if neg not in ("error", "clip"):
         raise ConfigError(
             "unknown treatment", file=file, field="General.NegativeYields", expected="error or clip"
         )
-    base = Path(_get(g, "InputPath", Path(file).parent if file else "."))
+    here = Path(file).parent if file else Path()
+    input_path = str(_get(g, "InputPath", ""))
+    for placeholder in ("{RegionPath}", "{VariationPath}"):
+        if placeholder in input_path:
+            raise ConfigError(
+                f"the placeholder {placeholder} is not supported",
+                file=file,
+                field="General.InputPath",
+                expected="a folder, or a pattern with {SamplePath}",
+            )
+
+    def resolve(path: str) -> str:
+        """A sample path: InputPath (a folder, or cabinetry's pattern with {SamplePath}) + the YAML's folder."""
+        if "{SamplePath}" in input_path:
+            path = input_path.replace("{SamplePath}", str(path))
+        elif input_path:
+            path = str(Path(input_path) / path)
+        return str(here / path)
 
     regions = []
     for i, r in enumerate(raw["Regions"] or []):
-        _check_keys(r, {"Name", "Binning", "Variable", "Selection", "MergeBins"}, f"Regions[{i}]", file)
+        r = _aliased(r, "Regions", f"Regions[{i}]", file)
+        _check_keys(
+            r, {"Name", "Binning", "Variable", "Selection", "MergeBins", "Label"}, f"Regions[{i}]", file
+        )
         if "Name" not in r:
             raise ConfigError("region without a Name", file=file, field=f"Regions[{i}]")
         mb = r.get("MergeBins") or {}
+        _check_keys(mb, {"MinBackground", "MaxRelStat"}, f"Regions.{r['Name']}.MergeBins", file)
+        binning = r.get("Binning")
+        if binning is not None:
+            if not isinstance(binning, (list, tuple)) or len(binning) < 2:
+                raise ConfigError(
+                    "Binning must be a list of bin edges",
+                    file=file,
+                    field=f"Regions.{r['Name']}.Binning",
+                    expected="at least two increasing numbers",
+                )
+            binning = [_number(x, file, f"Regions.{r['Name']}.Binning") for x in binning]
         regions.append(
             Region(
                 name=str(r["Name"]),
-                binning=[float(x) for x in r["Binning"]] if "Binning" in r else None,
+                binning=binning,
                 variable=r.get("Variable"),
                 selection=r.get("Selection"),
                 merge_min_background=mb.get("MinBackground"),
                 merge_max_rel_stat=mb.get("MaxRelStat"),
+                label=None if r.get("Label") is None else str(r["Label"]),
             )
         )
     if not regions:
@@ -237,20 +367,48 @@ def load_config(source: str | Path | Mapping[str, Any]) -> AnalysisConfig:
 
     samples = []
     for i, s in enumerate(raw["Samples"] or []):
+        s = _aliased(s, "Samples", f"Samples[{i}]", file)
         _check_keys(
-            s, {"Name", "Data", "Path", "Tree", "Weight", "Regions", "Lumi", "MCStat"}, f"Samples[{i}]", file
+            s,
+            {
+                "Name",
+                "Data",
+                "Path",
+                "Tree",
+                "Weight",
+                "Regions",
+                "Lumi",
+                "MCStat",
+                "DisableStaterror",
+                "Selection",
+            },
+            f"Samples[{i}]",
+            file,
         )
+        if "Name" not in s:
+            raise ConfigError("sample without a Name", file=file, field=f"Samples[{i}]")
+        if "MCStat" in s and "DisableStaterror" in s:
+            raise ConfigError(
+                "both 'MCStat' and cabinetry's 'DisableStaterror' are given",
+                file=file,
+                field=f"Samples.{s['Name']}",
+            )
         path = s.get("Path")
+        if isinstance(path, (list, tuple)):
+            path = [resolve(str(x)) for x in path]
+        elif path:
+            path = resolve(str(path))
         samples.append(
             Sample(
                 name=str(s["Name"]),
                 data=bool(s.get("Data", False)),
-                path=str(base / path) if path else None,
+                path=path or None,
                 tree=s.get("Tree", "tree"),
                 weight=s.get("Weight", None if s.get("Data") else _get(g, "Weight", "weight")),
                 regions=_as_list(s.get("Regions")),
                 lumi=bool(s.get("Lumi", not s.get("Data", False))),
-                mcstat=bool(s.get("MCStat", True)),
+                mcstat=bool(s.get("MCStat", not s.get("DisableStaterror", False))),
+                selection=None if s.get("Selection") is None else str(s["Selection"]),
             )
         )
     sample_names = [s.name for s in samples]
@@ -268,9 +426,12 @@ def load_config(source: str | Path | Mapping[str, Any]) -> AnalysisConfig:
     nfs = []
     for i, n in enumerate(raw["NormFactors"] or []):
         _check_keys(n, {"Name", "Samples", "Nominal", "Bounds", "Regions"}, f"NormFactors[{i}]", file)
+        if "Name" not in n:
+            raise ConfigError("norm factor without a Name", file=file, field=f"NormFactors[{i}]")
         nf = NormFactor(
             name=str(n["Name"]),
-            samples=_as_list(n.get("Samples")) or [],
+            # as in cabinetry: without Samples, the norm factor scales every simulated sample
+            samples=_as_list(n.get("Samples")) or [s.name for s in samples if not s.data],
             nominal=float(n.get("Nominal", 1.0)),
             bounds=tuple(float(b) for b in n.get("Bounds", (-10.0, 20.0))),
             regions=_as_list(n.get("Regions")),
@@ -281,21 +442,37 @@ def load_config(source: str | Path | Mapping[str, Any]) -> AnalysisConfig:
     check_refs(pois, [n.name for n in nfs], "General.POI")
 
     systs = []
+    variation_keys = {"Normalization", "Weight", "Variable", "Sample", "Path", "Symmetrize"}
     for i, y in enumerate(raw.get("Systematics") or []):
+        y = _aliased(y, "Systematics", f"Systematics[{i}]", file)
         _check_keys(
             y,
             {"Name", "Type", "Up", "Down", "Samples", "Regions", "Symmetrize", "SplitNorm", "Parameter"},
             f"Systematics[{i}]",
             file,
         )
+        if "Name" not in y:
+            raise ConfigError("systematic without a Name", file=file, field=f"Systematics[{i}]")
+        up_down = {}
+        for direction in ("Up", "Down"):
+            where = f"Systematics.{y['Name']}.{direction}"
+            v = _aliased(y.get(direction) or {}, "Variation", where, file)
+            _check_keys(v, variation_keys, where, file)
+            if "Path" in v:
+                v["Path"] = str(here / str(v["Path"]))
+            up_down[direction] = v
+        # cabinetry writes Symmetrize inside the variation (Down: {Symmetrize: true})
+        symmetrize = bool(y.get("Symmetrize", False)) or any(
+            bool(v.pop("Symmetrize", False)) for v in up_down.values()
+        )
         st = Systematic(
             name=str(y["Name"]),
             type=y.get("Type", "Normalization"),
-            up=dict(y.get("Up") or {}),
-            down=dict(y.get("Down") or {}),
+            up=up_down["Up"],
+            down=up_down["Down"],
             samples=_as_list(y.get("Samples")),
             regions=_as_list(y.get("Regions")),
-            symmetrize=bool(y.get("Symmetrize", False)),
+            symmetrize=symmetrize,
             split_norm=bool(y.get("SplitNorm", False)),
             parameter=y.get("Parameter"),
         )
@@ -329,4 +506,6 @@ def load_config(source: str | Path | Mapping[str, Any]) -> AnalysisConfig:
         negative_yields=neg,
         weight=_get(g, "Weight", "weight"),
         file=file,
+        sqrt_s=sqrt_s,
+        luminosity=lumi_value,
     )

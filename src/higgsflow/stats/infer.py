@@ -627,6 +627,26 @@ class ScanResult:
     interval68: tuple[float, float]
     interval95: tuple[float, float]
 
+    def interval_text(
+        self, cl: int = 68, digits: int = 4, name: str | None = None, show_range: bool = True
+    ) -> str:
+        """The 68% or 95% CL interval in words; an end outside the scanned values (±inf in ``interval68`` /
+        ``interval95``) is said to lie beyond the scanned range, e.g.
+        ``"mu < 3.1354 (lower end beyond the scanned range [0, 5])"`` (without ``[0, 5]`` if not ``show_range``)."""
+        lo, hi = self.interval68 if cl == 68 else self.interval95
+        name = name or self.parameter
+        rng = f"[{self.values[0]:g}, {self.values[-1]:g}]" if show_range else ""
+        rng = rng and " " + rng
+        if np.isfinite(lo) and np.isfinite(hi):
+            return f"[{lo:.{digits}f}, {hi:.{digits}f}]"
+        if np.isfinite(hi):
+            return f"{name} < {hi:.{digits}f} (lower end beyond the scanned range{rng})"
+        if np.isfinite(lo):
+            return f"{name} > {lo:.{digits}f} (upper end beyond the scanned range{rng})"
+        if not self.values[0] <= self.bestfit <= self.values[-1]:
+            return f"outside the scanned range{rng} (best fit {self.bestfit:.{digits}f})"
+        return f"both ends beyond the scanned range{rng}"
+
 
 def _crossings(x: np.ndarray, y: np.ndarray, level: float, xbest: float) -> tuple[float, float]:
     """Where y crosses ``level`` left and right of the minimum (linear interpolation; ±inf if not reached)."""

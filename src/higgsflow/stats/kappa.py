@@ -7,20 +7,25 @@ In the narrow-width approximation σ(ttH)·B(H→ff) scales as
 
 with all other partial widths at their SM values (the small κ_b, κ_c dependence of the loop-induced gg and γγ
 widths is neglected, κ_g = κ_γ = 1 resolved). SM branching ratios for m_H = 125.09 GeV from the LHC Higgs
-Working Group (CERN Yellow Report 4, arXiv:1610.07922): B_bb = 0.5809, B_cc = 0.02884 (Γ_H = 4.100 MeV).
+Working Group (CERN Yellow Report 4, arXiv:1610.07922): B_bb and B_cc are
+:data:`higgsflow.physics.constants.BR_H_BB` and :data:`~higgsflow.physics.constants.BR_H_CC`.
 
 The likelihood in κ is the pyhf likelihood with μ_ttH(cc) and μ_ttH(bb) fixed to μ(κ) (fixed-point fits);
-every other parameter (ttZ strengths, background normalisations, nuisance parameters) is profiled.
+every other parameter (ttZ strengths, background normalisations, nuisance parameters) is profiled. The
+workspace's names of the two signal strengths are configurable (:func:`kappa_pois`); the defaults are
+``mu_ttHcc`` and ``mu_ttHbb``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from higgsflow.errors import ConfigError
+from higgsflow.physics.constants import BR_H_BB, BR_H_CC
 from higgsflow.stats.infer import (
     Scan2DResult,
     ScanResult,
@@ -32,17 +37,29 @@ from higgsflow.stats.infer import (
     _minimize,
 )
 
-__all__ = ["SM_BR", "kappa_limit", "kappa_scan", "kappa_scan_2d", "signal_strengths", "width_ratio"]
+__all__ = [
+    "DEFAULT_POIS",
+    "SM_BR",
+    "kappa_limit",
+    "kappa_pois",
+    "kappa_scan",
+    "kappa_scan_2d",
+    "signal_strengths",
+    "width_ratio",
+]
 
 log = logging.getLogger(__name__)
 
-#: SM branching ratios at m_H = 125.09 GeV (LHCHWG YR4)
+#: the workspace's names of the ttH(cc) and ttH(bb) signal strengths unless told otherwise
+DEFAULT_POIS: dict[str, str] = {"ttHcc": "mu_ttHcc", "ttHbb": "mu_ttHbb"}
+
+#: SM branching ratios at m_H = 125.09 GeV (LHCHWG YR4); bb and cc from :mod:`higgsflow.physics.constants`
 SM_BR: dict[str, float] = {
-    "bb": 0.5809,
+    "bb": BR_H_BB,
     "WW": 0.2152,
     "gg": 0.08180,
     "tautau": 0.06256,
-    "cc": 0.02884,
+    "cc": BR_H_CC,
     "ZZ": 0.02641,
     "gamgam": 0.002270,
     "Zgam": 0.001541,
@@ -65,6 +82,34 @@ def signal_strengths(
         "ttHcc": kappa_t**2 * np.asarray(kappa_c, float) ** 2 / g,
         "ttHbb": kappa_t**2 * np.asarray(kappa_b, float) ** 2 / g,
     }
+
+
+def kappa_pois(
+    sm: StatModel, *, cc: str | None = None, bb: str | None = None, file: str | Path | None = None
+) -> dict[str, str | None]:
+    """The workspace's names of the ttH(cc) and ttH(bb) signal strengths, checked against the model.
+
+    ``cc`` defaults to ``mu_ttHcc`` if the workspace has it, else to the workspace's POI; ``bb`` defaults to
+    ``mu_ttHbb`` if present, else none (a model without an H→bb̄ signal); ``bb="none"`` leaves it out.
+    Raises :class:`ConfigError` naming the option and the available parameters for an unknown name.
+    """
+    names = list(sm.model().config.par_names)
+    cc = cc or (DEFAULT_POIS["ttHcc"] if DEFAULT_POIS["ttHcc"] in names else sm.default_poi)
+    if bb is None:
+        bb = DEFAULT_POIS["ttHbb"] if DEFAULT_POIS["ttHbb"] in names else None
+    elif bb.lower() == "none":
+        bb = None
+    for option, name in (("--poi-cc", cc), ("--poi-bb", bb)):
+        if name is not None and name not in names:
+            raise ConfigError(
+                f"the workspace has no parameter {name!r}",
+                file=file,
+                field=option,
+                expected="one of: " + ", ".join(sm.pois),
+            )
+    if cc == bb:
+        raise ConfigError("the same parameter for H→cc̄ and H→bb̄", file=file, field="--poi-bb")
+    return {"ttHcc": cc, "ttHbb": bb}
 
 
 def _profile(sm: StatModel, pois: Mapping[str, str | None], poi: str | None, data, asimov: bool):
@@ -104,12 +149,13 @@ def kappa_scan(
 ) -> ScanResult:
     """Profile-likelihood scan of κ_c at fixed κ_b (default 1): 2ΔNLL with 68%/95% intervals.
 
-    ``pois`` maps ``ttHcc``/``ttHbb`` to the workspace's normfactor names (default ``mu_ttHcc``/``mu_ttHbb``,
-    ``ttHbb: None`` if the model has no ttH(bb) signal). The minimum is refined between grid points.
+    ``pois`` maps ``ttHcc``/``ttHbb`` to the workspace's normfactor names (default: :func:`kappa_pois`, i.e.
+    ``mu_ttHcc``/``mu_ttHbb`` where present; ``ttHbb: None`` if the model has no ttH(bb) signal). The minimum is
+    refined between grid points.
     """
     from scipy.optimize import minimize_scalar
 
-    pois = dict(pois or {"ttHcc": "mu_ttHcc", "ttHbb": "mu_ttHbb"})
+    pois = dict(pois or kappa_pois(sm))
     kc = np.asarray(kappa_c, float)
     with _engine(sm.tolerance, sm.strategy):
         f = _profile(sm, pois, poi, data, asimov)
@@ -152,7 +198,7 @@ def kappa_scan_2d(
     asimov: bool = False,
 ) -> Scan2DResult:
     """2D profile-likelihood scan in (κ_c, κ_b); contours at 2ΔNLL = 2.30 (68%) and 5.99 (95%)."""
-    pois = dict(pois or {"ttHcc": "mu_ttHcc", "ttHbb": "mu_ttHbb"})
+    pois = dict(pois or kappa_pois(sm))
     kc, kb = np.asarray(kappa_c, float), np.asarray(kappa_b, float)
     z = np.empty((kb.size, kc.size))
     with _engine(sm.tolerance, sm.strategy):

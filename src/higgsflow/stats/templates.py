@@ -21,6 +21,7 @@ from higgsflow.errors import ConfigError, DataError, SchemaError
 __all__ = [
     "Template",
     "evaluate_selection",
+    "expression_columns",
     "fill_template",
     "merge_bins",
     "merged_edges",
@@ -207,16 +208,26 @@ _CMPOPS = {
 }
 
 
-def evaluate_selection(expression: str, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+def evaluate_selection(
+    expression: str,
+    columns: Mapping[str, np.ndarray],
+    *,
+    file: str | Path | None = None,
+    field: str = "Selection",
+    source: str | None = None,
+) -> np.ndarray:
     """Evaluate a selection or observable expression on named columns, without ``eval``.
 
     Allowed: column names, numbers, ``+ - * / **``, comparisons (chains allowed), ``&``, ``|``, ``~``,
     ``and``/``or``/``not`` and parentheses, e.g. ``"score_cc / (score_cc + score_lf) > 0.5 & njet >= 4"``.
+    ``file`` and ``field`` (the config file and key holding the expression) and ``source`` (where the columns
+    come from) only go into error messages.
     """
     try:
-        tree = ast.parse(expression, mode="eval")
+        tree = ast.parse(str(expression), mode="eval")
     except SyntaxError as exc:
-        raise ConfigError(f"cannot parse expression {expression!r}", field="Selection") from exc
+        raise ConfigError(f"cannot parse expression {expression!r}", file=file, field=field) from exc
+    origin = f" of {source}" if source else ""
 
     def ev(node: ast.AST):
         if isinstance(node, ast.Expression):
@@ -227,8 +238,9 @@ def evaluate_selection(expression: str, columns: Mapping[str, np.ndarray]) -> np
             if node.id not in columns:
                 raise ConfigError(
                     f"unknown column {node.id!r} in {expression!r}",
-                    field="Selection",
-                    expected="one of: " + ", ".join(sorted(columns)),
+                    file=file,
+                    field=field,
+                    expected=f"a column{origin}: " + ", ".join(sorted(columns)),
                 )
             return np.asarray(columns[node.id])
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
@@ -257,9 +269,25 @@ def evaluate_selection(expression: str, columns: Mapping[str, np.ndarray]) -> np
                 left = right
             else:
                 return out
-        raise ConfigError(f"unsupported element {ast.dump(node)[:40]} in {expression!r}", field="Selection")
+        raise ConfigError(
+            f"unsupported element {ast.dump(node)[:40]} in {expression!r}",
+            file=file,
+            field=field,
+            expected="columns, numbers, + - * / **, comparisons, & | ~, and/or/not",
+        )
 
     return ev(tree)
+
+
+def expression_columns(
+    expression: str, *, file: str | Path | None = None, field: str = "Selection"
+) -> set[str]:
+    """The column names an expression (as :func:`evaluate_selection` reads it) refers to."""
+    try:
+        tree = ast.parse(str(expression), mode="eval")
+    except SyntaxError as exc:
+        raise ConfigError(f"cannot parse expression {expression!r}", file=file, field=field) from exc
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
 def read_columns(path: str | Path, columns: list[str], *, tree: str = "tree") -> dict[str, np.ndarray]:

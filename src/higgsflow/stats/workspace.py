@@ -27,10 +27,19 @@ import numpy as np
 
 from higgsflow.errors import ConfigError, DataError
 from higgsflow.stats.config import AnalysisConfig, Systematic
-from higgsflow.stats.templates import Template, evaluate_selection, fill_template, merged_edges, read_columns
+from higgsflow.stats.templates import (
+    Template,
+    evaluate_selection,
+    expression_columns,
+    fill_template,
+    merged_edges,
+    read_columns,
+)
 
 __all__ = [
     "build_workspace",
+    "metadata_path",
+    "plot_metadata",
     "templates_from_arrays",
     "templates_from_files",
     "write_datacard",
@@ -94,23 +103,33 @@ def templates_from_arrays(
                 weight: str | None,
                 variable: str,
                 where: str,
+                var_field: str,
                 sample=sample,
                 region=region,
             ) -> Template:
-                values = evaluate_selection(variable, columns)
-                w = None
-                if weight is not None and weight in columns:
-                    w = np.asarray(columns[weight], dtype=float)
-                elif weight is not None and sample.weight is not None and weight != config.weight:
-                    raise DataError("weight column not found", file=config.file, field=f"{where}: {weight}")
-                if region.selection:
-                    mask = np.asarray(evaluate_selection(region.selection, columns), dtype=bool)
+                values = evaluate_selection(
+                    variable, columns, file=config.file, field=var_field, source=where
+                )
+                w = _weights(config, sample, columns, weight, where)
+                mask = None
+                for expr, field_ in (
+                    (region.selection, f"Regions.{region.name}.Selection"),
+                    (sample.selection, f"Samples.{sample.name}.Selection"),
+                ):
+                    if expr:
+                        m = np.asarray(
+                            evaluate_selection(expr, columns, file=config.file, field=field_, source=where),
+                            dtype=bool,
+                        )
+                        mask = m if mask is None else mask & m
+                if mask is not None:
                     values = values[mask]
                     w = None if w is None else w[mask]
                 return fill_template(values, region.binning, w, name=f"{region.name}/{where}")
 
+            var_field = f"Regions.{region.name}.Variable"
             out[(region.name, sample.name, "nominal")] = fill(
-                cols, sample.weight, region.variable, sample.name
+                cols, sample.weight, region.variable, sample.name, var_field
             )
             if sample.data:
                 continue
@@ -132,6 +151,9 @@ def templates_from_arrays(
                             src.get("Weight", sample.weight),
                             src.get("Variable", region.variable),
                             where,
+                            f"Systematics.{syst.name}.{direction.capitalize()}.Variable"
+                            if "Variable" in src
+                            else var_field,
                         )
                     elif "Weight" in src or "Variable" in src:
                         t = fill(
@@ -139,6 +161,9 @@ def templates_from_arrays(
                             src.get("Weight", sample.weight),
                             src.get("Variable", region.variable),
                             where,
+                            f"Systematics.{syst.name}.{direction.capitalize()}.Variable"
+                            if "Variable" in src
+                            else var_field,
                         )
                     else:
                         raise ConfigError(
@@ -173,39 +198,116 @@ def templates_from_arrays(
     return out
 
 
+def _weights(
+    config: AnalysisConfig, sample, columns: Mapping[str, np.ndarray], weight: str | None, where: str
+) -> np.ndarray | None:
+    """Per-event weights: a column, or an expression of columns (as cabinetry's ``Weight``); None: unit weights.
+
+    The general default weight column (``General.Weight``, default ``weight``) may be absent (unit weights); a
+    weight named on a sample or a variation must exist.
+    """
+    if weight is None:
+        return None
+    if weight in columns:
+        return np.asarray(columns[weight], dtype=float)
+    field = f"Samples.{sample.name}.Weight"
+    names = expression_columns(weight, file=config.file, field=field)
+    if names <= set(columns) and names != {weight}:  # an expression of present columns, or a number
+        value = evaluate_selection(weight, columns, file=config.file, field=field, source=where)
+        n = len(next(iter(columns.values()))) if columns else 0
+        return np.broadcast_to(np.asarray(value, dtype=float), (n,)).copy()
+    if sample.weight is None or weight == config.weight:
+        log.info("%s: no weight column %r, unit weights", where, weight)
+        return None
+    missing = sorted(n for n in names if n not in columns)
+    raise ConfigError(
+        f"unknown weight column(s) {missing} in {weight!r}",
+        file=config.file,
+        field=f"Samples.{sample.name}.Weight ({where})",
+        expected="a column of " + where + ": " + ", ".join(sorted(columns)),
+    )
+
+
 def _is_data(config: AnalysisConfig, name: str) -> bool:
     return any(s.data and s.name == name for s in config.samples)
 
 
 def templates_from_files(config: AnalysisConfig) -> dict[TemplateKey, Template]:
-    """Read every sample's columns from its ``Path`` (Parquet or ROOT by suffix) and fill the templates."""
+    """Read every sample's columns from its ``Path`` (Parquet or ROOT by suffix; a list of files is
+    concatenated) and fill the templates.
+
+    Only the columns the config uses are read. A column that a region's ``Variable``/``Selection`` or a sample's
+    ``Selection``/``Weight`` names but the sample's file lacks raises :class:`ConfigError` naming the config
+    file, the key and the data file.
+    """
     arrays: dict[str, dict[str, np.ndarray]] = {}
-    import re
+    f = config.file
 
-    names = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-    exprs = [r.variable or "" for r in config.regions] + [r.selection or "" for r in config.regions]
+    def cols(expr: str | None, field: str) -> set[str]:
+        return expression_columns(expr, file=f, field=field) if expr else set()
+
+    syst_cols: set[str] = set()
     for syst in config.systematics:
-        for src in (syst.up, syst.down):
-            exprs.append(str(src.get("Variable", "")))
-            exprs.append(str(src.get("Weight", "")))
-    wanted = {n for e in exprs for n in names.findall(e) if n not in ("and", "or", "not")}
+        for direction, src in (("Up", syst.up), ("Down", syst.down)):
+            syst_cols |= cols(src.get("Variable"), f"Systematics.{syst.name}.{direction}.Variable")
+            syst_cols |= cols(src.get("Weight"), f"Systematics.{syst.name}.{direction}.Weight")
     for s in config.samples:
-        if s.path is None:
-            raise ConfigError("sample has no Path", file=config.file, field=f"Samples.{s.name}.Path")
-        import uproot  # noqa: F401  (only to fail early if missing)
-
-        avail = _available_columns(Path(s.path), s.tree)
-        cols = [c for c in wanted | ({s.weight} if s.weight else set()) if c in avail]
-        arrays[s.name] = read_columns(s.path, cols, tree=s.tree)
+        if not s.paths:
+            raise ConfigError("sample has no Path", file=f, field=f"Samples.{s.name}.Path")
+        required: dict[str, str] = {}  # column -> the key that needs it
+        for r in config.regions:
+            if config.sample_in_region(s, r.name):
+                for c in cols(r.variable, f"Regions.{r.name}.Variable"):
+                    required.setdefault(c, f"Regions.{r.name}.Variable")
+                for c in cols(r.selection, f"Regions.{r.name}.Selection"):
+                    required.setdefault(c, f"Regions.{r.name}.Selection")
+        for c in cols(s.selection, f"Samples.{s.name}.Selection"):
+            required.setdefault(c, f"Samples.{s.name}.Selection")
+        optional = set(syst_cols)
+        if s.weight is not None:
+            wcols = cols(s.weight, f"Samples.{s.name}.Weight")
+            if s.weight == config.weight:  # the default weight column may be absent: unit weights
+                optional |= wcols
+            else:
+                for c in wcols:
+                    required.setdefault(c, f"Samples.{s.name}.Weight")
+        parts = []
+        for path in s.paths:
+            avail = _available_columns(Path(path), s.tree)
+            missing = sorted(c for c in required if c not in avail)
+            if missing:
+                c = missing[0]
+                raise ConfigError(
+                    f"unknown column {c!r} (not in {path})",
+                    file=f,
+                    field=required[c],
+                    expected="a column of the sample's file: " + _short_list(sorted(avail)),
+                )
+            parts.append(read_columns(path, [c for c in {*required, *optional} if c in avail], tree=s.tree))
+        arrays[s.name] = _concatenate(parts)
     for syst in config.systematics:
         for src in (syst.up, syst.down):
             if "Path" in src:
                 key = f"{syst.name}:{src['Path']}"
-                base = Path(config.file).parent if config.file else Path()
-                p = base / src["Path"]
+                p = Path(src["Path"])
+                wanted = syst_cols | {c for r in config.regions for c in cols(r.variable, "Variable")}
+                wanted |= {c for r in config.regions for c in cols(r.selection, "Selection")}
+                wanted |= {c for smp in config.samples for c in cols(smp.selection, "Selection")}
+                wanted |= {c for smp in config.samples if smp.weight for c in cols(smp.weight, "Weight")}
                 arrays[key] = read_columns(p, [c for c in wanted if c in _available_columns(p, "tree")])
                 src["Sample"] = key
     return templates_from_arrays(config, arrays)
+
+
+def _short_list(names: list[str], n: int = 30) -> str:
+    return ", ".join(names[:n]) + (f" ... ({len(names)} in all)" if len(names) > n else "")
+
+
+def _concatenate(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if len(parts) == 1:
+        return parts[0]
+    common = set.intersection(*(set(p) for p in parts))
+    return {c: np.concatenate([p[c] for p in parts]) for c in common}
 
 
 def _available_columns(path: Path, tree: str) -> set[str]:
@@ -453,6 +555,33 @@ def _syst_modifiers(
         {"name": name, "type": "histosys", "data": {"hi_data": up_y.tolist(), "lo_data": dn_y.tolist()}}
     )
     return mods
+
+
+def plot_metadata(config: AnalysisConfig, templates: Mapping[TemplateKey, Template]) -> dict[str, Any]:
+    """What the plots need and a pyhf workspace cannot hold (its schema allows no extra keys): √s (TeV) and the
+    integrated luminosity (fb⁻¹) from ``General``, and per region the observable (``Variable``), its axis label
+    (``Label``) and the final bin edges (after ``MergeBins``). ``higgsflow stats build`` writes it next to the
+    workspace (:func:`metadata_path`); the plotting commands read it from there."""
+    regions = {}
+    for r in config.regions:
+        key = next((k for k in templates if k[0] == r.name), None)
+        regions[r.name] = {
+            "variable": r.variable,
+            "label": r.axis_label,
+            "edges": None if key is None else [float(x) for x in templates[key].edges],
+        }
+    return {
+        "analysis_config": config.file,
+        "sqrt_s": config.sqrt_s,
+        "luminosity": config.luminosity,
+        "regions": regions,
+    }
+
+
+def metadata_path(workspace: str | Path) -> Path:
+    """Where the plot metadata of a workspace lives: ``ws.json`` → ``ws.meta.json`` in the same folder."""
+    workspace = Path(workspace)
+    return workspace.with_name(workspace.stem + ".meta.json")
 
 
 def write_workspace(spec: Mapping[str, Any], path: str | Path, *, overwrite: bool = False) -> Path:
