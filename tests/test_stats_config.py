@@ -61,9 +61,25 @@ def test_example_config_builds_and_limits_on_a_scored_file(tmp_path, capsys):
 def test_example_header_says_how_to_run_it():
     text = EXAMPLE.read_text()
     header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
-    assert "higgsflow predict run test.root -o scored/" in header
-    assert "higgsflow stats build analysis.yaml" in header and "higgsflow stats limit" in header
-    assert "relative paths" in header.lower()
+    assert "higgsflow predict tour/run tour/test.root --out tour/scored" in header
+    assert "higgsflow stats build examples/stats/analysis.yaml --inputs tour" in header
+    assert "higgsflow stats limit" in header and "relative sample paths" in header.lower()
+
+
+def test_inputs_option_resolves_sample_paths_against_another_folder(tmp_path, capsys):
+    """The shipped example, unchanged, on scored files that live elsewhere (the README tour's layout)."""
+    scored_file(tmp_path / "tour" / "scored" / "test.root")
+    ws = tmp_path / "workspace.json"
+    args = ["stats", "build", str(EXAMPLE), "--inputs", str(tmp_path / "tour"), "--out", str(ws)]
+    assert main(args) == 0 and json.loads(ws.read_text())["channels"]
+    missing = tmp_path / "nowhere"
+    capsys.readouterr()
+    assert (
+        main(["stats", "build", str(EXAMPLE), "--inputs", str(missing), "--out", str(tmp_path / "w2.json")])
+        == 1
+    )
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(missing) in err and "input folder not found" in err
 
 
 def _cabinetry_style(tmp_path: Path) -> dict:

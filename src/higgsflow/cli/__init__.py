@@ -75,12 +75,36 @@ def configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logger = logging.getLogger("higgsflow")
     logger.setLevel(level)
-    if not any(getattr(h, "_higgsflow_cli", False) for h in logger.handlers):
-        from rich.logging import RichHandler
+    for h in logger.handlers:
+        if isinstance(h, _StderrHandler):
+            h.setFormatter(_formatter(verbosity))
+            return
+    handler = _StderrHandler()
+    handler.setFormatter(_formatter(verbosity))
+    logger.addHandler(handler)
 
-        handler = RichHandler(console=_err, show_path=False, rich_tracebacks=False)
-        handler._higgsflow_cli = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
+
+class _StderrHandler(logging.StreamHandler):
+    """One line per record on whatever ``sys.stderr`` is when the record is emitted (never wrapped)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def _formatter(verbosity: int) -> logging.Formatter:
+    if verbosity >= 2:
+        return logging.Formatter("%(asctime)s %(levelname).1s %(name)s: %(message)s", "%H:%M:%S")
+    return _LevelFormatter("%(levelname)s: %(message)s")
+
+
+class _LevelFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord({**record.__dict__, "levelname": record.levelname.lower()})
+        return super().format(record)
 
 
 @app.callback()

@@ -139,6 +139,14 @@ def build(
     datacard: Annotated[
         Path | None, typer.Option(help="also write a Combine datacard.txt + shapes.root in this folder")
     ] = None,
+    inputs: Annotated[
+        Path | None,
+        typer.Option(
+            "--inputs",
+            help="folder against which the config's relative sample paths are resolved "
+            "(default: the config file's folder)",
+        ),
+    ] = None,
     overwrite: OVERWRITE = False,
 ) -> None:
     """Fill the templates from the config's files and write the pyhf workspace (and a Combine datacard).
@@ -151,13 +159,16 @@ def build(
     import numpy as np
 
     import higgsflow.stats as st
+    from higgsflow.errors import DataError
 
     meta_out = st.metadata_path(out)
     outputs = [out, meta_out]
     if datacard is not None:
         outputs += [datacard / "datacard.txt", datacard / "shapes.root"]
     _check(*outputs, overwrite=overwrite)
-    cfg = st.load_config(config)
+    if inputs is not None and not inputs.is_dir():
+        raise DataError("input folder not found", file=inputs, expected="a folder (--inputs)")
+    cfg = st.load_config(config, input_dir=inputs)
     templates = st.templates_from_files(cfg)
     spec = st.build_workspace(cfg, templates)
     meta = st.plot_metadata(cfg, templates)

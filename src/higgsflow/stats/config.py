@@ -235,8 +235,13 @@ def _number(value: Any, file: str | None, where: str, positive: bool = False) ->
     return x
 
 
-def load_config(source: str | Path | Mapping[str, Any]) -> AnalysisConfig:
+def load_config(
+    source: str | Path | Mapping[str, Any], *, input_dir: str | Path | None = None
+) -> AnalysisConfig:
     """Load and validate an analysis config from a YAML file or an already-parsed mapping.
+
+    Relative input paths are resolved against the YAML file's folder, or against ``input_dir`` when it is given
+    (``higgsflow stats build CONFIG --inputs DIR``: one config for files that live elsewhere).
 
     Raises :class:`~higgsflow.errors.ConfigError` naming the file and key for every inconsistency (unknown
     keys, a systematic or norm factor naming an unknown sample or region, an unknown interpolation code...).
@@ -311,7 +316,7 @@ def load_config(source: str | Path | Mapping[str, Any]) -> AnalysisConfig:
         raise ConfigError(
             "unknown treatment", file=file, field="General.NegativeYields", expected="error or clip"
         )
-    here = Path(file).parent if file else Path()
+    here = Path(input_dir) if input_dir is not None else Path(file).parent if file else Path()
     input_path = str(_get(g, "InputPath", ""))
     for placeholder in ("{RegionPath}", "{VariationPath}"):
         if placeholder in input_path:
