@@ -64,7 +64,23 @@ def cms_label(
         kwargs["com"] = com
     else:
         kwargs["rlabel"] = "" if lumi is None else f"{lumi:g} fb$^{{-1}}$"
-    mplhep.cms.label(**kwargs)
+    artists = [a for a in mplhep.cms.label(**kwargs) if a is not None]
+    if loc == 0 and _overlaps(ax, artists):
+        # a narrow figure: the left and right texts would run into each other above the frame. Keep √s and the
+        # luminosity above the frame and move "CMS Simulation <label>" inside it, on two lines (CMS style loc=2).
+        for artist in artists:
+            artist.remove()
+        mplhep.cms.label(**{**kwargs, "loc": 2})
+
+
+def _overlaps(ax, artists) -> bool:
+    """Whether any two of the header's texts overlap on the canvas."""
+    try:
+        renderer = ax.figure.canvas.get_renderer()
+        boxes = [a.get_window_extent(renderer) for a in artists if a.get_text()]
+    except Exception:  # a backend without a renderer: keep the layout
+        return False
+    return any(b1.overlaps(b2) for i, b1 in enumerate(boxes) for b2 in boxes[i + 1 :])
 
 
 def save_figure(
