@@ -117,7 +117,6 @@ def test_fastjet_banner_never_on_stdout(tmp_path):
     assert r.stderr.count("FastJet release") == 1  # once, on stderr (Pythia's built-in copy is silenced)
 
 
-@pytest.mark.slow
 def test_fastjet_banner_once_per_worker_process_on_stderr(tmp_path):
     r = _generate(tmp_path, workers=2)
     assert r.returncode == 0, r.stderr
