@@ -1,25 +1,62 @@
-"""ROC curves and score distributions as PNG (matplotlib, Agg backend)."""
+"""ROC curves and score distributions of a tagger as PNG, in mplhep's CMS style (:mod:`higgsflow.plotting`).
+
+Both carry the header "CMS Simulation Private Work (√s)", with √s read from the jets' file where it is stored
+(:func:`sqrt_s_of`); the ROC legend gives each curve's AUC, and the part of a curve that rests on fewer than
+:data:`~higgsflow.evaluate.metrics.FEW_JETS` background jets is drawn dashed.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from higgsflow.evaluate.metrics import _short, roc_curve
+from higgsflow.evaluate.metrics import FEW_JETS, _short, auc_with_error, roc_curve
+from higgsflow.physics.constants import SQRT_S_RUN3
+from higgsflow.plotting import DEFAULT_LABEL, cms_label, save_figure, style
 
-__all__ = ["plot_roc", "plot_scores"]
+__all__ = ["plot_roc", "plot_scores", "sqrt_s_of"]
+
+log = logging.getLogger(__name__)
+
+_ECM = re.compile(r"Beams:eCM\s*=\s*([0-9.eE+]+)")
 
 
-def _plt():
-    import matplotlib
+def sqrt_s_of(files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]) -> float:
+    """√s in TeV of the collisions behind ``files``: ``sqrt_s_tev`` or Pythia's ``Beams:eCM`` (GeV) in the
+    metadata higgsflow stores (the jet generator writes it), else :data:`~higgsflow.physics.constants.SQRT_S_RUN3`
+    (the generator's default, 13.6 TeV)."""
+    from higgsflow.data.io import read_metadata
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    if isinstance(files, (str, os.PathLike)):
+        files = [files]
+    for f in files:
+        try:
+            meta = read_metadata(f)
+        except Exception:  # a file without readable metadata says nothing about √s
+            continue
+        if "sqrt_s_tev" in meta:
+            return float(meta["sqrt_s_tev"])
+        for proc in (meta.get("processes") or {}).values():
+            for setting in proc.get("pythia", []) if isinstance(proc, dict) else []:
+                m = _ECM.search(str(setting))
+                if m:
+                    return float(m.group(1)) / 1000.0
+    return SQRT_S_RUN3
 
-    return plt
+
+def _pairs(scores: np.ndarray, labels: np.ndarray, short: list[str], b: int):
+    """For each signal class present: (name, discriminant against the background, is-signal)."""
+    for k, name in enumerate(short):
+        if k == b or not (labels == k).any() or not (labels == b).any():
+            continue
+        sel = (labels == k) | (labels == b)
+        disc = scores[sel, k] / np.clip(scores[sel, k] + scores[sel, b], 1e-12, None)
+        yield name, disc, labels[sel] == k
 
 
 def plot_roc(
@@ -28,56 +65,112 @@ def plot_roc(
     class_names: Sequence[str],
     background: str,
     path: str | os.PathLike[str],
+    *,
+    com: float | None = SQRT_S_RUN3,
+    label: str = DEFAULT_LABEL,
+    overwrite: bool = True,
 ) -> Path:
-    """Background rejection vs signal efficiency for every class against ``background`` (log scale)."""
-    plt = _plt()
+    """Background rejection 1/ε_B (log scale) against signal efficiency ε_S for every class against
+    ``background``, with the discriminant p_X / (p_X + p_background); the legend gives each curve's AUC.
+
+    A curve is dashed where fewer than ``FEW_JETS`` background jets pass the cut (a rough estimate). ``com``
+    is √s in TeV for the header; ``overwrite`` (default True: the caller checks its outputs) lets an existing
+    file be replaced.
+    """
+    plt, _ = style()
     short = [_short(c) for c in class_names]
-    b = short.index(background)
-    fig, ax = plt.subplots(figsize=(6, 5))
-    for k, name in enumerate(short):
-        sel = (labels == k) | (labels == b)
-        if k == b or not (labels == k).any() or not (labels == b).any():
-            continue
-        disc = scores[sel, k] / np.clip(scores[sel, k] + scores[sel, b], 1e-12, None)
-        tpr, fpr = roc_curve(disc, labels[sel] == k)
+    b = short.index(_short(background))
+    labels = np.asarray(labels)
+    fig, ax = plt.subplots(figsize=(10, 9))
+    top = 1.0
+    n_b = int((labels == b).sum())
+    drew_rough = False
+    for name, disc, is_sig in _pairs(np.asarray(scores, dtype=np.float64), labels, short, b):
+        tpr, fpr = roc_curve(disc, is_sig)
+        auc, _ = auc_with_error(disc, is_sig)
         ok = fpr > 0
-        ax.plot(tpr[ok], 1 / fpr[ok], label=f"{name} vs {background}")
+        x, y = tpr[ok], 1.0 / fpr[ok]
+        colour = f"C{short.index(name) % 10}"  # the class's colour in every figure
+        (line,) = ax.plot(x, y, lw=2, color=colour, label=f"{name} vs {background} (AUC = {auc:.3f})")
+        rough = fpr[ok] * n_b < FEW_JETS  # the high-rejection end of the curve
+        if rough.all():
+            line.set_linestyle("--")
+        elif rough.any():
+            first = int(np.argmax(~rough))
+            line.set_data(x[first:], y[first:])
+            ax.plot(x[: first + 1], y[: first + 1], lw=2, ls="--", color=line.get_color())
+        drew_rough |= bool(rough.any())
+        if len(y):
+            top = max(top, float(y.max()))
+    if drew_rough:
+        ax.plot([], [], color="grey", ls="--", lw=2, label=f"fewer than {FEW_JETS} {background} jets pass")
     ax.set_yscale("log")
-    ax.set_xlabel("signal efficiency")
-    ax.set_ylabel("background rejection 1/ε_B")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    ax.set_xlim(0, 1)
+    ax.set_ylim(1, top * 30)  # room for the legend above the curves
+    ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
+    ax.set_ylabel(rf"{background} rejection $1/\varepsilon_B$")
+    ax.legend(loc="upper right", fontsize=18, title=f"{len(labels)} test jets", title_fontsize=18)
+    cms_label(ax, label=label, com=com)
+    return save_figure(fig, path, overwrite=overwrite)
 
 
 def plot_scores(
-    scores: np.ndarray, labels: np.ndarray, class_names: Sequence[str], path: str | os.PathLike[str]
+    scores: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    path: str | os.PathLike[str],
+    *,
+    com: float | None = SQRT_S_RUN3,
+    label: str = DEFAULT_LABEL,
+    overwrite: bool = True,
 ) -> Path:
-    """For each output score, its distribution in every true class (normalised)."""
-    plt = _plt()
+    """For each output score, its distribution in every true class (fraction of the class's jets per bin, log
+    scale); one panel per score, the legend in a panel of its own."""
+    plt, _ = style()
+    from matplotlib.ticker import NullFormatter
+
     short = [_short(c) for c in class_names]
+    labels = np.asarray(labels)
     k_out = len(short)
-    ncol = min(k_out, 4)
-    nrow = (k_out + ncol - 1) // ncol
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), squeeze=False)
-    bins = np.linspace(0, 1, 41)
-    for j in range(nrow * ncol):
-        ax = axes[j // ncol][j % ncol]
-        if j >= k_out:
-            ax.axis("off")
-            continue
-        for k, name in enumerate(short):
-            if (labels == k).any():
-                ax.hist(scores[labels == k, j], bins=bins, histtype="step", density=True, label=name)
-        ax.set_xlabel(f"score {short[j]}")
-        ax.set_yscale("log")
-    axes[0][0].legend(fontsize=6)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    ncol = min(k_out + 1, 3)
+    nrow = (k_out + 1 + ncol - 1) // ncol
+    bins = np.linspace(0, 1, 26)
+    n_max = max(int((labels == k).sum()) for k in range(k_out)) if len(labels) else 1
+    y_low = 10.0 ** np.floor(np.log10(0.5 / max(n_max, 1)))
+    with plt.rc_context({"font.size": 18}):
+        fig, axes = plt.subplots(nrow, ncol, figsize=(6.5 * ncol, 5.5 * nrow), squeeze=False)
+        handles = []
+        for j in range(nrow * ncol):
+            ax = axes[j // ncol][j % ncol]
+            if j >= k_out:
+                ax.axis("off")
+                continue
+            for k, name in enumerate(short):
+                if (labels == k).any():
+                    _, _, patches = ax.hist(
+                        scores[labels == k, j],
+                        bins=bins,
+                        weights=np.full(int((labels == k).sum()), 1.0 / (labels == k).sum()),
+                        histtype="step",
+                        lw=2,
+                        color=f"C{k}",
+                        label=f"true {name} ({int((labels == k).sum())} jets)",
+                    )
+                    if j == 0:
+                        handles.append(patches[0])
+            ax.set_yscale("log")
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.set_ylim(y_low, 2.0)  # from below one jet in a bin to 1, so at least two decades are labelled
+            ax.set_xlim(0, 1)
+            ax.set_xlabel(f"Score {short[j]}")
+            ax.set_ylabel(f"Fraction of jets / {bins[1] - bins[0]:.2f}")
+        legend_ax = axes[-1][-1]
+        if k_out < nrow * ncol:
+            legend_ax.legend(handles=handles, loc="center", frameon=False, title="jets of class")
+        else:  # pragma: no cover - no free panel
+            axes[0][0].legend(handles=handles, fontsize=12)
+        cms_label(axes[0][0], label=label, com=None)
+        if com is not None:
+            axes[0][-1].set_title(f"({com:g} TeV)", loc="right", fontsize=18)
+        fig.tight_layout()
+    return save_figure(fig, path, overwrite=overwrite)

@@ -13,9 +13,12 @@ interface together.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import awkward as ak
@@ -56,6 +59,48 @@ _PRESEL_PT_FRACTION = 0.85
 #: events per batch: the first batch, and the range of later ones (sized from the yield so far, so that small
 #: chunks do not overshoot and large ones amortise the per-call costs of FastJet and awkward)
 _BATCH_FIRST, _BATCH_MIN, _BATCH_MAX = 32, 16, 160
+
+#: FastJet prints its banner on C++ stdout at a process's first clustering, and Pythia's built-in copy of it
+#: (fjcore, used by SlowJet) prints it again. Standard output carries results, so in each process the first
+#: clustering of each runs with file descriptor 1 pointed elsewhere: FastJet's banner goes to stderr (once per
+#: process), fjcore's duplicate nowhere.
+_BANNER_SHOWN = {"fastjet": False, "fjcore": False}
+
+
+@contextlib.contextmanager
+def _stdout_fd_to(target: str) -> Iterator[None]:
+    """Point file descriptor 1 (C and C++ stdout) at stderr (``"stderr"``) or at the null device for the block."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        saved = os.dup(1)
+    except (OSError, AttributeError, TypeError):  # pragma: no cover - no C runtime or no fd 1 to move
+        yield
+        return
+    sys.stdout.flush()
+    libc.fflush(None)
+    if target == "stderr":
+        os.dup2(2, 1)
+    else:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+    try:
+        yield
+    finally:
+        libc.fflush(None)  # whatever C or C++ buffered goes where it was written to, not to stdout
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _banner_guard(which: str) -> contextlib.AbstractContextManager:
+    """The redirection for the first clustering of ``which`` (``"fastjet"`` or ``"fjcore"``) in this process,
+    a no-op afterwards."""
+    if _BANNER_SHOWN[which]:
+        return contextlib.nullcontext()
+    _BANNER_SHOWN[which] = True
+    return _stdout_fd_to("stderr" if which == "fastjet" else "null")
 
 
 @dataclass(frozen=True)
@@ -161,7 +206,8 @@ def run_chunk(
             if n_failed > 100 and n_failed > n_events // 10:
                 raise ConfigError("Pythia fails to generate events", field=spec.name)
             continue
-        slow.analyze(event)
+        with _banner_guard("fjcore"):
+            slow.analyze(event)
         cand: list[int] = []
         for j in range(slow.sizeJet()):
             if abs(slow.y(j)) < jt.eta_max + presel_r:
@@ -272,8 +318,9 @@ def _cluster(px, py, pz, e, counts, radius):
     import fastjet
 
     arr = ak.unflatten(ak.zip({"px": px, "py": py, "pz": pz, "E": e}, with_name="Momentum4D"), counts)
-    cs = fastjet.ClusterSequence(arr, fastjet.JetDefinition(fastjet.antikt_algorithm, radius))
-    idx = cs.constituent_index(min_pt=0.0)
+    with _banner_guard("fastjet"):
+        cs = fastjet.ClusterSequence(arr, fastjet.JetDefinition(fastjet.antikt_algorithm, radius))
+        idx = cs.constituent_index(min_pt=0.0)
     offsets = np.concatenate([[0], np.cumsum(counts)])[:-1]
     n_jets_per_event = ak.to_numpy(ak.num(idx, axis=1))
     jet_event = np.repeat(np.arange(len(counts)), n_jets_per_event)

@@ -195,17 +195,12 @@ def demo_command(
     overwrite: bool = typer.Option(False, help="replace an existing demo folder"),
 ) -> None:
     """Generate a small JetClass-like sample, train a small ParT, evaluate, print the table and plot paths."""
-    from rich.progress import Progress
+    from rich.table import Table
 
-    from higgsflow.train.demo import run_demo
+    from higgsflow.train.demo import RichDemoProgress, run_demo
 
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("demo", total=None)
-
-        def step(msg: str) -> None:
-            bar.update(task, description=msg)
-            console.print(f"[bold]›[/bold] {msg}")
-
+    report = RichDemoProgress(console)
+    try:
         result = run_demo(
             out,
             jets_per_class=jets_per_class,
@@ -214,12 +209,35 @@ def demo_command(
             workers=workers,
             toy=toy,
             overwrite=overwrite,
-            progress=step,
+            progress=report,
         )
-    _print_metrics(result.metrics, title=f"ParT (small) on {result.n_test} test jets")
+    finally:
+        report.finish()
+    test = result.split_counts["test"]
+    n_train = sum(result.split_counts["train"].values())
+    sizes = set(test.values())
+    each = (
+        f"{sizes.pop()} of each class" if len(sizes) == 1 else ", ".join(f"{n} {c}" for c, n in test.items())
+    )
+    m = result.metrics
+    epochs_text = f"{result.epochs} epoch" + ("s" if result.epochs != 1 else "")
+    console.print(
+        f"\nSmall ParT trained on {n_train} jets for {epochs_text}, tested on {result.n_test} jets ({each}):",
+        soft_wrap=True,
+    )
+    table = Table()
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_column(f"{m.cl * 100:.0f}% interval", justify="right")
+    table.add_column("based on")
+    for row in m.rows():
+        table.add_row(row.quantity, row.value + (" *" if row.rough else ""), row.interval, row.basis)
+    console.print(table)
+    for note in m.notes():
+        console.print(note, soft_wrap=True)
     for name, p in result.plots.items():
-        console.print(f"{name} plot: {p}")
-    console.print(f"run folder: {result.run_dir}")
+        console.print(f"{name} plot: {p}", soft_wrap=True)
+    console.print(f"run folder: {result.run_dir}", soft_wrap=True)
 
 
 app.command("train")(train_command)

@@ -1,6 +1,8 @@
 """The end-to-end demo: generate a small JetClass-like sample, train a small ParT, evaluate it.
 
-It is what the README runs first; on 2 CPU cores it finishes in a few minutes.
+It is what the README runs first; on 2 CPU cores it finishes in a few minutes. The jets of every class are split
+60/20/20 into training, validation and test sets class by class, so that each set holds the same number of jets of
+every class; the evaluation gives every figure with its statistical interval (:mod:`higgsflow.evaluate.metrics`).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,15 @@ from higgsflow.data.config import DataConfig
 from higgsflow.data.io import read_table, write_table
 from higgsflow.errors import ConfigError, DataError
 
-__all__ = ["DEMO_CLASSES", "DemoResult", "demo_data_config", "run_demo"]
+__all__ = [
+    "DEMO_CLASSES",
+    "DemoProgress",
+    "DemoResult",
+    "RichDemoProgress",
+    "balanced_split",
+    "demo_data_config",
+    "run_demo",
+]
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +108,91 @@ class DemoResult:
     metrics: Any
     plots: dict[str, Path]
     n_test: int
+    #: jets per class in each split
+    split_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    epochs: int = 0
 
 
-def _generate(classes, jets_per_class: int, path: Path, *, seed: int, workers: int, toy: bool) -> list[Path]:
+class DemoProgress:
+    """What :func:`run_demo` reports as it goes; this base class logs the stages and ignores the rest.
+
+    ``stage`` starts a stage (``"generate"``, ``"train"``, ``"evaluate"``) with a sentence saying what it does
+    and, where known, its size (jets to generate; epochs to train). ``jets(n)`` says n more jets are made;
+    ``training(info)`` passes on the training loop's reports (per step: epoch, step, steps, loss; per epoch:
+    epoch, train_loss, val_loss, val_acc). ``finish()`` ends the last stage.
+    """
+
+    def stage(self, name: str, message: str, total: int | None = None) -> None:
+        log.info(message)
+
+    def jets(self, n: int) -> None:
+        pass
+
+    def training(self, info: dict[str, Any]) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+class _Messages(DemoProgress):
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+
+    def stage(self, name: str, message: str, total: int | None = None) -> None:
+        self.say(message)
+
+
+def balanced_split(
+    labels: np.ndarray, fractions: tuple[float, ...] = (0.6, 0.2, 0.2), *, seed: int = 1
+) -> list[np.ndarray]:
+    """Split jets class by class: every set but the first gets ``round(fraction × n_min)`` jets of *each*
+    class (n_min: the smallest class), the first set the rest. Returns sorted index arrays, one per fraction.
+
+    With equal classes (as the demo generates them) every set is balanced; the evaluation then rests on as many
+    background jets as signal jets of each class.
+    """
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    if len(classes) == 0:
+        return [np.zeros(0, dtype=np.int64) for _ in fractions]
+    n_min = min(int((labels == c).sum()) for c in classes)
+    sizes = [round(f * n_min) for f in fractions[1:]]
+    if min(sizes, default=1) < 1 or sum(sizes) >= n_min:
+        raise DataError(
+            f"too few jets to split: {n_min} in the smallest class",
+            field="jets_per_class",
+            expected="enough jets per class for at least one of each class in every set (10 or more)",
+        )
+    rng = np.random.default_rng(seed)
+    parts: list[list[np.ndarray]] = [[] for _ in fractions]
+    for c in classes:
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        start = 0
+        for j, n in enumerate(sizes, start=1):
+            parts[j].append(idx[start : start + n])
+            start += n
+        parts[0].append(idx[start:])
+    return [np.sort(np.concatenate(p)) for p in parts]
+
+
+def _generate(
+    classes,
+    jets_per_class: int,
+    path: Path,
+    *,
+    seed: int,
+    workers: int,
+    toy: bool,
+    progress: Callable[[int], None] | None = None,
+) -> list[Path]:
     if toy:
         from higgsflow.data.toy import write_toy_jets
 
-        return [write_toy_jets(path, list(classes), jets_per_class, seed=seed)]
+        out = write_toy_jets(path, list(classes), jets_per_class, seed=seed)
+        if progress is not None:
+            progress(jets_per_class * len(classes))
+        return [out]
     try:
         from higgsflow.generate import generate_jets
     except ImportError as exc:
@@ -114,7 +202,11 @@ def _generate(classes, jets_per_class: int, path: Path, *, seed: int, workers: i
             expected="higgsflow installed with the [gen] extra (pythia8mc, fastjet), or `demo --toy`",
         ) from None
     # n_jets is per class; the generator returns the one file it wrote
-    return [Path(generate_jets(list(classes), jets_per_class, path, seed=seed, workers=workers))]
+    return [
+        Path(
+            generate_jets(list(classes), jets_per_class, path, seed=seed, workers=workers, progress=progress)
+        )
+    ]
 
 
 def run_demo(
@@ -126,15 +218,26 @@ def run_demo(
     workers: int = 1,
     toy: bool = False,
     overwrite: bool = False,
-    progress: Callable[[str], None] | None = None,
+    progress: DemoProgress | Callable[[str], None] | None = None,
+    network_kwargs: dict[str, Any] | None = None,
 ) -> DemoResult:
-    """Generate ``jets_per_class`` jets of each of :data:`DEMO_CLASSES`, split 60/20/20, train a small ParT
-    for
-    ``epochs`` epochs, evaluate on the test split (``out/run/eval``)."""
+    """Generate ``jets_per_class`` jets of each of :data:`DEMO_CLASSES`, split them 60/20/20 class by class
+    (:func:`balanced_split`), train a small ParT for ``epochs`` epochs, evaluate on the test set
+    (``out/run/eval``).
+
+    ``progress`` is a :class:`DemoProgress` (or a function called with one sentence per stage);
+    ``network_kwargs`` replaces the small ParT's settings (:data:`DEMO_PART`).
+    """
+    from higgsflow.evaluate.plots import sqrt_s_of
     from higgsflow.train.inference import evaluate_run
     from higgsflow.train.loop import TrainSettings, train
 
-    say = progress or (lambda msg: log.info(msg))
+    if progress is None:
+        report = DemoProgress()
+    elif isinstance(progress, DemoProgress):
+        report = progress
+    else:
+        report = _Messages(progress)
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         if not overwrite:
@@ -151,28 +254,53 @@ def run_demo(
     (out / _MARKER).write_text(
         "made by higgsflow demo; `higgsflow demo --overwrite` may delete this folder\n"
     )
-    say(f"generating {jets_per_class} jets for each of {', '.join(DEMO_CLASSES)}")
-    files = _generate(DEMO_CLASSES, jets_per_class, out / "jets.parquet", seed=seed, workers=workers, toy=toy)
+    n_classes = len(DEMO_CLASSES)
+    report.stage(
+        "generate",
+        f"generating {jets_per_class} jets for each of {', '.join(DEMO_CLASSES)}",
+        total=jets_per_class * n_classes,
+    )
+    files = _generate(
+        DEMO_CLASSES,
+        jets_per_class,
+        out / "jets.parquet",
+        seed=seed,
+        workers=workers,
+        toy=toy,
+        progress=report.jets,
+    )
     table = read_table(files[0])
     for f in files[1:]:
         import awkward as ak
 
         table = ak.concatenate([table, read_table(f)])
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(table))
-    n_tr, n_va = int(0.6 * len(order)), int(0.2 * len(order))
-    splits = {"train": order[:n_tr], "val": order[n_tr : n_tr + n_va], "test": order[n_tr + n_va :]}
+    labels = np.stack([np.asarray(table[f"label_{c}"]) for c in DEMO_CLASSES], axis=1).argmax(axis=1)
+    idx_train, idx_val, idx_test = balanced_split(labels, (0.6, 0.2, 0.2), seed=seed)
+    splits = {"train": idx_train, "val": idx_val, "test": idx_test}
+    counts = {
+        name: {c: int((labels[idx] == k).sum()) for k, c in enumerate(DEMO_CLASSES)}
+        for name, idx in splits.items()
+    }
+    com = sqrt_s_of(files)
     paths = {}
     for name, idx in splits.items():
-        part = table[np.sort(idx)]
-        paths[name] = write_table(out / f"{name}.parquet", {k: part[k] for k in part.fields})
+        part = table[idx]
+        paths[name] = write_table(
+            out / f"{name}.parquet",
+            {k: part[k] for k in part.fields},
+            metadata={"demo_split": name, "sqrt_s_tev": com},
+        )
     cfg = demo_data_config()
     cfg.dump(out / "data_config.yaml")
     cfg = DataConfig.load(out / "data_config.yaml")
-    say(f"training a small ParT on {n_tr} jets for {epochs} epochs")
+    report.stage(
+        "train",
+        f"training a small ParT on {len(idx_train)} jets for {epochs} epoch{'s' if epochs != 1 else ''}",
+        total=epochs,
+    )
     settings = TrainSettings(
         network="part",
-        network_kwargs=DEMO_PART,
+        network_kwargs=DEMO_PART if network_kwargs is None else network_kwargs,
         epochs=epochs,
         batch_size=64,
         lr=2e-3,
@@ -180,7 +308,103 @@ def run_demo(
         scheduler="flat+decay",
         seed=seed,
     )
-    run = train(cfg, [paths["train"]], [paths["val"]], out / "run", settings)
-    say("evaluating on the test split")
+    run = train(cfg, [paths["train"]], [paths["val"]], out / "run", settings, progress=report.training)
+    report.stage("evaluate", f"evaluating on the {len(idx_test)} test jets")
     ev = evaluate_run(run.run_dir, [paths["test"]])
-    return DemoResult(run.run_dir, ev.metrics, ev.plots, len(splits["test"]))
+    report.finish()
+    return DemoResult(run.run_dir, ev.metrics, ev.plots, len(idx_test), counts, epochs)
+
+
+class RichDemoProgress(DemoProgress):
+    """Progress bars on a rich console, one per stage: jets made (count and time left) while generating,
+    steps and the running loss (count and time left) while training with one line per epoch (training and
+    validation loss, validation accuracy), a spinner while evaluating."""
+
+    def __init__(self, console) -> None:
+        self.console = console
+        self._bar = None
+        self._task = None
+        self._epochs = 0
+        self._steps = 0
+
+    def _stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+        self._bar, self._task = None, None
+
+    def stage(self, name: str, message: str, total: int | None = None) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._stop()
+        self.console.print(f"[bold]›[/bold] {message}")
+        if name == "train":
+            self._epochs = int(total or 0)
+        if not self.console.is_terminal:  # a log file gets the lines, not the bars
+            return
+        if name == "generate":
+            self._bar = Progress(
+                TextColumn("[bold]generating jets"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("time left"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._task = self._bar.add_task("jets", total=total)
+        elif name == "train":
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TextColumn("time left"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._task = self._bar.add_task("training", total=None, info="")
+        else:
+            self._bar = Progress(
+                SpinnerColumn(),
+                TextColumn("[bold]{task.description}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._task = self._bar.add_task(message, total=None)
+        self._bar.start()
+
+    def jets(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task, n)
+
+    def training(self, info: dict[str, Any]) -> None:
+        if "steps" in info:  # one optimiser step: the bar counts steps over all epochs
+            if self._bar is None:
+                return
+            self._steps = int(info["steps"])
+            done = int(info["epoch"]) * self._steps + int(info["step"])
+            self._bar.update(
+                self._task,
+                total=self._steps * max(self._epochs, 1),
+                completed=done,
+                description=f"epoch {int(info['epoch']) + 1}/{self._epochs}",
+                info=f"loss {info['loss']:.4f}",
+            )
+        else:  # end of an epoch
+            self.console.print(
+                f"epoch {int(info['epoch']) + 1}/{self._epochs}: train loss {info['train_loss']:.4f}"
+                f"  val loss {info['val_loss']:.4f}  val accuracy {info['val_acc']:.3f}"
+            )
+
+    def finish(self) -> None:
+        self._stop()

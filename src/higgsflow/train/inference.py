@@ -202,7 +202,7 @@ def evaluate_run(
 ) -> EvaluationResult:
     """Score ``test_files`` with a run's best model; write ``metrics.json``, ``roc.png``, ``scores.png``."""
     from higgsflow.evaluate.metrics import compute_metrics
-    from higgsflow.evaluate.plots import plot_roc, plot_scores
+    from higgsflow.evaluate.plots import plot_roc, plot_scores, sqrt_s_of
 
     run = Path(run)
     out = Path(out) if out is not None else run / "eval"
@@ -219,9 +219,10 @@ def evaluate_run(
     result = metrics.to_dict()
     result["test_files"] = [os.fspath(f) for f in test_files]
     metrics_path.write_text(json.dumps(result, indent=2))
+    com = sqrt_s_of(test_files)  # √s for the plot headers, from the files' metadata
     plots = {
-        "roc": plot_roc(scores, arrays.label, cfg.label_names, metrics.background, out / "roc.png"),
-        "scores": plot_scores(scores, arrays.label, cfg.label_names, out / "scores.png"),
+        "roc": plot_roc(scores, arrays.label, cfg.label_names, metrics.background, out / "roc.png", com=com),
+        "scores": plot_scores(scores, arrays.label, cfg.label_names, out / "scores.png", com=com),
     }
     return EvaluationResult(metrics, scores, arrays.label, plots, metrics_path)
 
