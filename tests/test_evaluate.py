@@ -239,4 +239,4 @@ def test_sqrt_s_comes_from_the_files(tmp_path):
     bare = write_table(tmp_path / "bare.parquet", cols)
     assert sqrt_s_of(gen) == 13.0
     assert sqrt_s_of([bare, tagged]) == 14.0
-    assert sqrt_s_of(bare) == 13.6  # the generator's energy when the file does not say
+    assert sqrt_s_of(bare) is None  # a file that does not say gets no √s (not a guess)

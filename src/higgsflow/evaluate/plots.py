@@ -26,10 +26,10 @@ log = logging.getLogger(__name__)
 _ECM = re.compile(r"Beams:eCM\s*=\s*([0-9.eE+]+)")
 
 
-def sqrt_s_of(files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]) -> float:
+def sqrt_s_of(files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]) -> float | None:
     """√s in TeV of the collisions behind ``files``: ``sqrt_s_tev`` or Pythia's ``Beams:eCM`` (GeV) in the
-    metadata higgsflow stores (the jet generator writes it), else :data:`~higgsflow.physics.constants.SQRT_S_RUN3`
-    (the generator's default, 13.6 TeV)."""
+    metadata higgsflow stores (the jet generator writes it), else None: a file that does not say (a real JetClass
+    file, made at 13 TeV, for one) gets no √s in the plot header rather than a wrong one."""
     from higgsflow.data.io import read_metadata
 
     if isinstance(files, (str, os.PathLike)):
@@ -39,14 +39,14 @@ def sqrt_s_of(files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]) 
             meta = read_metadata(f)
         except Exception:  # a file without readable metadata says nothing about √s
             continue
-        if "sqrt_s_tev" in meta:
+        if meta.get("sqrt_s_tev") is not None:
             return float(meta["sqrt_s_tev"])
         for proc in (meta.get("processes") or {}).values():
             for setting in proc.get("pythia", []) if isinstance(proc, dict) else []:
                 m = _ECM.search(str(setting))
                 if m:
                     return float(m.group(1)) / 1000.0
-    return SQRT_S_RUN3
+    return None
 
 
 def _pairs(scores: np.ndarray, labels: np.ndarray, short: list[str], b: int):
