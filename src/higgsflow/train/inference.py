@@ -24,6 +24,7 @@ from higgsflow.data.io import read_table, write_table
 from higgsflow.data.loader import JetArrays, iter_arrays, load_arrays
 from higgsflow.errors import DataError, ModelError
 from higgsflow.models.registry import export_description
+from higgsflow.outputs import check_output, check_outputs
 from higgsflow.train.loop import load_run_model, role_names
 
 __all__ = [
@@ -98,8 +99,7 @@ def export_onnx(
     (``run/model.onnx``)."""
     run = Path(run)
     path = Path(path) if path is not None else run / "model.onnx"
-    if path.exists() and not overwrite:
-        raise DataError("output exists", file=path, expected="a new path, or overwrite=True (--overwrite)")
+    check_outputs([path, path.with_suffix(".json")], overwrite=overwrite)
     cfg, model = load_run_model(run)
     desc = export_description(model, cfg)
     roles = [n if n in desc["input_names"] else None for n in role_names(cfg)]
@@ -207,8 +207,7 @@ def evaluate_run(
     run = Path(run)
     out = Path(out) if out is not None else run / "eval"
     metrics_path = out / "metrics.json"
-    if metrics_path.exists() and not overwrite:
-        raise DataError("output exists", file=metrics_path, expected="a new --out folder or --overwrite")
+    check_outputs([metrics_path, out / "roc.png", out / "scores.png"], overwrite=overwrite)
     cfg, model = load_run_model(run)
     if cfg.label_type != "simple":
         raise ModelError("evaluate supports classification runs (simple labels)", file=run)
@@ -242,17 +241,9 @@ def predict_files(
     ``backend`` ``onnx`` (default; exports ``run/model.onnx`` first if missing) or ``torch``.
     """
     run, out_dir = Path(run), Path(out_dir)
-    cfg, model = load_run_model(run)
-    if cfg.test_time_selection:  # predict scores every jet so the score branches line up with the copy
-        cfg = DataConfig({**cfg.options, "selection": None, "test_time_selection": None}, source=cfg.source)
-    if backend == "onnx":
-        onnx_path = run / "model.onnx"
-        if not onnx_path.is_file():
-            export_onnx(run, onnx_path)
-        scorer: Any = OnnxScorer(onnx_path, threads=torch.get_num_threads())
-    elif backend != "torch":
+    if backend not in ("onnx", "torch"):
         raise ModelError("unknown backend", field="backend", expected="onnx or torch")
-    outputs = []
+    dests = []
     for f in files:
         f = Path(f)
         dest = out_dir / (f.stem + suffix + f.suffix)
@@ -260,6 +251,21 @@ def predict_files(
             raise DataError(
                 "output exists", file=dest, expected="a new output folder (predict never overwrites)"
             )
+        dests.append(dest)
+    check_outputs(dests)  # a folder that cannot be written, two inputs with the same name: before any scoring
+    onnx_path = run / "model.onnx"
+    if backend == "onnx" and not onnx_path.is_file():
+        check_output(onnx_path)
+    cfg, model = load_run_model(run)
+    if cfg.test_time_selection:  # predict scores every jet so the score branches line up with the copy
+        cfg = DataConfig({**cfg.options, "selection": None, "test_time_selection": None}, source=cfg.source)
+    if backend == "onnx":
+        if not onnx_path.is_file():
+            export_onnx(run, onnx_path)
+        scorer: Any = OnnxScorer(onnx_path, threads=torch.get_num_threads())
+    outputs = []
+    for f, dest in zip(files, dests, strict=True):
+        f = Path(f)
         parts = []
         for _, arrays in iter_arrays([f], cfg, train=False, step=100_000, reweight=False):
             if backend == "onnx":
