@@ -21,7 +21,7 @@ import torch
 
 from higgsflow.data.config import DataConfig
 from higgsflow.data.io import read_table, write_table
-from higgsflow.data.loader import JetArrays, iter_arrays, load_arrays
+from higgsflow.data.loader import JetArrays, expand_files, iter_arrays, load_arrays
 from higgsflow.errors import DataError, ModelError
 from higgsflow.models.registry import export_description
 from higgsflow.outputs import check_output, check_outputs
@@ -96,10 +96,13 @@ def export_onnx(
     overwrite: bool = False,
 ) -> Path:
     """Export a run's model to ONNX with softmax outputs and dynamic batch and particle axes
-    (``run/model.onnx``)."""
+    (``run/model.onnx``), with ``model.json`` (input names, shapes, axes) and, in the same folder,
+    ``preprocess.json``: the input preprocessing as CMSSW's ONNX jet-tagger producers read it
+    (:meth:`DataConfig.preprocess_json`)."""
     run = Path(run)
     path = Path(path) if path is not None else run / "model.onnx"
-    check_outputs([path, path.with_suffix(".json")], overwrite=overwrite)
+    prep_path = path.with_name("preprocess.json")
+    check_outputs([path, path.with_suffix(".json"), prep_path], overwrite=overwrite)
     cfg, model = load_run_model(run)
     desc = export_description(model, cfg)
     roles = [n if n in desc["input_names"] else None for n in role_names(cfg)]
@@ -108,6 +111,7 @@ def export_onnx(
             m.export_mode = True
     wrapper = _Softmax(model, roles).eval()
     k_min = max([c.k + 1 for c in getattr(model, "edge_convs", [])] or [1])
+    prep = cfg.preprocess_json(desc["input_names"], min_length=k_min)
     example = tuple(
         torch.zeros(1, s[1], max(min(s[2], 2 * k_min), 1 if s[2] == 1 else 2))
         for s in desc["input_shapes"].values()
@@ -139,6 +143,7 @@ def export_onnx(
         raise ModelError(f"ONNX export failed: {exc}", file=path) from exc
     meta = {**desc, "min_particles": k_min, "label_names": cfg.label_names}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+    prep_path.write_text(json.dumps(prep, indent=2))
     return path
 
 
@@ -208,6 +213,7 @@ def evaluate_run(
     out = Path(out) if out is not None else run / "eval"
     metrics_path = out / "metrics.json"
     check_outputs([metrics_path, out / "roc.png", out / "scores.png"], overwrite=overwrite)
+    test_files = expand_files(test_files, field="--test")
     cfg, model = load_run_model(run)
     if cfg.label_type != "simple":
         raise ModelError("evaluate supports classification runs (simple labels)", file=run)

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from higgsflow._version import __version__
 from higgsflow.data.config import DataConfig
-from higgsflow.data.loader import JetArrays, auto_standardize, load_arrays, make_dataloader
+from higgsflow.data.loader import JetArrays, auto_standardize, expand_files, load_arrays, make_dataloader
 from higgsflow.errors import CheckpointError, ConfigError, DataError
 from higgsflow.models.registry import ROLES, build_model
 from higgsflow.outputs import check_output
@@ -408,6 +408,10 @@ def train(
     else:
         check_output(out, folder=True, overwrite=overwrite, what="run")
     cfg = data_config if isinstance(data_config, DataConfig) else DataConfig.load(data_config)
+    if train_arrays is None:
+        train_files = expand_files(train_files, field="--train")
+    if val_arrays is None:
+        val_files = expand_files(val_files, field="--val")
     device = _device(s.device)
     ck = read_training_checkpoint(ckpt_path, device) if resume else None
     if ck is not None:
