@@ -1,11 +1,11 @@
-"""The training loop: seeded, resumable, optionally distributed (``torchrun``), with CSV/TensorBoard logs.
+"""The training loop: seeded, resumable, memory-bounded, optionally distributed (``torchrun``), with CSV and
+TensorBoard logs.
 
-A run folder holds ``data_config.yaml`` (the resolved config), ``train.json`` (settings, seed, versions),
-``checkpoint.pt`` (model, optimizer, scheduler, RNG states and history after the last finished epoch:
-resuming from
-it gives bit-identical weights to an uninterrupted run), ``model.pt`` (the weights of the best validation
-epoch),
-``log.csv`` and, if asked, ``tensorboard/``.
+A run folder holds ``data_config.yaml`` (the resolved config), ``train.json`` (settings, seed, micro-batch,
+versions), ``checkpoint.pt`` (model, optimiser, scheduler, scaler, RNG states, position (epoch, step) and history,
+as tensors, numbers, lists and dicts only: read with ``weights_only=True``), written after every epoch, every
+``checkpoint_every`` steps and on Ctrl-C; resuming from it gives bit-identical weights to an uninterrupted run),
+``model.pt`` (the weights of the best validation epoch), ``log.csv`` and, if asked, ``tensorboard/``.
 """
 
 from __future__ import annotations
