@@ -74,8 +74,10 @@ def main() -> None:
         wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # kB -> GB
     n = len(labels) * args.jets_per_class
+    if args.max_train_jets:
+        n = min(n, args.max_train_jets)
     print(
-        f"{n} jets of up to {args.n_max} particles, {args.epochs} epoch(s): peak RSS {peak:.2f} GB, {wall:.0f} s"
+        f"{n} training jets of up to {args.n_max} particles, {args.epochs} epoch(s): peak RSS {peak:.2f} GB, {wall:.0f} s"
     )
 
 
