@@ -142,7 +142,9 @@ from higgsflow.train import TrainSettings, train
 cfg, tr, va, out = sys.argv[1:5]
 s = TrainSettings(network="pfn", network_kwargs={{"phi_sizes": [16, 16], "f_sizes": [16], "input_bn": False}},
                   epochs=2, batch_size=32, lr=3e-3, optimizer="adamw", scheduler="none", seed=3)
-train(cfg, [tr], [va], out, s)
+r = train(cfg, [tr], [va], out, s)
+import os
+print("RESULT", os.environ.get("RANK", "0"), r.best_epoch, [h["val_loss"] for h in r.history], flush=True)
 """
 
 
@@ -170,6 +172,10 @@ def test_two_process_ddp_matches_single_process(sample, tmp_path):
     for k in a["model"]:
         np.testing.assert_allclose(b["model"][k].numpy(), a["model"][k].numpy(), atol=1e-5, rtol=1e-4)
     assert abs(a["history"][-1]["val_loss"] - b["history"][-1]["val_loss"]) < 1e-5
+    # each process validates its share of the jets; the sums are added, so every rank sees the same
+    # validation loss and picks the same best epoch
+    results = sorted(line.split(" ", 2) for line in res.stdout.splitlines() if line.startswith("RESULT"))
+    assert [r[1] for r in results] == ["0", "1"] and results[0][2] == results[1][2]
 
 
 @pytest.mark.parametrize("network,kwargs", [("part", TINY_PART), ("particlenet", TINY_PN)])

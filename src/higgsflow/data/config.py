@@ -336,6 +336,42 @@ class DataConfig:
                 out.add(name)
         return out
 
+    def preprocess_json(self, input_names: list[str] | None = None, *, min_length: int = 1) -> dict[str, Any]:
+        """The preprocessing of the inputs as CMSSW's ONNX jet-tagger producers read it (weaver's
+        ``preprocess.json``): ``input_names`` in the model's order, per input its ``var_names``, ``var_infos``
+        (``median``, ``norm_factor``, clipping ``lower_bound``/``upper_bound``, ``pad``, ``replace_inf_value``)
+        and ``min_length``/``max_length`` of the particle axis, and the class ``output_names``.
+
+        A variable passed through unchanged has median 0, norm_factor 1 and bounds ±1e32, as weaver writes it.
+        """
+        names = list(self.inputs) if input_names is None else list(input_names)
+        out: dict[str, Any] = {"output_names": list(self.label_names), "input_names": names}
+        for name in names:
+            g = self.inputs[name]
+            infos = {}
+            for v in g.variables:
+                if v.center == "auto":
+                    raise ConfigError(
+                        "auto standardisation parameters are missing", file=self.source, field=v.name
+                    )
+                plain = v.center is None
+                infos[v.name] = {
+                    "median": 0.0 if plain else float(v.center),
+                    "norm_factor": 1.0 if plain else float(v.scale),
+                    "replace_inf_value": 0.0,
+                    "lower_bound": -1e32 if plain else float(v.clip_min),
+                    "upper_bound": 1e32 if plain else float(v.clip_max),
+                    "pad": float(v.pad_value),
+                }
+            out[name] = {
+                "var_names": g.names,
+                "var_infos": infos,
+                "min_length": g.length if g.length == 1 else min(max(min_length, 1), g.length),
+                "max_length": g.length,
+                "pad_mode": g.pad_mode,
+            }
+        return out
+
     def with_params(self, params: dict[str, dict[str, float]]) -> DataConfig:
         """A copy with auto-standardisation results ``{var: {center, scale}}`` stored under
         preprocess.params."""

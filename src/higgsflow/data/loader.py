@@ -11,6 +11,7 @@ start, as weaver-core does (the mask input is always ``constant``, so the model 
 from __future__ import annotations
 
 import functools
+import glob
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,6 +31,7 @@ __all__ = [
     "JetArrays",
     "auto_standardize",
     "build_arrays",
+    "expand_files",
     "iter_arrays",
     "load_arrays",
     "make_dataloader",
@@ -75,6 +77,22 @@ class JetArrays:
             observers={k: v[index] for k, v in self.observers.items()},
             targets=None if self.targets is None else self.targets[index],
         )
+
+
+def expand_files(patterns: Sequence[str | os.PathLike[str]], *, field: str | None = None) -> list[str]:
+    """File names from names and glob patterns (``train_*.root``, ``data/**/*.parquet``), each pattern's matches
+    sorted, in the order given; a pattern that matches nothing raises :class:`DataError` naming it."""
+    out: list[str] = []
+    for p in patterns:
+        p = os.fspath(p)
+        if glob.has_magic(p):
+            found = sorted(glob.glob(os.path.expanduser(p), recursive=True))  # noqa: PTH207, PTH111 (absolute patterns)
+            if not found:
+                raise DataError("no file matches the pattern", file=p, field=field)
+            out.extend(found)
+        else:
+            out.append(p)
+    return list(dict.fromkeys(out))
 
 
 def pad_jagged(

@@ -84,7 +84,20 @@ def train_command(
     network_options: str = typer.Option("{}", help="JSON of network options, e.g. '{\"num_layers\": 4}'"),
     max_train_jets: int | None = typer.Option(None, help="use at most this many training jets"),
     tensorboard: bool = typer.Option(False, help="also write a TensorBoard log"),
-    resume: bool = typer.Option(False, help="continue the run from its checkpoint"),
+    micro_batch_size: int | None = typer.Option(
+        None,
+        help="jets per forward/backward pass (gradients are accumulated over a batch); "
+        "default: the most that fit --max-memory-gb",
+    ),
+    max_memory_gb: float | None = typer.Option(
+        None,
+        help="memory for the activations of a training step, in GB "
+        "(default 2 on the CPU, at most half the free memory; 80 percent of the free memory of a GPU)",
+    ),
+    checkpoint_every: int = typer.Option(
+        200, help="also save checkpoint.pt every this many steps (Ctrl-C always saves one)"
+    ),
+    resume: bool = typer.Option(False, help="continue the run from its checkpoint.pt (same options)"),
     overwrite: bool = typer.Option(False, help="reuse an existing run folder"),
 ) -> None:
     """Train a tagger (run under `torchrun` for DistributedDataParallel)."""
@@ -110,6 +123,9 @@ def train_command(
         early_stopping_patience=patience,
         max_train_jets=max_train_jets,
         tensorboard=tensorboard,
+        micro_batch_size=micro_batch_size,
+        max_memory_gb=max_memory_gb,
+        checkpoint_every=checkpoint_every,
     )
     progress, callback = _progress_bar(epochs)
     with progress:

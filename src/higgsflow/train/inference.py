@@ -21,9 +21,10 @@ import torch
 
 from higgsflow.data.config import DataConfig
 from higgsflow.data.io import read_table, write_table
-from higgsflow.data.loader import JetArrays, iter_arrays, load_arrays
+from higgsflow.data.loader import JetArrays, expand_files, iter_arrays, load_arrays
 from higgsflow.errors import DataError, ModelError
 from higgsflow.models.registry import export_description
+from higgsflow.outputs import check_output, check_outputs
 from higgsflow.train.loop import load_run_model, role_names
 
 __all__ = [
@@ -95,11 +96,13 @@ def export_onnx(
     overwrite: bool = False,
 ) -> Path:
     """Export a run's model to ONNX with softmax outputs and dynamic batch and particle axes
-    (``run/model.onnx``)."""
+    (``run/model.onnx``), with ``model.json`` (input names, shapes, axes) and, in the same folder,
+    ``preprocess.json``: the input preprocessing as CMSSW's ONNX jet-tagger producers read it
+    (:meth:`DataConfig.preprocess_json`)."""
     run = Path(run)
     path = Path(path) if path is not None else run / "model.onnx"
-    if path.exists() and not overwrite:
-        raise DataError("output exists", file=path, expected="a new path, or overwrite=True (--overwrite)")
+    prep_path = path.with_name("preprocess.json")
+    check_outputs([path, path.with_suffix(".json"), prep_path], overwrite=overwrite)
     cfg, model = load_run_model(run)
     desc = export_description(model, cfg)
     roles = [n if n in desc["input_names"] else None for n in role_names(cfg)]
@@ -108,6 +111,7 @@ def export_onnx(
             m.export_mode = True
     wrapper = _Softmax(model, roles).eval()
     k_min = max([c.k + 1 for c in getattr(model, "edge_convs", [])] or [1])
+    prep = cfg.preprocess_json(desc["input_names"], min_length=k_min)
     example = tuple(
         torch.zeros(1, s[1], max(min(s[2], 2 * k_min), 1 if s[2] == 1 else 2))
         for s in desc["input_shapes"].values()
@@ -139,6 +143,7 @@ def export_onnx(
         raise ModelError(f"ONNX export failed: {exc}", file=path) from exc
     meta = {**desc, "min_particles": k_min, "label_names": cfg.label_names}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+    prep_path.write_text(json.dumps(prep, indent=2))
     return path
 
 
@@ -207,8 +212,8 @@ def evaluate_run(
     run = Path(run)
     out = Path(out) if out is not None else run / "eval"
     metrics_path = out / "metrics.json"
-    if metrics_path.exists() and not overwrite:
-        raise DataError("output exists", file=metrics_path, expected="a new --out folder or --overwrite")
+    check_outputs([metrics_path, out / "roc.png", out / "scores.png"], overwrite=overwrite)
+    test_files = expand_files(test_files, field="--test")
     cfg, model = load_run_model(run)
     if cfg.label_type != "simple":
         raise ModelError("evaluate supports classification runs (simple labels)", file=run)
@@ -243,17 +248,9 @@ def predict_files(
     ``backend`` ``onnx`` (default; exports ``run/model.onnx`` first if missing) or ``torch``.
     """
     run, out_dir = Path(run), Path(out_dir)
-    cfg, model = load_run_model(run)
-    if cfg.test_time_selection:  # predict scores every jet so the score branches line up with the copy
-        cfg = DataConfig({**cfg.options, "selection": None, "test_time_selection": None}, source=cfg.source)
-    if backend == "onnx":
-        onnx_path = run / "model.onnx"
-        if not onnx_path.is_file():
-            export_onnx(run, onnx_path)
-        scorer: Any = OnnxScorer(onnx_path, threads=torch.get_num_threads())
-    elif backend != "torch":
+    if backend not in ("onnx", "torch"):
         raise ModelError("unknown backend", field="backend", expected="onnx or torch")
-    outputs = []
+    dests = []
     for f in files:
         f = Path(f)
         dest = out_dir / (f.stem + suffix + f.suffix)
@@ -261,6 +258,21 @@ def predict_files(
             raise DataError(
                 "output exists", file=dest, expected="a new output folder (predict never overwrites)"
             )
+        dests.append(dest)
+    check_outputs(dests)  # a folder that cannot be written, two inputs with the same name: before any scoring
+    onnx_path = run / "model.onnx"
+    if backend == "onnx" and not onnx_path.is_file():
+        check_output(onnx_path)
+    cfg, model = load_run_model(run)
+    if cfg.test_time_selection:  # predict scores every jet so the score branches line up with the copy
+        cfg = DataConfig({**cfg.options, "selection": None, "test_time_selection": None}, source=cfg.source)
+    if backend == "onnx":
+        if not onnx_path.is_file():
+            export_onnx(run, onnx_path)
+        scorer: Any = OnnxScorer(onnx_path, threads=torch.get_num_threads())
+    outputs = []
+    for f, dest in zip(files, dests, strict=True):
+        f = Path(f)
         parts = []
         for _, arrays in iter_arrays([f], cfg, train=False, step=100_000, reweight=False):
             if backend == "onnx":

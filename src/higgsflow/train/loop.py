@@ -1,11 +1,11 @@
-"""The training loop: seeded, resumable, optionally distributed (``torchrun``), with CSV/TensorBoard logs.
+"""The training loop: seeded, resumable, memory-bounded, optionally distributed (``torchrun``), with CSV and
+TensorBoard logs.
 
-A run folder holds ``data_config.yaml`` (the resolved config), ``train.json`` (settings, seed, versions),
-``checkpoint.pt`` (model, optimizer, scheduler, RNG states and history after the last finished epoch:
-resuming from
-it gives bit-identical weights to an uninterrupted run), ``model.pt`` (the weights of the best validation
-epoch),
-``log.csv`` and, if asked, ``tensorboard/``.
+A run folder holds ``data_config.yaml`` (the resolved config), ``train.json`` (settings, seed, micro-batch,
+versions), ``checkpoint.pt`` (model, optimiser, scheduler, scaler, RNG states, position (epoch, step) and history,
+as tensors, numbers, lists and dicts only: read with ``weights_only=True``), written after every epoch, every
+``checkpoint_every`` steps and on Ctrl-C; resuming from it gives bit-identical weights to an uninterrupted run),
+``model.pt`` (the weights of the best validation epoch), ``log.csv`` and, if asked, ``tensorboard/``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,14 @@ import csv
 import json
 import logging
 import os
+import pickle
 import platform
 import random
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,12 +32,23 @@ import torch.nn.functional as F
 
 from higgsflow._version import __version__
 from higgsflow.data.config import DataConfig
-from higgsflow.data.loader import JetArrays, auto_standardize, load_arrays, make_dataloader
+from higgsflow.data.loader import JetArrays, auto_standardize, expand_files, load_arrays, make_dataloader
 from higgsflow.errors import CheckpointError, ConfigError, DataError
 from higgsflow.models.registry import ROLES, build_model
+from higgsflow.outputs import check_output
+from higgsflow.train.memory import MemoryPlan, measure_step_bytes, plan_micro_batch
 from higgsflow.train.optim import make_optimizer, make_scheduler
 
-__all__ = ["TrainResult", "TrainSettings", "forward_batch", "load_run_model", "role_names", "train"]
+__all__ = [
+    "TrainResult",
+    "TrainSettings",
+    "forward_batch",
+    "load_run_model",
+    "read_training_checkpoint",
+    "reduce_validation",
+    "role_names",
+    "train",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +75,9 @@ class TrainSettings:
     max_train_jets: int | None = None
     max_val_jets: int | None = None
     tensorboard: bool = False
+    micro_batch_size: int | None = None
+    max_memory_gb: float | None = None
+    checkpoint_every: int | None = 200
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -87,6 +105,48 @@ def forward_batch(model: torch.nn.Module, config: DataConfig, inputs: Sequence[t
     it = iter(inputs)
     args = [next(it) if n is not None else None for n in role_names(config)]
     return model(*args)
+
+
+def _probe_inputs(
+    arrays: JetArrays, config: DataConfig, names: Sequence[str], device: torch.device, n: int = 2
+) -> tuple[list[torch.Tensor], int]:
+    """``n`` copies of the jet with the most particles (the worst case of a step) and that multiplicity."""
+    mask = config.input_role("mask")
+    length = max(arrays.inputs[k].shape[-1] for k in names)
+    if mask is not None:
+        counts = (arrays.inputs[mask.name][:, 0] != 0).sum(axis=1)
+        i = int(counts.argmax())
+        length = max(int(counts[i]), 1)
+    else:
+        i = 0
+    return [torch.from_numpy(arrays.inputs[k][[i] * n]).to(device) for k in names], length
+
+
+def plan_memory(
+    model: torch.nn.Module,
+    config: DataConfig,
+    arrays: JetArrays,
+    settings: TrainSettings,
+    device: torch.device,
+    local_batch: int,
+    *,
+    amp: bool = False,
+) -> MemoryPlan:
+    """Measure the memory of a training step of ``model`` on the longest jets of ``arrays`` and choose the
+    micro-batch (:func:`higgsflow.train.memory.plan_micro_batch`)."""
+    names = [n for n in role_names(config) if n is not None]
+    n_probe = 2
+    inputs, length = _probe_inputs(arrays, config, names, device, n_probe)
+    saved = measure_step_bytes(model, lambda m, x: forward_batch(m, config, x), inputs, amp=amp)
+    return plan_micro_batch(
+        saved / n_probe,
+        local_batch,
+        length=length,
+        device=device,
+        micro_batch=settings.micro_batch_size,
+        max_memory_gb=settings.max_memory_gb,
+        network=settings.network,
+    )
 
 
 def _seed_everything(seed: int) -> None:
@@ -119,20 +179,138 @@ def _versions() -> dict[str, str]:
 
 
 def _rng_state() -> dict[str, Any]:
+    """The random states of torch, NumPy and Python as tensors, numbers and lists (``torch.load(...,
+    weights_only=True)`` reads them)."""
+    _, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
+    version, internal, py_gauss = random.getstate()
     return {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),  # noqa: NPY002
-        "python": random.getstate(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "numpy": {
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(gauss),
+        },
+        "python": {"version": int(version), "state": list(internal), "gauss": py_gauss},
+        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else None,
     }
 
 
 def _set_rng_state(s: dict[str, Any]) -> None:
-    torch.set_rng_state(s["torch"])
-    np.random.set_state(s["numpy"])  # noqa: NPY002
-    random.setstate(s["python"])
+    torch.set_rng_state(s["torch"].cpu())
+    n = s["numpy"]
+    np.random.set_state(  # noqa: NPY002
+        ("MT19937", n["keys"].cpu().numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
+    p = s["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
     if s.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(s["cuda"])
+        torch.cuda.set_rng_state_all([t.cpu() for t in s["cuda"]])
+
+
+#: layout of checkpoint.pt: 2 = position (epoch, step), states as tensors/numbers/lists/dicts only
+CHECKPOINT_FORMAT = 2
+_CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "scaler", "epoch", "step", "history", "best", "rng")
+#: settings that must match the run being resumed (the others, e.g. workers or device, may change)
+_RESUME_SAME = (
+    "network",
+    "network_kwargs",
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "weight_decay",
+    "scheduler",
+    "warmup_steps",
+    "grad_clip",
+    "seed",
+    "max_train_jets",
+)
+
+
+def _plain(x: Any) -> Any:
+    """``x`` with containers as lists/dicts and anything unusual as a string (weights_only-safe)."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if x is None or isinstance(x, (bool, int, float, str)):
+        return x
+    return str(x)
+
+
+def read_training_checkpoint(
+    path: str | os.PathLike[str], device: torch.device | str = "cpu"
+) -> dict[str, Any]:
+    """Read a resume checkpoint without unpickling code (``weights_only=True``); refuse one that holds other
+    objects, or lacks the keys of a higgsflow training checkpoint, with :class:`CheckpointError`."""
+    try:
+        ck = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            "refused: the file holds pickled objects other than tensors, numbers, strings, lists and dicts "
+            "(loading it could run code)",
+            file=path,
+        ) from None
+    except FileNotFoundError:
+        raise CheckpointError("checkpoint not found", file=path) from None
+    except Exception as exc:
+        msg = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"cannot read checkpoint: {msg}", file=path) from None
+    missing = [k for k in _CHECKPOINT_KEYS if not isinstance(ck, dict) or k not in ck]
+    if missing:
+        raise CheckpointError(
+            "not a resumable training checkpoint",
+            file=path,
+            field=", ".join(missing[:3]),
+            expected="a checkpoint.pt written by this version of higgsflow train",
+        )
+    return ck
+
+
+def _check_same_settings(s: TrainSettings, saved: dict[str, Any], path: Path) -> None:
+    now = _plain(asdict(s))
+    for k in _RESUME_SAME:
+        if k in saved and now.get(k) != saved[k]:
+            raise ConfigError(
+                f"{now.get(k)!r} differs from the run being resumed ({saved[k]!r})",
+                file=path,
+                field=k,
+                expected="the settings of the interrupted run",
+            )
+
+
+class _InterruptGuard:
+    """Ctrl-C (SIGINT) during a training step is held until the step is done, so that the checkpoint saved on
+    interrupt is at a step boundary; a second Ctrl-C, or one outside a step, interrupts at once. Only in the
+    main thread, and not where SIGINT is ignored (background jobs)."""
+
+    def __init__(self) -> None:
+        self.pending = False
+        self.in_step = False
+        self._old: Any = None
+
+    def __enter__(self) -> _InterruptGuard:
+        if threading.current_thread() is threading.main_thread():
+            old = signal.getsignal(signal.SIGINT)
+            if old is not signal.SIG_IGN:
+                self._old = old
+                signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.in_step and not self.pending:
+            self.pending = True
+            log.warning(
+                "interrupt: finishing this training step to save a checkpoint (Ctrl-C again stops at once)"
+            )
+            return
+        raise KeyboardInterrupt
 
 
 def _loss(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor, config: DataConfig) -> torch.Tensor:
@@ -143,20 +321,53 @@ def _loss(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor, config: DataCo
     return (per * w).mean()
 
 
+def _accumulate(net, cfg, inputs, y, w, micro, scaler, device, use_amp, *, ddp=False) -> torch.Tensor:
+    """Forward and backward of one batch in micro-batches of ``micro`` jets; the gradient is that of the batch
+    loss (mean over its jets), which is returned (detached)."""
+    nb = len(y)
+    starts = range(0, nb, micro)
+    total = torch.zeros((), device=device)
+    for k, a in enumerate(starts):
+        sl = slice(a, a + micro)
+        sync = not ddp or k == len(starts) - 1
+        with nullcontext() if sync else net.no_sync():
+            with torch.autocast(device.type, enabled=use_amp):
+                logits = forward_batch(net, cfg, [t[sl] for t in inputs])
+            part = _loss(logits, y[sl], w[sl], cfg)
+            if len(starts) > 1:
+                part = part * (len(y[sl]) / nb)
+            scaler.scale(part).backward()
+        total += part.detach()
+    return total
+
+
 @torch.no_grad()
 def _validate(model, config, loader, device) -> dict[str, float]:
+    """Sums over the jets of ``loader``: loss × jets, correct predictions, jets (see :func:`reduce_validation`)."""
     model.eval()
-    tot_loss = tot_w = correct = n = 0.0
+    tot_loss = correct = n = 0.0
     for inputs, y, w in loader:
         inputs = [t.to(device) for t in inputs]
         y, w = y.to(device), w.to(device)
         logits = forward_batch(model, config, inputs)
         tot_loss += float(_loss(logits, y, w, config)) * len(y)
         n += len(y)
-        tot_w += float(w.sum())
         if config.label_type == "simple":
             correct += float((logits.argmax(1) == y).sum())
-    return {"val_loss": tot_loss / max(n, 1), "val_acc": correct / max(n, 1) if n else float("nan")}
+    return {"loss_sum": tot_loss, "correct": correct, "n": n, "has_acc": float(config.label_type == "simple")}
+
+
+def reduce_validation(sums: dict[str, float], device: torch.device | str = "cpu") -> dict[str, float]:
+    """Validation metrics from the sums of :func:`_validate`, added over all processes first under
+    ``torchrun``: every process then sees the same validation loss and picks the same best epoch."""
+    keys = ("loss_sum", "correct", "n")
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        t = torch.tensor([sums[k] for k in keys], dtype=torch.float64, device=device)
+        torch.distributed.all_reduce(t)
+        sums = {**sums, **dict(zip(keys, t.tolist(), strict=True))}
+    n = sums["n"]
+    acc = sums["correct"] / n if n and sums.get("has_acc", 1.0) else float("nan")
+    return {"val_loss": sums["loss_sum"] / max(n, 1), "val_acc": acc}
 
 
 def train(
@@ -184,19 +395,33 @@ def train(
     """
     s = settings or TrainSettings()
     out = Path(out)
+    if s.checkpoint_every is not None and s.checkpoint_every <= 0:
+        raise ConfigError(
+            "must be positive", field="checkpoint_every (--checkpoint-every)", expected="steps > 0"
+        )
+    ckpt_path = out / "checkpoint.pt"
+    # refuse an unusable run folder (exists, is a file, cannot be written) before reading or training anything
+    if resume:
+        if not ckpt_path.is_file():
+            raise CheckpointError("nothing to resume: no checkpoint.pt", file=out)
+        check_output(ckpt_path, overwrite=True, what="checkpoint")
+    else:
+        check_output(out, folder=True, overwrite=overwrite, what="run")
     cfg = data_config if isinstance(data_config, DataConfig) else DataConfig.load(data_config)
+    if train_arrays is None:
+        train_files = expand_files(train_files, field="--train")
+    if val_arrays is None:
+        val_files = expand_files(val_files, field="--val")
     device = _device(s.device)
+    ck = read_training_checkpoint(ckpt_path, device) if resume else None
+    if ck is not None:
+        _check_same_settings(s, ck["settings"], ckpt_path)
     started_dist = _maybe_init_distributed(device)
     rank, world = _dist_info()
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
-    ckpt_path = out / "checkpoint.pt"
     if rank == 0:
-        if out.exists() and any(out.iterdir()) and not (resume or overwrite):
-            raise DataError("run folder exists", file=out, expected="a new folder, --resume or --overwrite")
-        if resume and not ckpt_path.is_file():
-            raise CheckpointError("nothing to resume: no checkpoint.pt", file=out)
         out.mkdir(parents=True, exist_ok=True)
     if world > 1:
         torch.distributed.barrier()
@@ -210,19 +435,6 @@ def train(
         val_arrays = load_arrays(val_files, cfg, train=True, max_jets=s.max_val_jets)
     if len(train_arrays) < world:
         raise DataError("fewer training jets than processes", field="train")
-    if rank == 0 and not resume:
-        cfg.dump(out / "data_config.yaml")
-        meta = {
-            "settings": asdict(s),
-            "train_files": [os.fspath(f) for f in train_files],
-            "val_files": [os.fspath(f) for f in val_files],
-            "n_train": len(train_arrays),
-            "n_val": len(val_arrays),
-            "label_names": cfg.label_names,
-            "world_size": world,
-            "versions": _versions(),
-        }
-        (out / "train.json").write_text(json.dumps(meta, indent=2, default=str))
 
     _seed_everything(s.seed)
     model = build_model(s.network, cfg, **s.network_kwargs).to(device)
@@ -248,12 +460,48 @@ def train(
         drop_last=len(train_arrays) >= 2 * s.batch_size,
         sampler=sampler,
     )
-    val_loader = make_dataloader(val_arrays, names, batch_size=max(s.batch_size, 256), shuffle=False, seed=0)
+    use_amp = s.amp and device.type == "cuda"
+    if ck is not None and ck.get("micro_batch_size"):
+        micro = int(ck["micro_batch_size"])  # the resumed run continues with the same micro-batches
+    else:
+        plan = plan_memory(model, cfg, train_arrays, s, device, local_bs, amp=use_amp)
+        micro = plan.micro_batch
+        if world > 1:  # the same micro-batch on every process (free memory differs a little between them)
+            t = torch.tensor([micro], device=device)
+            torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MIN)
+            micro = int(t)
+        if micro < local_bs:
+            log.info(
+                "a step of %d jets of up to %d particles needs about %.1f GB: gradients are accumulated over "
+                "micro-batches of %d jets (budget %.1f GB, --max-memory-gb)",
+                local_bs,
+                plan.length,
+                plan.estimate(local_bs) / 2**30,
+                micro,
+                (plan.budget or 0) / 2**30,
+            )
+    if rank == 0 and not resume:
+        cfg.dump(out / "data_config.yaml")
+        meta = {
+            "settings": asdict(s),
+            "train_files": [os.fspath(f) for f in train_files],
+            "val_files": [os.fspath(f) for f in val_files],
+            "n_train": len(train_arrays),
+            "n_val": len(val_arrays),
+            "label_names": cfg.label_names,
+            "world_size": world,
+            "micro_batch_size": micro,
+            "versions": _versions(),
+        }
+        (out / "train.json").write_text(json.dumps(meta, indent=2, default=str))
+    # validation keeps no activations: a few micro-batches at once fit the same budget; each process
+    # validates its share of the jets and the sums are added over processes
+    val_share = val_arrays if world == 1 else val_arrays.subset(np.arange(rank, len(val_arrays), world))
+    val_loader = make_dataloader(val_share, names, batch_size=max(4 * micro, 64), shuffle=False, seed=0)
     steps_per_epoch = len(train_loader)
     sched = make_scheduler(
         opt, s.scheduler, total_steps=s.epochs * steps_per_epoch, warmup_steps=s.warmup_steps
     )
-    use_amp = s.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     net = model
     if world > 1:
@@ -261,21 +509,34 @@ def train(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
 
-    start_epoch, history = 0, []
+    start_epoch, start_step, history = 0, 0, []
     best = {"loss": float("inf"), "epoch": -1}
     bad_epochs = 0
-    if resume:
+    sums = [0.0, 0]  # training loss sum and jets of the epoch in progress
+    resume_rng = None
+    if ck is not None:
         try:
-            ck = torch.load(ckpt_path, map_location=device, weights_only=False)
-        except Exception as exc:
-            raise CheckpointError(f"cannot read checkpoint: {exc}", file=ckpt_path) from None
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        scaler.load_state_dict(ck["scaler"])
-        start_epoch, history, best, bad_epochs = ck["epoch"] + 1, ck["history"], ck["best"], ck["bad_epochs"]
-        _set_rng_state(ck["rng"][rank] if isinstance(ck["rng"], list) else ck["rng"])
-        log.info("resuming %s at epoch %d", out, start_epoch)
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            sched.load_state_dict(ck["scheduler"])
+            scaler.load_state_dict(ck["scaler"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CheckpointError(f"checkpoint does not fit this run: {msg}", file=ckpt_path) from None
+        start_epoch, start_step = int(ck["epoch"]), int(ck["step"])
+        history, best, bad_epochs = list(ck["history"]), dict(ck["best"]), int(ck["bad_epochs"])
+        sums = [float(ck["train_sums"][0]), int(ck["train_sums"][1])]
+        rngs = ck["rng"]
+        resume_rng = rngs[rank] if rank < len(rngs) else rngs[0]
+        if start_step > steps_per_epoch:
+            raise CheckpointError(
+                f"checkpoint is at step {start_step} of epoch {start_epoch + 1}, but an epoch has "
+                f"{steps_per_epoch} steps with these files and settings",
+                file=ckpt_path,
+            )
+        log.info("resuming %s at epoch %d, step %d", out, start_epoch + 1, start_step)
+        if start_step == 0:
+            _set_rng_state(resume_rng)
 
     writer = None
     if s.tensorboard and rank == 0:
@@ -286,84 +547,139 @@ def train(
         except ImportError:
             log.warning("tensorboard is not installed; no TensorBoard log")
 
-    for epoch in range(start_epoch, s.epochs):
-        if s.early_stopping_patience is not None and bad_epochs >= s.early_stopping_patience:
-            log.info("early stopping after epoch %d", epoch - 1)
-            break
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        train_loader.seed_generator.manual_seed(s.seed + epoch)
-        net.train()
-        t0 = time.perf_counter()
-        tot, n = 0.0, 0
-        for step, (inputs, y, w) in enumerate(train_loader):
-            inputs = [t.to(device, non_blocking=True) for t in inputs]
-            y, w = y.to(device), w.to(device)
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, enabled=use_amp):
-                logits = forward_batch(net, cfg, inputs)
-            loss = _loss(logits, y, w, cfg)
-            scaler.scale(loss).backward()
-            if s.grad_clip:
-                scaler.unscale_(opt.base if hasattr(opt, "base") else opt)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
-            tot += float(loss.detach()) * len(y)
-            n += len(y)
-            if progress is not None and rank == 0:
-                progress(
-                    {"epoch": epoch, "step": step + 1, "steps": steps_per_epoch, "loss": float(loss.detach())}
-                )
-        train_loss = tot / max(n, 1)
-        if world > 1:
-            t = torch.tensor([tot, n], dtype=torch.float64)
-            torch.distributed.all_reduce(t)
-            train_loss = float(t[0] / t[1])
-        metrics = {"epoch": epoch, "train_loss": train_loss, "lr": sched.get_last_lr()[0]}
-        metrics.update(_validate(model, cfg, val_loader, device))
-        metrics["time_s"] = time.perf_counter() - t0
-        history.append(metrics)
-        improved = metrics["val_loss"] < best["loss"]
-        if improved:
-            best = {"loss": metrics["val_loss"], "epoch": epoch}
-            bad_epochs = 0
+    def save(epoch: int, step: int, rng: Any = None, *, gather: bool = True) -> None:
+        """Write checkpoint.pt for the position "``step`` steps of ``epoch`` done" (atomically)."""
+        rng = _rng_state() if rng is None else rng
+        rngs = [rng] * world
+        if world > 1 and gather:
+            rngs = [None] * world
+            torch.distributed.all_gather_object(rngs, rng)
+        if rank != 0:
+            return
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "scaler": scaler.state_dict(),
+            "epoch": epoch,
+            "step": step,
+            "train_sums": [float(sums[0]), int(sums[1])],
+            "history": history,
+            "best": best,
+            "bad_epochs": bad_epochs,
+            "rng": rngs,
+            "settings": _plain(asdict(s)),
+            "micro_batch_size": micro,
+        }
+        tmp = out / ".checkpoint.pt.tmp"
+        torch.save(state, tmp)
+        tmp.replace(ckpt_path)
+
+    guard = _InterruptGuard()
+    pos: tuple[int, int] = (start_epoch, start_step)  # the position the model and optimiser are at
+    pos_rng: Any = None  # RNG state at pos when it was taken earlier (None: the current one)
+    global_step = start_epoch * steps_per_epoch + start_step
+    try:
+        with guard:
+            for epoch in range(start_epoch, s.epochs):
+                if s.early_stopping_patience is not None and bad_epochs >= s.early_stopping_patience:
+                    log.info("early stopping after epoch %d", epoch)
+                    break
+                if sampler is not None:
+                    sampler.set_epoch(epoch)
+                train_loader.seed_generator.manual_seed(s.seed + epoch)
+                net.train()
+                t0 = time.perf_counter()
+                if not (epoch == start_epoch and start_step):
+                    pos_rng = _rng_state()  # creating the batch iterator draws from the RNG
+                batches = iter(train_loader)
+                first = 0
+                if epoch == start_epoch and start_step:
+                    # mid-epoch resume: the epoch's batches come in the same order (seeded); skip those done
+                    # and only then restore the random state (creating the iterator draws from it)
+                    for _ in range(start_step):
+                        next(batches)
+                    first = start_step
+                    _set_rng_state(resume_rng)
+                else:
+                    sums = [0.0, 0]
+                for step in range(first, steps_per_epoch):
+                    inputs, y, w = next(batches)
+                    guard.in_step = True
+                    inputs = [t.to(device, non_blocking=True) for t in inputs]
+                    y, w = y.to(device), w.to(device)
+                    opt.zero_grad(set_to_none=True)
+                    loss = _accumulate(net, cfg, inputs, y, w, micro, scaler, device, use_amp, ddp=world > 1)
+                    if s.grad_clip:
+                        scaler.unscale_(opt.base if hasattr(opt, "base") else opt)
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
+                    scaler.step(opt)
+                    scaler.update()
+                    sched.step()
+                    loss_value = float(loss)
+                    sums[0] += loss_value * len(y)
+                    sums[1] += len(y)
+                    pos, pos_rng, global_step = (epoch, step + 1), None, global_step + 1
+                    guard.in_step = False
+                    if progress is not None and rank == 0:
+                        progress(
+                            {"epoch": epoch, "step": step + 1, "steps": steps_per_epoch, "loss": loss_value}
+                        )
+                    if guard.pending:
+                        raise KeyboardInterrupt
+                    if (
+                        s.checkpoint_every
+                        and global_step % s.checkpoint_every == 0
+                        and step + 1 < steps_per_epoch
+                    ):
+                        save(epoch, step + 1)
+                pos_rng = _rng_state()  # validation draws from the RNG: an interrupt there saves this state
+                train_loss = sums[0] / max(sums[1], 1)
+                if world > 1:
+                    t = torch.tensor(sums, dtype=torch.float64, device=device)
+                    torch.distributed.all_reduce(t)
+                    train_loss = float(t[0] / t[1])
+                metrics = {"epoch": epoch, "train_loss": train_loss, "lr": sched.get_last_lr()[0]}
+                metrics.update(reduce_validation(_validate(model, cfg, val_loader, device), device))
+                metrics["time_s"] = time.perf_counter() - t0
+                history.append(metrics)
+                improved = metrics["val_loss"] < best["loss"]
+                if improved:
+                    best = {"loss": metrics["val_loss"], "epoch": epoch}
+                    bad_epochs = 0
+                else:
+                    bad_epochs += 1
+                sums = [0.0, 0]
+                pos, pos_rng = (epoch + 1, 0), None
+                if rank == 0 and improved:
+                    torch.save(model.state_dict(), out / "model.pt")
+                save(epoch + 1, 0)
+                if rank == 0:
+                    _write_csv(out / "log.csv", history)
+                    if writer is not None:
+                        for k, v in metrics.items():
+                            if k != "epoch":
+                                writer.add_scalar(k, v, epoch)
+                    log.info("epoch %d: %s", epoch + 1, {k: round(v, 5) for k, v in metrics.items()})
+                if progress is not None and rank == 0:
+                    progress(dict(metrics))
+    except KeyboardInterrupt:
+        if guard.in_step:
+            log.warning("stopped during a training step: %s is from the last save", ckpt_path)
         else:
-            bad_epochs += 1
-        rng = _rng_state()
-        if world > 1:
-            gathered: list[Any] = [None] * world
-            torch.distributed.all_gather_object(gathered, rng)
-            rng = gathered
-        if rank == 0:
-            if improved:
-                torch.save(model.state_dict(), out / "model.pt")
-            ck = {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "scaler": scaler.state_dict(),
-                "epoch": epoch,
-                "history": history,
-                "best": best,
-                "bad_epochs": bad_epochs,
-                "rng": rng,
-                "settings": asdict(s),
-            }
-            tmp = out / ".checkpoint.pt.tmp"
-            torch.save(ck, tmp)
-            tmp.replace(ckpt_path)
-            _write_csv(out / "log.csv", history)
-            if writer is not None:
-                for k, v in metrics.items():
-                    if k != "epoch":
-                        writer.add_scalar(k, v, epoch)
-            log.info("epoch %d: %s", epoch, {k: round(v, 5) for k, v in metrics.items()})
-        if progress is not None and rank == 0:
-            progress(dict(metrics))
-    if writer is not None:
-        writer.close()
+            save(*pos, rng=pos_rng, gather=False)
+            if rank == 0:
+                where = (
+                    f"epoch {pos[0] + 1}, step {pos[1]} of {steps_per_epoch}"
+                    if pos[1]
+                    else f"after epoch {pos[0]} of {s.epochs}"
+                )
+                log.warning("interrupted: saved %s (%s); continue with --resume", ckpt_path, where)
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
     if world > 1:
         torch.distributed.barrier()
     if started_dist:
