@@ -7,7 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from higgsflow.errors import ConfigError
+from higgsflow.cli import main
+from higgsflow.errors import HiggsflowError
 from higgsflow.sannt.cli import app
 
 pytest.importorskip("pyhf")
@@ -39,7 +40,8 @@ def test_benchmark_command_writes_results_and_plots(tmp_path):
     assert "σ(μ_ggH)" in result.output
     # no silent overwrite
     again = runner.invoke(app, args)
-    assert again.exit_code == 1 and isinstance(again.exception, ConfigError)
+    assert again.exit_code == 1 and isinstance(again.exception, HiggsflowError)
+    assert "results.json" in str(again.exception) and "--overwrite" in str(again.exception)
 
 
 def test_help_lists_benchmark():
@@ -53,3 +55,64 @@ def test_cli_import_is_light():
 
     code = "import sys, higgsflow.sannt.cli; sys.exit(int('torch' in sys.modules or 'pyhf' in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Make any training fail loudly: the checks below must come before it."""
+    import higgsflow.sannt.benchmark
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("trained before checking the options and outputs")
+
+    monkeypatch.setattr(higgsflow.sannt.benchmark, "run_seed", refuse)
+
+
+def _one_error_line(capsys, argv, *names):
+    rc = main(argv)
+    err = capsys.readouterr().err.strip()
+    lines = err.splitlines()
+    assert rc == 1 and len(lines) == 1 and lines[0].startswith("error:"), (rc, err)
+    for name in names:
+        assert str(name) in lines[0], err
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--seeds", "0"),
+        ("--first-seed", "-1"),
+        ("--n-events", "0"),
+        ("--sannt-epochs", "0"),
+        ("--ce-epochs", "0"),
+        ("--threads", "0"),
+    ],
+)
+def test_benchmark_bad_option_values_exit_1(tmp_path, capsys, no_training, option, value):
+    _one_error_line(capsys, ["sannt", "benchmark", "-o", str(tmp_path / "b"), option, value], option)
+    assert not (tmp_path / "b").exists()
+
+
+def test_benchmark_unwritable_or_existing_outputs_exit_1_before_training(tmp_path, capsys, no_training):
+    (tmp_path / "afile").write_text("x")
+    blocked = tmp_path / "afile" / "bench"
+    _one_error_line(
+        capsys, ["sannt", "benchmark", "-o", str(blocked)], blocked / "results.json", "not a folder"
+    )
+    # a plot from an earlier run (results.json itself absent) is not replaced silently either
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "sigma_vs_epoch.png").write_text("old")
+    _one_error_line(
+        capsys,
+        ["sannt", "benchmark", "-o", str(tmp_path / "b")],
+        tmp_path / "b" / "sigma_vs_epoch.png",
+        "--overwrite",
+    )
+
+
+@pytest.mark.parametrize(
+    "argv", [["sannt", "benchmark"], ["sannt", "benchmark", "-o", "b", "--bogus"], ["sannt", "x"]]
+)
+def test_benchmark_wrong_usage_exits_2(tmp_path, monkeypatch, no_training, argv):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from higgsflow.errors import ConfigError, DataError
+from higgsflow.plotting import save_figure
 
 __all__ = [
     "Template",
@@ -212,7 +213,9 @@ def _plt():
     return plt
 
 
-def plot_template(tpl: Template, names: Sequence[str], points: dict[str, np.ndarray], path) -> None:
+def plot_template(
+    tpl: Template, names: Sequence[str], points: dict[str, np.ndarray], path, *, overwrite: bool = False
+) -> None:
     """Per-bin expected yields of the template for the SM and a few θ points."""
     from higgsflow.eft.weights import quadratic_design
 
@@ -228,11 +231,12 @@ def plot_template(tpl: Template, names: Sequence[str], points: dict[str, np.ndar
     ax.set_yscale("log")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path, overwrite=overwrite)
 
 
-def plot_scans(scans: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], path) -> None:
+def plot_scans(
+    scans: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], path, *, overwrite: bool = False
+) -> None:
     """1D q scans: ``scans[coefficient][label] = (values, q)``."""
     plt = _plt()
     n = len(scans)
@@ -247,11 +251,12 @@ def plot_scans(scans: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], path)
         ax.set_ylabel("q")
     axes[0][0].legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path, overwrite=overwrite)
 
 
-def plot_contour(xs, ys, grids: dict[str, np.ndarray], names: tuple[str, str], path) -> None:
+def plot_contour(
+    xs, ys, grids: dict[str, np.ndarray], names: tuple[str, str], path, *, overwrite: bool = False
+) -> None:
     """68 %/95 % CL contours (q = 2.30, 5.99) of 2D scans."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.5, 4))
@@ -263,5 +268,4 @@ def plot_contour(xs, ys, grids: dict[str, np.ndarray], names: tuple[str, str], p
     ax.set_ylabel(names[1])
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path, overwrite=overwrite)

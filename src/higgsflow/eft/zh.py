@@ -46,6 +46,7 @@ __all__ = [
     "FEATURES",
     "ZHEvents",
     "amplitude_squared",
+    "check_phase_space",
     "generate",
     "lhe_basis_points",
     "reconstruct",
@@ -410,6 +411,25 @@ def _coeffs_from_tensor(tens):
     return np.column_stack([w0, wi, wij])
 
 
+def check_phase_space(sqrt_shat_max: float, pt_z_min: float = 0.0) -> None:
+    """Raise :class:`ConfigError` unless ZH events with √ŝ ≤ ``sqrt_shat_max`` and pT(Z) ≥ ``pt_z_min`` exist."""
+    threshold = M_Z + M_H
+    if not sqrt_shat_max > threshold:
+        raise ConfigError(
+            f"sqrt_shat_max = {sqrt_shat_max} GeV is below the ZH threshold",
+            field="sqrt_shat_max",
+            expected=f"> m_Z + m_H = {threshold:.1f} GeV",
+        )
+    # pT(Z) <= |p_Z| in the ZH rest frame, which is largest at the highest √ŝ
+    k_max = float(_two_body(np.asarray(sqrt_shat_max, float), M_Z, M_H))
+    if not 0 <= pt_z_min < k_max:
+        raise ConfigError(
+            f"pt_z_min = {pt_z_min} GeV",
+            field="pt_z_min",
+            expected=f"0 <= pt_z_min < {k_max:.1f} GeV (the largest pT(Z) at sqrt_shat_max = {sqrt_shat_max} GeV)",
+        )
+
+
 def generate(
     n_events: int,
     seed: int,
@@ -440,8 +460,7 @@ def generate(
 
     if n_events < 1:
         raise ConfigError("n_events must be positive", field="n_events")
-    if sqrt_shat_max <= M_Z + M_H:
-        raise ConfigError("sqrt_shat_max below threshold", field="sqrt_shat_max", expected="> 216.3 GeV")
+    check_phase_space(sqrt_shat_max, pt_z_min)
     pdf = pdf or default_pdf()
     rng = np.random.default_rng(seed)
     kin = _kinematics(rng, n_events, (M_Z + M_H) ** 2, sqrt_shat_max**2, shat_power)
@@ -466,6 +485,12 @@ def generate(
     p_qbar = np.where(orient[:, None] > 0, pbm, pa)
     feats = _angles_features(lab["p3"], lab["p4"], lab["pz"], lab["ph"])
     keep = feats["pt_z"] >= pt_z_min
+    if not keep.any():
+        raise ConfigError(
+            f"no sampled event has pT(Z) >= {pt_z_min} GeV",
+            field="pt_z_min",
+            expected="a lower cut or more events",
+        )
     settings = {
         "seed": seed,
         "n_sampled": n_events,

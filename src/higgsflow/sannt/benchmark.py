@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from higgsflow.errors import ConfigError
+from higgsflow.outputs import check_output
 from higgsflow.sannt.data import benchmark_samples
 from higgsflow.sannt.likelihood import Templates
 from higgsflow.sannt.pyhf_model import pyhf_sigma
@@ -229,8 +230,6 @@ def plot_output_distributions(
 
 
 def _writable(path: str | Path, overwrite: bool) -> Path:
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise ConfigError("output exists", file=path, expected="a new path or overwrite=True")
+    path = check_output(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path

@@ -35,6 +35,7 @@ def benchmark(
     from rich.table import Table
 
     from higgsflow.errors import ConfigError
+    from higgsflow.outputs import check_outputs
     from higgsflow.sannt.benchmark import (
         METHODS,
         BenchmarkResult,
@@ -45,11 +46,22 @@ def benchmark(
     from higgsflow.sannt.train import SanntConfig
 
     console = Console()
-    results_file = out / "results.json"
-    if results_file.exists() and not overwrite:
-        raise ConfigError("output exists", file=results_file, expected="a new folder or --overwrite")
-    torch.set_num_threads(threads)
+    for option, value, least in (
+        ("--seeds", seeds, 1),
+        ("--first-seed", first_seed, 0),
+        ("--n-events", n_events, 1),
+        ("--sannt-epochs", sannt_epochs, 1),
+        ("--ce-epochs", ce_epochs, 1),
+        ("--threads", threads, 1),
+    ):
+        if value < least:
+            raise ConfigError(f"{value}", field=option, expected=f"an integer >= {least}")
+    results_file, epochs_png, outputs_png = check_outputs(
+        [out / "results.json", out / "sigma_vs_epoch.png", out / "output_distributions.png"],
+        overwrite=overwrite,
+    )
     config = SanntConfig(sannt_epochs=sannt_epochs, ce_epochs=ce_epochs)
+    torch.set_num_threads(threads)
     done = []
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("seeds", total=seeds)
@@ -62,9 +74,9 @@ def benchmark(
             progress.advance(task)
     result = BenchmarkResult(done)
     out.mkdir(parents=True, exist_ok=True)
+    plot_sigma_vs_epoch(done[0], epochs_png, overwrite=overwrite)
+    plot_output_distributions(done[0].templates, outputs_png, overwrite=overwrite)
     results_file.write_text(json.dumps(result.to_dict(), indent=2))
-    plot_sigma_vs_epoch(done[0], out / "sigma_vs_epoch.png", overwrite=overwrite)
-    plot_output_distributions(done[0].templates, out / "output_distributions.png", overwrite=overwrite)
 
     table = Table(title=f"pyhf Asimov σ(μ) over {seeds} seeds (mean ± sd)")
     table.add_column("method")
