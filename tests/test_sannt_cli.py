@@ -34,7 +34,7 @@ def test_benchmark_command_writes_results_and_plots(tmp_path):
     for seed in data["seeds"]:
         assert set(seed["sigma"]) == {"CENNT", "SANNT", "SANNT (fine-tuned)"}
         assert all(0 < v < 10 for m in seed["sigma"].values() for v in m.values())
-    assert "gate" in data["verdict"]["SANNT (fine-tuned)"]
+    assert "significant" in data["verdict"]["SANNT (fine-tuned)"]
     assert (tmp_path / "sigma_vs_epoch.png").stat().st_size > 1000
     assert (tmp_path / "output_distributions.png").stat().st_size > 1000
     assert "σ(μ_ggH)" in result.output

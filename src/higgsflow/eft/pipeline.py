@@ -437,10 +437,10 @@ def expected_limits(
             pts = {
                 f"{nm} = {0.5 * widths[k]:.3g}": np.eye(n)[k] * 0.5 * widths[k] for k, nm in enumerate(names)
             }
-            plot_template(tpl, names, pts, out_dir / "template.png", overwrite=overwrite)
-    plot_scans(scans, out_dir / "scans.png", overwrite=overwrite)
+            plot_template(tpl, names, pts, out_dir / "template.png", lumi_fb=lumi_fb, overwrite=overwrite)
+    plot_scans(scans, out_dir / "scans.png", lumi_fb=lumi_fb, overwrite=overwrite)
     if grids:
-        plot_contour(cxs, cys, grids, contour, out_dir / "contour.png", overwrite=overwrite)
+        plot_contour(cxs, cys, grids, contour, out_dir / "contour.png", lumi_fb=lumi_fb, overwrite=overwrite)
         results["contour"] = {
             "names": list(contour),
             "x": cxs.tolist(),

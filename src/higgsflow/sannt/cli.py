@@ -28,7 +28,8 @@ def benchmark(
     threads: int = typer.Option(1, help="torch CPU threads (1 is fastest for these small networks)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder's files."),
 ) -> None:
-    """Run the issue-7 benchmark: CENNT vs SANNT, σ(μ) from pyhf Asimov fits, gate verdict, plots."""
+    """Run the 2-D toy benchmark: CENNT vs SANNT, σ(μ) from pyhf Asimov fits, the improvement and its
+    significance over seeds, plots."""
     import torch
     from rich.console import Console
     from rich.progress import Progress
@@ -39,6 +40,7 @@ def benchmark(
     from higgsflow.sannt.benchmark import (
         METHODS,
         BenchmarkResult,
+        describe,
         plot_output_distributions,
         plot_sigma_vs_epoch,
         run_seed,
@@ -75,7 +77,7 @@ def benchmark(
     result = BenchmarkResult(done)
     out.mkdir(parents=True, exist_ok=True)
     plot_sigma_vs_epoch(done[0], epochs_png, overwrite=overwrite)
-    plot_output_distributions(done[0].templates, outputs_png, overwrite=overwrite)
+    plot_output_distributions(done[0].templates, outputs_png, sigma=done[0].sigma, overwrite=overwrite)
     results_file.write_text(json.dumps(result.to_dict(), indent=2))
 
     table = Table(title=f"pyhf Asimov σ(μ) over {seeds} seeds (mean ± sd)")
@@ -86,11 +88,5 @@ def benchmark(
         table.add_row(method, *(f"{m:.4f} ± {s:.4f}" for m, s in row.values()))
     console.print(table)
     for method in METHODS[1:]:
-        v = result.verdict(method)
-        console.print(
-            f"{method}: ggH improvement {100 * v['improvement_ggH']:.1f}% "
-            f"(paired difference {v['mean_difference']:.4f} ± {v['standard_error']:.4f}), "
-            f"qqH change {100 * v['change_qqH']:+.1f}% -> gate {'PASS' if v['gate'] else 'FAIL'}, "
-            f"goal {'PASS' if v['goal'] else 'FAIL'}, qqH {'PASS' if v['qqH_ok'] else 'FAIL'}"
-        )
+        console.print(describe(method, result.verdict(method)))
     console.print(f"wrote {results_file}")
