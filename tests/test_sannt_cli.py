@@ -116,3 +116,56 @@ def test_benchmark_unwritable_or_existing_outputs_exit_1_before_training(tmp_pat
 def test_benchmark_wrong_usage_exits_2(tmp_path, monkeypatch, no_training, argv):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
+
+
+#: project-internal words that mean nothing to a user of higgsflow (PASS/FAIL in capitals only)
+JARGON = r"(?i:\bissue[- ]?\d+|\bissues?\b|\bgates?\b|\bgoal\b|\bintegrator\b)|\bPASS\b|\bFAIL\b"
+HELP = [
+    ["sannt", "--help"],
+    ["sannt", "benchmark", "--help"],
+    ["eft", "--help"],
+    *(["eft", c, "--help"] for c in ("generate-zh", "train", "limits")),
+]
+
+
+def test_help_and_docs_have_no_project_jargon(capsys):
+    import re
+    from pathlib import Path
+
+    texts = {}
+    for argv in HELP:
+        assert main(argv) == 0
+        texts[" ".join(argv)] = capsys.readouterr().out
+    assert "2-D toy benchmark" in texts["sannt benchmark --help"]
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    for name in ("eft.md", "sannt.md"):
+        texts[name] = (docs / name).read_text()
+    assert "python -c" not in texts["eft.md"]  # the app is `higgsflow eft`
+    for where, text in texts.items():
+        found = re.findall(JARGON, text)
+        assert not found, f"{where}: {found}"
+
+
+def test_comparison_is_said_in_plain_words():
+    import re
+
+    from higgsflow.sannt.benchmark import describe
+
+    v = {
+        "improvement_ggH": 0.25,
+        "target_met": True,
+        "mean_difference": 0.19,
+        "standard_error": 0.01,
+        "significant": True,
+        "change_qqH": 0.155,
+        "qqH_not_worse": False,
+    }
+    text = describe("SANNT (fine-tuned)", v)
+    assert text.startswith("SANNT (fine-tuned) reduces σ(μ_ggH) by 25.0% (target: a reduction of ≥ 10%, met)")
+    assert "0.1900 ± 0.0100 (standard error), significant at 2 standard errors" in text
+    assert "σ(μ_qqH) rises by 15.5% (beyond the allowed +5%)" in text
+    one_seed = describe(
+        "SANNT", {**v, "standard_error": float("nan"), "improvement_ggH": -0.13, "target_met": False}
+    )
+    assert "increases σ(μ_ggH) by 13.0%" in one_seed and "needs at least 2 seeds" in one_seed
+    assert not re.findall(JARGON, text + one_seed)
