@@ -391,7 +391,6 @@ def expected_limits(
         # common axes for both templates: ± the inclusive (least sensitive) expected interval
         cxs = np.linspace(-0.6 * ranges[ci], 0.6 * ranges[ci], 21)
         cys = np.linspace(-0.6 * ranges[cj], 0.6 * ranges[cj], 21)
-    out_dir.mkdir(parents=True, exist_ok=True)
     for label, rc in templates.items():
         say(f"θ* search for the {label} template")
         theta_star, best, _ = optimise_theta_star(
@@ -437,7 +436,12 @@ def expected_limits(
             pts = {
                 f"{nm} = {0.5 * widths[k]:.3g}": np.eye(n)[k] * 0.5 * widths[k] for k, nm in enumerate(names)
             }
-            plot_template(tpl, names, pts, out_dir / "template.png", lumi_fb=lumi_fb, overwrite=overwrite)
+            bit_template, bit_points = tpl, pts
+    # every number is computed: now the files (checked at the start), so that a failed fit leaves none behind
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot_template(
+        bit_template, names, bit_points, out_dir / "template.png", lumi_fb=lumi_fb, overwrite=overwrite
+    )
     plot_scans(scans, out_dir / "scans.png", lumi_fb=lumi_fb, overwrite=overwrite)
     if grids:
         plot_contour(cxs, cys, grids, contour, out_dir / "contour.png", lumi_fb=lumi_fb, overwrite=overwrite)
