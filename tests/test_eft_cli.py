@@ -7,11 +7,12 @@ import json
 import numpy as np
 from typer.testing import CliRunner
 
+from higgsflow.cli import main
 from higgsflow.eft.cli import app
 from higgsflow.eft.weights import read_sample
 
 
-def test_generate_train_limits(tmp_path):
+def test_generate_train_limits(tmp_path, monkeypatch, capsys):
     runner = CliRunner()
     sample, model, out = tmp_path / "zh.parquet", tmp_path / "bits.npz", tmp_path / "limits"
     r = runner.invoke(app, ["generate-zh", "-o", str(sample), "--n-events", "6000", "--seed", "3"])
@@ -58,6 +59,22 @@ def test_generate_train_limits(tmp_path):
     }
     assert w["BIT"] >= 0.9 * w["exact"]
     assert (out / "scans.png").stat().st_size > 1000 and (out / "template.png").exists()
+
+    # with valid inputs, an unwritable or existing output is refused before the θ* search starts
+    import higgsflow.eft.template
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("computed before checking the outputs")
+
+    monkeypatch.setattr(higgsflow.eft.template, "optimise_theta_star", no_work)
+    (tmp_path / "afile").write_text("x")
+    base = ["eft", "limits", "-s", str(sample), "-m", str(model), "--n-trials", "4", "--n-scan", "9"]
+    for target, expect in ((tmp_path / "afile" / "limits", "not a folder"), (out, "--overwrite")):
+        capsys.readouterr()
+        assert main([*base, "-o", str(target)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:") and expect in err[0], err
+    assert main([*base, "-o", str(tmp_path / "afile" / "limits"), "--overwrite"]) == 1
 
 
 def test_generate_with_pythia_background(tmp_path):

@@ -11,6 +11,8 @@ from higgsflow.eft import zh
 from higgsflow.eft.bit import BoostedInformationTree, EFTInformationTrees
 from higgsflow.eft.pdf import ToyLOPDF
 from higgsflow.eft.weights import coefficient_columns, read_lhe_weights, weight_at
+from higgsflow.physics import constants
+from higgsflow.physics.constants import BR_H_BB, M_H, M_Z, SQRT_S_RUN2
 
 
 @pytest.fixture(scope="module")
@@ -31,17 +33,32 @@ def test_polynomial_weights_reproduce_amplitude_squared(events):
 def _sigma_hat_zh(shat, pdg):
     """Textbook LO σ(q q̄ → Z H) in pb (e.g. Djouadi, Phys. Rept. 457 (2008), eq. 3.5)."""
     t3, q = zh._QUARKS[pdg]
-    lam = (1 - (zh.M_H + zh.M_Z) ** 2 / shat) * (1 - (zh.M_H - zh.M_Z) ** 2 / shat)
+    lam = (1 - (M_H + M_Z) ** 2 / shat) * (1 - (M_H - M_Z) ** 2 / shat)
     gf = 1 / (np.sqrt(2) * zh.V_EV**2)
     v, a = 2 * t3 - 4 * q * zh.S2W, 2 * t3
-    k = gf**2 * zh.M_Z**4 / (288 * np.pi * shat) * (v * v + a * a) * np.sqrt(lam)
-    return k * (lam + 12 * zh.M_Z**2 / shat) / (1 - zh.M_Z**2 / shat) ** 2 * zh.GEV2_TO_PB
+    k = gf**2 * M_Z**4 / (288 * np.pi * shat) * (v * v + a * a) * np.sqrt(lam)
+    return k * (lam + 12 * M_Z**2 / shat) / (1 - M_Z**2 / shat) ** 2 * zh.GEV2_TO_PB
+
+
+def test_model_uses_the_shared_physics_constants(events, monkeypatch):
+    """m_H, m_Z, BR(H → bb̄) and √s of the ZH model are those of higgsflow.physics.constants (YR4, Run 2)."""
+    for pair, mass in (((events.p_b, events.p_bbar), M_H), ((events.p_lminus, events.p_lplus), M_Z)):
+        p = pair[0] + pair[1]
+        m = np.sqrt(p[:, 0] ** 2 - np.sum(p[:, 1:] ** 2, axis=1))  # narrow resonances: exactly on shell
+        np.testing.assert_allclose(m, mass, rtol=1e-9)
+    assert constants.M_H == 125.09 and constants.BR_H_BB == 0.5809
+    assert zh.SQRT_S == 1000.0 * SQRT_S_RUN2 == 13000.0
+    # the SM weight carries BR(H → bb̄) as one factor: setting it to 1 scales every weight by 1/BR
+    monkeypatch.setattr(zh, "BR_H_BB", 1.0)
+    w_inclusive = zh.generate(200, seed=11).coeffs[:, 0]
+    monkeypatch.undo()
+    np.testing.assert_allclose(zh.generate(200, seed=11).coeffs[:, 0] / w_inclusive, BR_H_BB, rtol=1e-12)
 
 
 def test_sm_rate_matches_textbook_cross_section(events):
     """Σ w0 = ∫ L_qq̄ σ̂(qq̄→ZH) × BR(Z→ee,μμ) × BR(H→bb) for the same PDFs, to MC precision."""
-    pdf, s = ToyLOPDF(), zh.SQRT_S**2
-    shat = np.geomspace((zh.M_Z + zh.M_H) ** 2 * 1.0001, 3000.0**2, 300)
+    pdf, s = ToyLOPDF(), (1000.0 * SQRT_S_RUN2) ** 2  # √s in GeV
+    shat = np.geomspace((M_Z + M_H) ** 2 * 1.0001, 3000.0**2, 300)
     vals = []
     for sh in shat:
         ym = -0.5 * np.log(sh / s)
@@ -54,8 +71,8 @@ def test_sm_rate_matches_textbook_cross_section(events):
             sum(L * _sigma_hat_zh(sh, 1 + (q % 2 == 0)) for L, q in zip(lum, (1, 2, 3, 4), strict=True))
         )
     gl = zh._LEPTON_G
-    br_ll = 2 * zh.M_Z / (24 * np.pi) * (gl[-1] ** 2 + gl[1] ** 2) / zh.GAMMA_Z
-    expect = np.trapezoid(np.array(vals) / s, shat) * br_ll * zh.BR_HBB
+    br_ll = 2 * M_Z / (24 * np.pi) * (gl[-1] ** 2 + gl[1] ** 2) / zh.GAMMA_Z
+    expect = np.trapezoid(np.array(vals) / s, shat) * br_ll * BR_H_BB
     w0 = events.coeffs[:, 0]
     assert w0.sum() == pytest.approx(expect, abs=4 * np.sqrt(np.sum(w0**2)))
 
@@ -124,7 +141,7 @@ def test_lhe_round_trip_and_reconstruction(tmp_path, events):
     acc = np.average(sel, weights=events.coeffs[:, 0])
     assert 0.1 < acc < 0.4  # geometric acceptance × (0.7)² b tagging
     m = reco["m_bb"][sel & (reco["category"] == 0)]
-    assert abs(np.median(m) - zh.M_H) < 10 and 5 < np.std(m[(m > 80) & (m < 170)]) < 25
+    assert abs(np.median(m) - M_H) < 10 and 5 < np.std(m[(m > 80) & (m < 170)]) < 25
 
 
 @pytest.fixture(scope="module")

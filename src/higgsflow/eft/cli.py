@@ -24,6 +24,30 @@ def _bar(description: str):
     return progress
 
 
+def _names(text: str, option: str, count: int | None = None) -> tuple[str, ...]:
+    """Comma-separated names of an option; ``count`` of them when given (ConfigError naming the option)."""
+    from higgsflow.errors import ConfigError
+
+    names = tuple(v.strip() for v in text.split(","))
+    if any(not v for v in names) or (count is not None and len(names) != count):
+        what = f"{count} comma-separated names" if count else "comma-separated names"
+        raise ConfigError(f"{text!r}", field=option, expected=what)
+    return names
+
+
+def _numbers(text: str, option: str, count: int) -> tuple[float, ...]:
+    """``count`` comma-separated numbers of an option (ConfigError naming the option)."""
+    from higgsflow.errors import ConfigError
+
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count:
+        raise ConfigError(f"{text!r}", field=option, expected=f"{count} comma-separated numbers, e.g. 90,150")
+    return values
+
+
 @app.command("generate-zh")
 def generate_zh(
     out: Path = typer.Option(..., "--out", "-o", help="Parquet sample to write."),
@@ -95,7 +119,7 @@ def train(
             sample,
             out,
             level=level,
-            features=features.split(",") if features else None,
+            features=_names(features, "--features") if features else None,
             joint=joint,
             overwrite=overwrite,
             callback=cb,
@@ -141,7 +165,8 @@ def limits(
     from higgsflow.eft.pipeline import expected_limits
 
     console = Console(stderr=True)
-    pair = tuple(contour.split(",")) if contour else None
+    pair = _names(contour, "--contour", 2) if contour else None
+    window = _numbers(m_bb_window, "--m-bb-window", 2) if m_bb_window else None
     res = expected_limits(
         sample,
         model,
@@ -151,7 +176,7 @@ def limits(
         n_trials=n_trials,
         background_ratio=background_ratio,
         background=background,
-        m_bb_window=tuple(float(v) for v in m_bb_window.split(",")) if m_bb_window else None,
+        m_bb_window=window,
         norm_uncertainty=norm_uncertainty,
         seed=seed,
         n_scan=n_scan,

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from higgsflow.errors import DataError
+from higgsflow.physics.constants import SQRT_S_RUN2
 
 __all__ = ["write_lhe"]
 
@@ -33,7 +34,7 @@ def write_lhe(
     weight_ids: Sequence[str] = (),
     named_weights: np.ndarray | None = None,
     scale: np.ndarray | None = None,
-    beam_energy: float = 6500.0,
+    beam_energy: float = 500.0 * SQRT_S_RUN2,
     cross_section_pb: float = 1.0,
     comment: str = "",
     overwrite: bool = False,

@@ -19,13 +19,16 @@ import numpy as np
 
 from higgsflow.eft import zh
 from higgsflow.errors import ConfigError, DataError
+from higgsflow.outputs import check_outputs
 
 __all__ = [
     "DEFAULT_FEATURES",
+    "LIMITS_OUTPUTS",
     "background_path",
     "expected_limits",
     "generate_background_sample",
     "generate_zh_sample",
+    "model_paths",
     "train_bits",
 ]
 
@@ -59,6 +62,29 @@ def background_path(sample: str | os.PathLike[str]) -> Path:
     return sample.with_name(sample.stem + "_zjets.parquet")
 
 
+def model_paths(out: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """The model file :func:`train_bits` writes for ``out`` (``.npz`` added when missing) and its JSON sidecar."""
+    path = Path(out)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz") if path.suffix else path.with_suffix(".npz")
+    return path, path.with_suffix(".json")
+
+
+#: the files :func:`expected_limits` writes into its output folder (contour.png only with a contour)
+LIMITS_OUTPUTS = ("limits.json", "template.png", "scans.png", "contour.png")
+
+
+def _positive(value, field: str, *, integer: bool = False, zero: bool = False) -> None:
+    ok = value >= 0 if zero else value > 0
+    if integer:
+        ok = ok and float(value).is_integer()
+    if not (ok and np.isfinite(value)):
+        kind = "integer" if integer else "number"
+        raise ConfigError(
+            f"{field} = {value}", field=field, expected=f"a {'non-negative' if zero else 'positive'} {kind}"
+        )
+
+
 def generate_zh_sample(
     out: str | os.PathLike[str],
     n_events: int,
@@ -86,8 +112,8 @@ def generate_zh_sample(
     from higgsflow.eft.weights import write_sample
 
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise DataError("output exists; pass overwrite to replace it", file=out)
+    _positive(n_events, "n_events", integer=True)
+    zh.check_phase_space(sqrt_shat_max, pt_z_min)
     if background_events < 0 or (background_events and not shower):
         raise ConfigError(
             "the Pythia 8 background needs the showered reconstruction",
@@ -95,8 +121,10 @@ def generate_zh_sample(
             expected="0, or > 0 together with shower",
         )
     bkg_out = background_path(out)
-    if background_events and bkg_out.exists() and not overwrite:
-        raise DataError("output exists; pass overwrite to replace it", file=bkg_out)
+    if shower and lhe is None:
+        lhe = out.with_suffix(".lhe")
+    # every output before any work: an existing file (without overwrite) or an unwritable place stops here
+    check_outputs([out, lhe, bkg_out if background_events else None], overwrite=overwrite)
     seeds = np.random.SeedSequence(seed).spawn(3)
     ev = zh.generate(
         n_events, int(seeds[0].generate_state(1)[0]), pt_z_min=pt_z_min, sqrt_shat_max=sqrt_shat_max
@@ -104,7 +132,6 @@ def generate_zh_sample(
     if shower:
         from higgsflow.eft.shower import particle_level_features, shower_lhe
 
-        lhe = Path(lhe) if lhe is not None else out.with_suffix(".lhe")
         zh.write_lhe(ev, lhe, overwrite=overwrite)
         objects = shower_lhe(lhe, int(seeds[1].generate_state(1)[0]), detector=detector, callback=callback)
         if len(objects["ok"]) != len(ev):
@@ -149,8 +176,8 @@ def generate_background_sample(
     from higgsflow.eft.weights import coefficient_columns, write_sample
 
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise DataError("output exists; pass overwrite to replace it", file=out)
+    _positive(n_events, "n_events", integer=True)
+    check_outputs([out], overwrite=overwrite)
     objects, sigma_pb = generate_background(n_events, seed, detector=detector)
     reco = particle_level_features(objects)
     coeffs = np.zeros((n_events, len(coefficient_columns(zh.COEFFICIENTS))))
@@ -171,14 +198,18 @@ def generate_background_sample(
     return path
 
 
+def _check_level(level: str) -> None:
+    if level not in ("reco", "parton"):
+        raise ConfigError(f"unknown level {level!r}", field="level", expected="'reco' or 'parton'")
+
+
 def _design(sample, level: str, features: Sequence[str] | None, rows: str):
     from higgsflow.eft.weights import read_sample
 
+    _check_level(level)
     feats, coeffs, names, _ = read_sample(sample)
     features = list(features or DEFAULT_FEATURES)
     prefix = "reco_" if level == "reco" else ""
-    if level not in ("reco", "parton"):
-        raise ConfigError(f"unknown level {level!r}", field="level", expected="'reco' or 'parton'")
     missing = [prefix + f for f in features if prefix + f not in feats]
     if missing:
         raise DataError("feature column missing", file=sample, field=missing[0])
@@ -202,18 +233,22 @@ def train_bits(
     **bit_params,
 ) -> Path:
     """Train :class:`~higgsflow.eft.bit.EFTInformationTrees` on the even rows of a sample."""
-    from higgsflow.eft.bit import EFTInformationTrees
+    from higgsflow.eft.bit import BoostedInformationTree, EFTInformationTrees
 
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise DataError("output exists; pass overwrite to replace it", file=out)
+    _check_level(level)
+    if features is not None and not list(features):
+        raise ConfigError("no features given", field="features", expected="at least one feature name")
+    # hyperparameters and outputs before reading any data
+    BoostedInformationTree(**bit_params)._validate()
+    out, side_path = model_paths(out)
+    check_outputs([out, side_path], overwrite=overwrite)
     x, coeffs, names, features, _ = _design(sample, level, features, "train")
     if len(x) < 100:
         raise DataError("too few training events", file=sample, expected="at least 100 selected events")
     model = EFTInformationTrees(names, joint=joint, **bit_params).fit(x, coeffs, callback=callback)
     path = model.save(out, overwrite=overwrite)
     side = {"features": features, "level": level, "sample": str(sample), "versions": _versions()}
-    path.with_suffix(".json").write_text(json.dumps(side, indent=1))
+    side_path.write_text(json.dumps(side, indent=1))
     return path
 
 
@@ -261,14 +296,39 @@ def expected_limits(
     )
 
     out_dir = Path(out_dir)
-    if (out_dir / "limits.json").exists() and not overwrite:
-        raise DataError("output exists; pass overwrite to replace it", file=out_dir / "limits.json")
+    _positive(lumi_fb, "lumi_fb")
+    _positive(n_bins, "n_bins", integer=True)
+    _positive(n_trials, "n_trials", integer=True)
+    _positive(background_ratio, "background_ratio", zero=True)
+    _positive(norm_uncertainty, "norm_uncertainty", zero=True)
+    if n_scan < 3:
+        raise ConfigError(f"n_scan = {n_scan}", field="n_scan", expected="at least 3 points")
+    if m_bb_window is not None and not (len(m_bb_window) == 2 and 0 <= m_bb_window[0] < m_bb_window[1]):
+        raise ConfigError(f"{m_bb_window}", field="m_bb_window", expected="(lo, hi) in GeV with 0 <= lo < hi")
+    if contour is not None and (len(contour) != 2 or contour[0] == contour[1]):
+        raise ConfigError(f"{contour}", field="contour", expected="two different coefficient names")
+    # every output before any work
+    wanted = [n for n in LIMITS_OUTPUTS if contour is not None or n != "contour.png"]
+    check_outputs([out_dir / n for n in wanted], overwrite=overwrite)
     model = Path(model)
+    if not model.exists():
+        raise DataError("model file not found", file=model, expected="the .npz written by 'eft train'")
     side_path = model.with_suffix(".json")
     if not side_path.exists():
         raise DataError("model sidecar missing", file=side_path, expected="the .json written by train")
-    side = json.loads(side_path.read_text())
+    try:
+        side = json.loads(side_path.read_text())
+    except ValueError as exc:
+        raise DataError(
+            f"not valid JSON: {exc}", file=side_path, expected="the .json written by train"
+        ) from None
+    if not isinstance(side, dict) or not {"level", "features"} <= set(side):
+        raise DataError("not a model sidecar", file=side_path, expected="the .json written by train")
     bits = EFTInformationTrees.load(model)
+    if contour is not None and any(c not in bits.names for c in contour):
+        raise ConfigError(
+            f"unknown contour coefficients {contour}", field="contour", expected=", ".join(bits.names)
+        )
     x, coeffs, names, _, feats = _design(sample, side["level"], side["features"], "test")
     if list(names) != list(bits.names):
         raise DataError("model and sample have different coefficients", file=model, field="names")
@@ -327,15 +387,10 @@ def expected_limits(
     scans: dict[str, dict] = {nm: {} for nm in names}
     grids = {}
     if contour is not None:
-        if any(c not in names for c in contour):
-            raise ConfigError(
-                f"unknown contour coefficients {contour}", field="contour", expected=", ".join(names)
-            )
         ci, cj = names.index(contour[0]), names.index(contour[1])
         # common axes for both templates: ± the inclusive (least sensitive) expected interval
         cxs = np.linspace(-0.6 * ranges[ci], 0.6 * ranges[ci], 21)
         cys = np.linspace(-0.6 * ranges[cj], 0.6 * ranges[cj], 21)
-    out_dir.mkdir(parents=True, exist_ok=True)
     for label, rc in templates.items():
         say(f"θ* search for the {label} template")
         theta_star, best, _ = optimise_theta_star(
@@ -381,10 +436,15 @@ def expected_limits(
             pts = {
                 f"{nm} = {0.5 * widths[k]:.3g}": np.eye(n)[k] * 0.5 * widths[k] for k, nm in enumerate(names)
             }
-            plot_template(tpl, names, pts, out_dir / "template.png")
-    plot_scans(scans, out_dir / "scans.png")
+            bit_template, bit_points = tpl, pts
+    # every number is computed: now the files (checked at the start), so that a failed fit leaves none behind
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot_template(
+        bit_template, names, bit_points, out_dir / "template.png", lumi_fb=lumi_fb, overwrite=overwrite
+    )
+    plot_scans(scans, out_dir / "scans.png", lumi_fb=lumi_fb, overwrite=overwrite)
     if grids:
-        plot_contour(cxs, cys, grids, contour, out_dir / "contour.png")
+        plot_contour(cxs, cys, grids, contour, out_dir / "contour.png", lumi_fb=lumi_fb, overwrite=overwrite)
         results["contour"] = {
             "names": list(contour),
             "x": cxs.tolist(),

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from higgsflow.eft.zh import SQRT_S
 from higgsflow.errors import DataError
 
 __all__ = ["generate_background", "particle_level_features", "shower_lhe"]
@@ -162,7 +163,7 @@ def generate_background(
     rng = np.random.default_rng(seed)
     py = pythia8mc.Pythia("", False)
     for s in (
-        "Beams:eCM = 13000.",
+        f"Beams:eCM = {SQRT_S:.1f}",  # the ZH model's √s (LHC Run 2), GeV
         "WeakBosonAndParton:qqbar2gmZg = on",
         "WeakBosonAndParton:qg2gmZq = on",
         f"PhaseSpace:pTHatMin = {float(pt_hat_min)}",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from higgsflow.errors import ConfigError, DataError
+from higgsflow.plotting import save_figure
 
 __all__ = [
     "Template",
@@ -203,65 +204,203 @@ def optimise_theta_star(
 
 
 # -- plots ---------------------------------------------------------------------------------------------------
-def _plt():
-    import matplotlib
+#: axis labels of the ZH model's coefficients (Warsaw-basis c's at Λ = 1 TeV; JHUGen g's are dimensionless)
+COEFFICIENT_LABELS = {
+    "cHq1": r"$c_{Hq}^{(1)}$ ($\Lambda$ = 1 TeV)",
+    "cHq3": r"$c_{Hq}^{(3)}$ ($\Lambda$ = 1 TeV)",
+    "cHu": r"$c_{Hu}$ ($\Lambda$ = 1 TeV)",
+    "cHd": r"$c_{Hd}$ ($\Lambda$ = 1 TeV)",
+    "g2ZZ": r"$g_{2}^{ZZ}$",
+    "g4ZZ": r"$g_{4}^{ZZ}$",
+}
+#: q thresholds of 68 % and 95 % CL intervals (one parameter) and contours (two)
+Q_1D = {68: 0.98894, 95: 3.841459}
+Q_2D = {68: 2.2977, 95: 5.99146}
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    return plt
+def _coefficient_label(name: str) -> str:
+    return COEFFICIENT_LABELS.get(name, name)
 
 
-def plot_template(tpl: Template, names: Sequence[str], points: dict[str, np.ndarray], path) -> None:
-    """Per-bin expected yields of the template for the SM and a few θ points."""
+def _header(ax, lumi_fb: float | None) -> None:
+    from higgsflow.physics.constants import SQRT_S_RUN2
+    from higgsflow.plotting import cms_label
+
+    def whole(x):  # "13 TeV" and "138 fb⁻¹", not "13.0 TeV" and "138.0 fb⁻¹"
+        return None if x is None else int(x) if float(x).is_integer() else x
+
+    cms_label(ax, com=whole(SQRT_S_RUN2), lumi=whole(lumi_fb))
+
+
+def _log_headroom(ax, lo: float, hi: float, fraction: float = 0.5) -> None:
+    """Log y axis from ``lo`` to where ``hi`` sits at ``fraction`` of the height (room for the legend)."""
+    top = 10 ** (np.log10(lo) + (np.log10(hi) - np.log10(lo)) / fraction)
+    ax.set_ylim(lo, top)
+
+
+def scan_width(values: np.ndarray, q: np.ndarray, threshold: float = Q_1D[95]) -> float:
+    """Total length of {θ : q(θ) < threshold} of a scan, linear between the scan points (all pieces summed)."""
+    v, q = np.asarray(values, float), np.asarray(q, float)
+    width = 0.0
+    for v0, v1, q0, q1 in zip(v[:-1], v[1:], q[:-1], q[1:], strict=True):
+        below0, below1 = q0 < threshold, q1 < threshold
+        if below0 and below1:
+            width += v1 - v0
+        elif below0 != below1:
+            f = (threshold - q0) / (q1 - q0)  # where the segment crosses the threshold
+            width += (v1 - v0) * (f if below0 else 1 - f)
+    return float(width)
+
+
+def plot_template(
+    tpl: Template,
+    names: Sequence[str],
+    points: dict[str, np.ndarray],
+    path,
+    *,
+    lumi_fb: float | None = None,
+    overwrite: bool = False,
+) -> None:
+    """Per-bin expected yields of the template for the SM and a few θ points (totals in the legend)."""
     from higgsflow.eft.weights import quadratic_design
+    from higgsflow.plotting import style
 
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    plt, _ = style()
+    fig, ax = plt.subplots(figsize=(12, 10))
     x = np.arange(len(tpl.background) + 1)
-    ax.stairs(tpl.background, x, label="background", fill=True, alpha=0.4)
-    for label, th in {"SM": np.zeros(len(names)), **points}.items():
+    curves = []
+    ax.stairs(
+        tpl.background,
+        x,
+        label=f"Background ({tpl.background.sum():.4g} events)",
+        fill=True,
+        color="lightgrey",
+    )
+    n_colours = len(plt.rcParams["axes.prop_cycle"])
+    for k, (label, th) in enumerate({"SM": np.zeros(len(names)), **points}.items()):
         y = tpl.signal @ quadratic_design(np.asarray(th, float).reshape(1, -1))[0] + tpl.background
-        ax.stairs(y, x, label=label)
-    ax.set_xlabel("bin of r̂(x|θ*, SM) (SM quantiles)")
-    ax.set_ylabel("expected events")
+        # SM in black; the θ points in the style's colours, dashed once the colours repeat
+        colour = "k" if k == 0 else f"C{(k - 1) % n_colours}"
+        ls = "-" if k == 0 or k - 1 < n_colours else "--"
+        ax.stairs(y, x, label=f"{label}: S+B ({y.sum():.4g} events)", lw=2, color=colour, ls=ls)
+        curves.append(y)
+    ax.set_xlabel(r"Bin of $\hat{r}(x|\theta^{*})$ (equal SM signal per bin)")
+    ax.set_ylabel("Expected events / bin")
     ax.set_yscale("log")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    values = np.concatenate([tpl.background, *curves])
+    _log_headroom(ax, 0.5 * max(values[values > 0].min(), 1e-3), 1.5 * values.max(), fraction=0.45)
+    ax.set_xlim(0, len(tpl.background))
+    ax.legend(fontsize="small", title=r"Template at $\theta^{*}$", title_fontsize="small", loc="upper left")
+    _header(ax, lumi_fb)
+    save_figure(fig, path, overwrite=overwrite)
 
 
-def plot_scans(scans: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], path) -> None:
-    """1D q scans: ``scans[coefficient][label] = (values, q)``."""
-    plt = _plt()
+def plot_scans(
+    scans: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]],
+    path,
+    *,
+    lumi_fb: float | None = None,
+    overwrite: bool = False,
+) -> None:
+    """1D q scans, one panel per coefficient: ``scans[coefficient][label] = (values, q)``.
+
+    The legend gives every curve's expected 95 % CL interval width (summed over disjoint pieces).
+    """
+    from higgsflow.plotting import style
+
+    plt, _ = style()
     n = len(scans)
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3), squeeze=False)
-    for ax, (name, curves) in zip(axes[0], scans.items(), strict=True):
+    ncol = min(n, 3)
+    nrow = -(-n // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(12 * ncol, 10 * nrow), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax, (name, curves) in zip(axes.flat, scans.items(), strict=False):
+        # one colour per template ("BIT", "exact"), dashed when the other coefficients are profiled
+        templates = list(dict.fromkeys(label.split(" (")[0] for label in curves))
         for label, (v, q) in curves.items():
-            ax.plot(v, q, label=label)
-        for thr in (1.0, 3.84):
-            ax.axhline(thr, color="grey", lw=0.5, ls="--")
-        ax.set_ylim(0, 8)
-        ax.set_xlabel(name)
-        ax.set_ylabel("q")
-    axes[0][0].legend(fontsize=6)
+            ax.plot(
+                v,
+                q,
+                color=f"C{templates.index(label.split(' (')[0])}",
+                ls="--" if "profiled" in label else "-",
+                lw=2,
+                label=f"{label}: width {scan_width(v, q):.3g}",
+            )
+        for cl, thr in Q_1D.items():
+            ax.axhline(thr, color="grey", lw=1, ls=":")
+            ax.text(
+                ax.get_xlim()[1], thr, f"{cl}% CL ", ha="right", va="bottom", color="grey", fontsize="small"
+            )
+        ax.set_ylim(0, 12)  # the legend sits above the 95 % line
+        ax.set_xlabel(_coefficient_label(name))
+        ax.set_ylabel(r"$q = -2\,\Delta\ln L$")
+        ax.legend(
+            fontsize="small",
+            title="expected 95% CL width",
+            title_fontsize="small",
+            loc="upper center",
+            frameon=True,
+            framealpha=0.9,
+            edgecolor="white",
+        )
+        _header(ax, lumi_fb)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path, overwrite=overwrite)
 
 
-def plot_contour(xs, ys, grids: dict[str, np.ndarray], names: tuple[str, str], path) -> None:
-    """68 %/95 % CL contours (q = 2.30, 5.99) of 2D scans."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.5, 4))
+def plot_contour(
+    xs,
+    ys,
+    grids: dict[str, np.ndarray],
+    names: tuple[str, str],
+    path,
+    *,
+    lumi_fb: float | None = None,
+    overwrite: bool = False,
+) -> None:
+    """68 %/95 % CL contours (q = 2.30, 5.99) of 2D scans; the legend gives the area inside each 95 % contour."""
+    from matplotlib.lines import Line2D
+
+    from higgsflow.plotting import style
+
+    plt, _ = style()
+    fig, ax = plt.subplots(figsize=(12, 10))
+    xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+    cell = np.gradient(xs)[None, :] * np.gradient(ys)[:, None]
+    handles = []
     for k, (label, q) in enumerate(grids.items()):
-        ax.contour(xs, ys, q, levels=[2.30, 5.99], colors=[f"C{k}"], linestyles=["-", "--"])
-        ax.plot([], [], color=f"C{k}", label=label)
-    ax.plot([0], [0], "k+")
-    ax.set_xlabel(names[0])
-    ax.set_ylabel(names[1])
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+        q = np.asarray(q, float)
+        ax.contour(
+            xs, ys, q, levels=[Q_2D[68], Q_2D[95]], colors=[f"C{k}"], linestyles=["-", "--"], linewidths=2
+        )
+        area = float(np.sum(cell[q < Q_2D[95]]))
+        handles.append(Line2D([], [], color=f"C{k}", lw=2, label=f"{label}: 95% CL area {area:.3g}"))
+    handles += [
+        Line2D([], [], color="k", lw=2, ls="-", label="68% CL"),
+        Line2D([], [], color="k", lw=2, ls="--", label="95% CL"),
+        Line2D([], [], color="k", marker="P", ls="", markersize=10, label="SM"),
+    ]
+    ax.plot([0], [0], "kP", markersize=10)
+    ax.set_xlabel(_coefficient_label(names[0]))
+    ax.set_ylabel(_coefficient_label(names[1]))
+    # zoom on the region around the 95 % contours (the scan grid may be much wider), room for the legend above
+    inside = np.any([np.asarray(q, float) < 2 * Q_2D[95] for q in grids.values()], axis=0)
+    if inside.any():
+        rows, cols = np.nonzero(inside)
+        x0, x1 = xs[max(cols.min() - 1, 0)], xs[min(cols.max() + 1, len(xs) - 1)]
+        y0, y1 = ys[max(rows.min() - 1, 0)], ys[min(rows.max() + 1, len(ys) - 1)]
+    else:
+        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1 + 0.6 * (y1 - y0))
+    ax.legend(
+        handles=handles,
+        fontsize="small",
+        loc="upper left",
+        ncol=2,
+        title="expected, others at 0",
+        title_fontsize="small",
+    )
+    _header(ax, lumi_fb)
+    save_figure(fig, path, overwrite=overwrite)

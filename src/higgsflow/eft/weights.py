@@ -274,12 +274,24 @@ def write_sample(
 
 def read_sample(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], np.ndarray, list[str], dict]:
     """Read a sample written by :func:`write_sample`: (features, coeffs, coefficient names, metadata)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(path)
     if not path.exists():
         raise DataError("sample file not found", file=path)
-    t = pq.read_table(path)
+    if path.is_dir():
+        raise DataError(
+            "sample is a folder", file=path, expected="a Parquet file written by 'eft generate-zh'"
+        )
+    try:
+        t = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(
+            f"not a readable Parquet file ({exc})",
+            file=path,
+            expected="a sample written by 'eft generate-zh'",
+        ) from exc
     meta = {k.decode(): v.decode() for k, v in (t.schema.metadata or {}).items()}
     if "higgsflow.eft.coefficients" not in meta:
         raise SchemaError("not an EFT sample", file=path, field="higgsflow.eft.coefficients")

@@ -1,4 +1,4 @@
-"""Analytic LO SMEFT model of p p → Z H, Z → ℓ⁺ℓ⁻, H → b b̄ at 13 TeV with exact quadratic event weights.
+"""Analytic LO SMEFT model of p p → Z H, Z → ℓ⁺ℓ⁻, H → b b̄ at √s = 13 TeV with exact quadratic event weights.
 
 Physics (helicity amplitudes in the spirit of Banerjee, Gupta, Reiness, Seth, Spannowsky, arXiv:1912.07628;
 narrow Z and H; massless quarks and leptons):
@@ -26,7 +26,9 @@ amplitude is linear in the six coefficients θ = (cHq1, cHq3, cHu, cHd, g2ZZ, g4
 amplitude, i.e. dimension 8, are dropped), so |M(θ)|² is exactly quadratic and the weights are exact.
 
 The hadronic cross section uses the embedded LO PDFs of :mod:`higgsflow.eft.pdf` (u, d, s, c and antiquarks,
-both beam orientations), BR(H → bb̄) = 0.5824 and the Z → ℓℓ rate from the couplings (ℓ = e, μ summed).
+both beam orientations), m_H, BR(H → bb̄) and m_Z of :mod:`higgsflow.physics.constants` (LHC Higgs WG YR4 at
+m_H = 125.09 GeV), √s = :data:`~higgsflow.physics.constants.SQRT_S_RUN2`, and the Z → ℓℓ rate from the couplings
+(ℓ = e, μ summed).
 Events are weighted (importance sampling in ŝ); weights are in pb per event.
 """
 
@@ -40,12 +42,14 @@ from pathlib import Path
 import numpy as np
 
 from higgsflow.errors import ConfigError
+from higgsflow.physics.constants import BR_H_BB, M_H, M_Z, SQRT_S_RUN2
 
 __all__ = [
     "COEFFICIENTS",
     "FEATURES",
     "ZHEvents",
     "amplitude_squared",
+    "check_phase_space",
     "generate",
     "lhe_basis_points",
     "reconstruct",
@@ -56,10 +60,8 @@ log = logging.getLogger(__name__)
 
 COEFFICIENTS = ("cHq1", "cHq3", "cHu", "cHd", "g2ZZ", "g4ZZ")
 
-# electroweak inputs (GeV)
-M_Z = 91.1876
+# electroweak inputs (GeV); M_Z, M_H and BR_H_BB come from higgsflow.physics.constants
 GAMMA_Z = 2.4952
-M_H = 125.1
 M_B = 4.78
 V_EV = 246.22
 S2W = 0.23122
@@ -68,8 +70,8 @@ E_EM = np.sqrt(4 * np.pi * ALPHA)
 SW, CW = np.sqrt(S2W), np.sqrt(1 - S2W)
 G_Z = E_EM / (SW * CW)
 LAMBDA = 1000.0
-BR_HBB = 0.5824
-SQRT_S = 13000.0
+#: √s of the pp collisions in GeV (LHC Run 2)
+SQRT_S = 1000.0 * SQRT_S_RUN2
 GEV2_TO_PB = 0.3893794e9
 N_COLOURS = 3
 
@@ -363,7 +365,7 @@ def _kinematics(rng, n, shat_min, shat_max, shat_power):
         "p4": p4,
         "pb": pb,
         "pbb": pbb,
-        "factor": jac * ps * flux * BR_HBB / SQRT_S**2 / n,  # dx1 dx2 = dŝ dy / s; MC average
+        "factor": jac * ps * flux * BR_H_BB / SQRT_S**2 / n,  # dx1 dx2 = dŝ dy / s; MC average
     }
 
 
@@ -410,6 +412,25 @@ def _coeffs_from_tensor(tens):
     return np.column_stack([w0, wi, wij])
 
 
+def check_phase_space(sqrt_shat_max: float, pt_z_min: float = 0.0) -> None:
+    """Raise :class:`ConfigError` unless ZH events with √ŝ ≤ ``sqrt_shat_max`` and pT(Z) ≥ ``pt_z_min`` exist."""
+    threshold = M_Z + M_H
+    if not sqrt_shat_max > threshold:
+        raise ConfigError(
+            f"sqrt_shat_max = {sqrt_shat_max} GeV is below the ZH threshold",
+            field="sqrt_shat_max",
+            expected=f"> m_Z + m_H = {threshold:.1f} GeV",
+        )
+    # pT(Z) <= |p_Z| in the ZH rest frame, which is largest at the highest √ŝ
+    k_max = float(_two_body(np.asarray(sqrt_shat_max, float), M_Z, M_H))
+    if not 0 <= pt_z_min < k_max:
+        raise ConfigError(
+            f"pt_z_min = {pt_z_min} GeV",
+            field="pt_z_min",
+            expected=f"0 <= pt_z_min < {k_max:.1f} GeV (the largest pT(Z) at sqrt_shat_max = {sqrt_shat_max} GeV)",
+        )
+
+
 def generate(
     n_events: int,
     seed: int,
@@ -440,8 +461,7 @@ def generate(
 
     if n_events < 1:
         raise ConfigError("n_events must be positive", field="n_events")
-    if sqrt_shat_max <= M_Z + M_H:
-        raise ConfigError("sqrt_shat_max below threshold", field="sqrt_shat_max", expected="> 216.3 GeV")
+    check_phase_space(sqrt_shat_max, pt_z_min)
     pdf = pdf or default_pdf()
     rng = np.random.default_rng(seed)
     kin = _kinematics(rng, n_events, (M_Z + M_H) ** 2, sqrt_shat_max**2, shat_power)
@@ -466,6 +486,12 @@ def generate(
     p_qbar = np.where(orient[:, None] > 0, pbm, pa)
     feats = _angles_features(lab["p3"], lab["p4"], lab["pz"], lab["ph"])
     keep = feats["pt_z"] >= pt_z_min
+    if not keep.any():
+        raise ConfigError(
+            f"no sampled event has pT(Z) >= {pt_z_min} GeV",
+            field="pt_z_min",
+            expected="a lower cut or more events",
+        )
     settings = {
         "seed": seed,
         "n_sampled": n_events,

@@ -28,16 +28,19 @@ def benchmark(
     threads: int = typer.Option(1, help="torch CPU threads (1 is fastest for these small networks)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder's files."),
 ) -> None:
-    """Run the issue-7 benchmark: CENNT vs SANNT, σ(μ) from pyhf Asimov fits, gate verdict, plots."""
+    """Run the 2-D toy benchmark: CENNT vs SANNT, σ(μ) from pyhf Asimov fits, the improvement and its
+    significance over seeds, plots."""
     import torch
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
 
     from higgsflow.errors import ConfigError
+    from higgsflow.outputs import check_outputs
     from higgsflow.sannt.benchmark import (
         METHODS,
         BenchmarkResult,
+        describe,
         plot_output_distributions,
         plot_sigma_vs_epoch,
         run_seed,
@@ -45,11 +48,22 @@ def benchmark(
     from higgsflow.sannt.train import SanntConfig
 
     console = Console()
-    results_file = out / "results.json"
-    if results_file.exists() and not overwrite:
-        raise ConfigError("output exists", file=results_file, expected="a new folder or --overwrite")
-    torch.set_num_threads(threads)
+    for option, value, least in (
+        ("--seeds", seeds, 1),
+        ("--first-seed", first_seed, 0),
+        ("--n-events", n_events, 1),
+        ("--sannt-epochs", sannt_epochs, 1),
+        ("--ce-epochs", ce_epochs, 1),
+        ("--threads", threads, 1),
+    ):
+        if value < least:
+            raise ConfigError(f"{value}", field=option, expected=f"an integer >= {least}")
+    results_file, epochs_png, outputs_png = check_outputs(
+        [out / "results.json", out / "sigma_vs_epoch.png", out / "output_distributions.png"],
+        overwrite=overwrite,
+    )
     config = SanntConfig(sannt_epochs=sannt_epochs, ce_epochs=ce_epochs)
+    torch.set_num_threads(threads)
     done = []
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("seeds", total=seeds)
@@ -62,9 +76,9 @@ def benchmark(
             progress.advance(task)
     result = BenchmarkResult(done)
     out.mkdir(parents=True, exist_ok=True)
+    plot_sigma_vs_epoch(done[0], epochs_png, overwrite=overwrite)
+    plot_output_distributions(done[0].templates, outputs_png, sigma=done[0].sigma, overwrite=overwrite)
     results_file.write_text(json.dumps(result.to_dict(), indent=2))
-    plot_sigma_vs_epoch(done[0], out / "sigma_vs_epoch.png", overwrite=overwrite)
-    plot_output_distributions(done[0].templates, out / "output_distributions.png", overwrite=overwrite)
 
     table = Table(title=f"pyhf Asimov σ(μ) over {seeds} seeds (mean ± sd)")
     table.add_column("method")
@@ -74,11 +88,5 @@ def benchmark(
         table.add_row(method, *(f"{m:.4f} ± {s:.4f}" for m, s in row.values()))
     console.print(table)
     for method in METHODS[1:]:
-        v = result.verdict(method)
-        console.print(
-            f"{method}: ggH improvement {100 * v['improvement_ggH']:.1f}% "
-            f"(paired difference {v['mean_difference']:.4f} ± {v['standard_error']:.4f}), "
-            f"qqH change {100 * v['change_qqH']:+.1f}% -> gate {'PASS' if v['gate'] else 'FAIL'}, "
-            f"goal {'PASS' if v['goal'] else 'FAIL'}, qqH {'PASS' if v['qqH_ok'] else 'FAIL'}"
-        )
+        console.print(describe(method, result.verdict(method)))
     console.print(f"wrote {results_file}")

@@ -170,7 +170,8 @@ class SystematicDataset:
         return mat
 
 
-# The benchmark of issue 7, fixed (do not tune): means, covariances (diagonal variances) and expected yields.
+# The 2-D toy benchmark (docs/sannt.md), fixed so that results stay comparable: means, covariances (diagonal
+# variances) and expected yields.
 BENCHMARK: dict[str, dict] = {
     "ggH": {"mean": (0.0, 0.0), "var": (1.0, 1.0), "yield": 100.0, "poi": "mu_ggH"},
     "qqH": {"mean": (0.0, 3.0), "var": (1.0, 1.0), "yield": 40.0, "poi": "mu_qqH"},
@@ -181,7 +182,7 @@ BENCHMARK: dict[str, dict] = {
 
 
 def benchmark_samples(n_per_process: int, seed: int) -> SystematicDataset:
-    """The issue-7 toy: five processes in x = (x1, x2), Gaussian with the stated means and diagonal
+    """The 2-D toy benchmark: five processes in x = (x1, x2), Gaussian with the stated means and diagonal
     covariances.
 
     ``n_per_process`` events are simulated per process and weighted to the stated expected yields
