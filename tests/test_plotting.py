@@ -25,6 +25,15 @@ def test_header_says_simulation_once_and_the_energy_given(label):
     plt.close(fig)
 
 
+def test_numbers_are_written_as_physicists_write_them():
+    plt, _ = style()
+    fig, ax = plt.subplots(figsize=(12, 8))
+    cms_label(ax, com=13.0, lumi=138.0)
+    joined = " ".join(_texts(fig))
+    assert "(13 TeV)" in joined and "138 " in joined and "13.0" not in joined and "138.0" not in joined
+    plt.close(fig)
+
+
 def test_no_energy_when_unknown():
     plt, _ = style()
     fig, ax = plt.subplots()

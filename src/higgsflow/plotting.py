@@ -59,9 +59,9 @@ def cms_label(
     text = label.replace("Simulation", "").strip() if not data else label
     kwargs = {"data": data, "ax": ax, "loc": loc, "text": text}
     if lumi is not None:
-        kwargs["lumi"] = lumi
+        kwargs["lumi"] = f"{lumi:g}"  # 138, not 138.0
     if com is not None:
-        kwargs["com"] = com
+        kwargs["com"] = f"{com:g}"  # 13 TeV, not 13.0 TeV
     else:
         kwargs["rlabel"] = "" if lumi is None else f"{lumi:g} fb$^{{-1}}$"
     artists = [a for a in mplhep.cms.label(**kwargs) if a is not None]

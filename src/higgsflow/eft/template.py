@@ -226,10 +226,7 @@ def _header(ax, lumi_fb: float | None) -> None:
     from higgsflow.physics.constants import SQRT_S_RUN2
     from higgsflow.plotting import cms_label
 
-    def whole(x):  # "13 TeV" and "138 fb⁻¹", not "13.0 TeV" and "138.0 fb⁻¹"
-        return None if x is None else int(x) if float(x).is_integer() else x
-
-    cms_label(ax, com=whole(SQRT_S_RUN2), lumi=whole(lumi_fb))
+    cms_label(ax, com=SQRT_S_RUN2, lumi=lumi_fb)
 
 
 def _log_headroom(ax, lo: float, hi: float, fraction: float = 0.5) -> None:
