@@ -148,7 +148,7 @@ def test_corrupt_basket_is_a_data_error_naming_the_file(jagged_root, tmp_path):
 def test_truncated_parquet_file_is_a_data_error_naming_it(tmp_path):
     good = write_table(tmp_path / "full.parquet", {"jet_pt": np.arange(50_000.0)})
     bad = _truncated_copy(good, tmp_path / "cut.parquet", 0.5)
-    with pytest.raises(DataError, match="cut.parquet"):
+    with pytest.raises(DataError, match=r"cut\.parquet"):
         read_table(bad)
 
 
