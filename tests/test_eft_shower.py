@@ -125,3 +125,19 @@ def test_limits_use_pythia_background_when_present(tmp_path):
     bkg.unlink()
     res2 = expected_limits(sample, model, tmp_path / "lim", overwrite=True, **kw)
     assert res2["background"]["source"].startswith("placeholder") and res2["m_bb_window"] is None
+
+
+def test_fastjet_banner_never_on_stdout(tmp_path):
+    """Standard output carries results: FastJet's banner goes to stderr, once, in a fresh process."""
+    import subprocess
+    import sys
+
+    code = (
+        "from higgsflow.eft import zh; from higgsflow.eft.shower import shower_lhe; "
+        f"p = zh.write_lhe(zh.generate(10, seed=1), {str(tmp_path / 'zh.lhe')!r}); "
+        "o = shower_lhe(p, seed=1); print('events', len(o['ok']))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "FastJet" not in proc.stdout and "events 10" in proc.stdout
+    assert proc.stderr.count("Welcome to FastJet") <= 1

@@ -240,6 +240,8 @@ def _candidates(event, rng, detector):
 
 
 def _objects(event, ak4, ak8, rng, eff, fastjet, mistag=0.01, truth_tag=False, detector=False):
+    from higgsflow.generate.jets import _banner_guard
+
     ids, p4, bhad = _candidates(event, rng, detector)
     pt = np.hypot(p4[:, 1], p4[:, 2])
     eta = np.arcsinh(p4[:, 3] / np.maximum(pt, 1e-12))
@@ -265,7 +267,8 @@ def _objects(event, ak4, ak8, rng, eff, fastjet, mistag=0.01, truth_tag=False, d
         lep[i] = p4[i] + p4[near].sum(axis=0)
         used |= near
     visible = [fastjet.PseudoJet(v[1], v[2], v[3], v[0]) for v in p4[~used]]
-    jets = [j for j in fastjet.ClusterSequence(visible, ak4).inclusive_jets(20.0) if abs(j.eta()) < 2.5]
+    with _banner_guard("fastjet"):  # FastJet's banner on stderr, once per process: stdout carries results
+        jets = [j for j in fastjet.ClusterSequence(visible, ak4).inclusive_jets(20.0) if abs(j.eta()) < 2.5]
     jets.sort(key=lambda j: -j.pt())
     bflag = [any(_dr(j.eta(), j.phi_std(), e, f) < 0.4 for e, f in bhad) for j in jets]
     fat = [j for j in fastjet.ClusterSequence(visible, ak8).inclusive_jets(250.0) if abs(j.eta()) < 2.5]
