@@ -240,3 +240,29 @@ def test_sqrt_s_comes_from_the_files(tmp_path):
     assert sqrt_s_of(gen) == 13.0
     assert sqrt_s_of([bare, tagged]) == 14.0
     assert sqrt_s_of(bare) is None  # a file that does not say gets no √s (not a guess)
+
+
+def test_ten_classes_get_ten_colours_and_a_legend_beside_the_curves(tmp_path, monkeypatch):
+    """JetClass's ten classes: no two classes share a colour, and the ROC legend lies beside the frame."""
+    import higgsflow.evaluate.plots as plots
+
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path, **kw: figures.append(fig) or path)
+    rng = np.random.default_rng(2)
+    k = 10
+    labels = np.repeat(np.arange(k), 200)
+    scores = rng.dirichlet(np.ones(k), size=len(labels))
+    scores[np.arange(len(labels)), labels] += rng.exponential(0.3, len(labels))
+    scores /= scores.sum(axis=1, keepdims=True)
+    names = [f"label_{n}" for n in ("QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl")]
+    plots.plot_roc(scores, labels, names, "QCD", tmp_path / "roc.png", com=13.6)
+    plots.plot_scores(scores, labels, names, tmp_path / "scores.png", com=13.6)
+    roc, dist = figures
+    ax = roc.axes[0]
+    solid = [line for line in ax.get_lines() if line.get_linestyle() == "-" and len(line.get_xdata())]
+    assert len({line.get_color() for line in solid}) == 9  # nine signal classes, nine colours
+    roc.canvas.draw()
+    renderer = roc.canvas.get_renderer()
+    assert not ax.get_legend().get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+    hist_colours = {tuple(p.get_edgecolor()) for p in dist.axes[0].patches}
+    assert len(hist_colours) == 10

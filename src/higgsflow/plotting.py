@@ -21,12 +21,26 @@ from pathlib import Path
 
 from higgsflow.errors import DataError
 
-__all__ = ["DEFAULT_LABEL", "cms_label", "save_figure", "style"]
+__all__ = ["DEFAULT_LABEL", "PETROFF_10", "cms_label", "colours", "save_figure", "style"]
 
 log = logging.getLogger(__name__)
 
 #: the text after "CMS Simulation" in every header
 DEFAULT_LABEL = "Private Work"
+
+#: the 10-colour palette CMS recommends for more categories than its 6-colour default (Petroff, arXiv:2107.02270)
+PETROFF_10 = (
+    "#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6", "#a96b59", "#e76300", "#b9ac70", "#717581", "#92dadd",
+)  # fmt: skip
+
+
+def colours(n: int) -> list[str]:
+    """``n`` distinct colours: the CMS style's own cycle (6 colours) when it is long enough, else Petroff's 10
+    (repeated beyond 10)."""
+    plt, _ = style()
+    cycle = list(plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    palette = cycle if n <= len(cycle) else list(PETROFF_10)
+    return [palette[i % len(palette)] for i in range(n)]
 
 
 def style():

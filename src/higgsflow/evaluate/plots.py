@@ -17,7 +17,7 @@ import numpy as np
 
 from higgsflow.evaluate.metrics import FEW_JETS, _short, auc_with_error, roc_curve
 from higgsflow.physics.constants import SQRT_S_RUN3
-from higgsflow.plotting import DEFAULT_LABEL, cms_label, save_figure, style
+from higgsflow.plotting import DEFAULT_LABEL, cms_label, colours, save_figure, style
 
 __all__ = ["plot_roc", "plot_scores", "sqrt_s_of"]
 
@@ -90,7 +90,7 @@ def plot_roc(
         auc, _ = auc_with_error(disc, is_sig)
         ok = fpr > 0
         x, y = tpr[ok], 1.0 / fpr[ok]
-        colour = f"C{short.index(name) % 10}"  # the class's colour in every figure
+        colour = colours(len(short))[short.index(name)]  # the class's colour in every figure
         (line,) = ax.plot(x, y, lw=2, color=colour, label=f"{name} vs {background} (AUC = {auc:.3f})")
         rough = fpr[ok] * n_b < FEW_JETS  # the high-rejection end of the curve
         if rough.all():
@@ -106,10 +106,16 @@ def plot_roc(
         ax.plot([], [], color="grey", ls="--", lw=2, label=f"fewer than {FEW_JETS} {background} jets pass")
     ax.set_yscale("log")
     ax.set_xlim(0, 1)
-    ax.set_ylim(1, top * 30)  # room for the legend above the curves
     ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
     ax.set_ylabel(rf"{background} rejection $1/\varepsilon_B$")
-    ax.legend(loc="upper right", fontsize=18, title=f"{len(labels)} test jets", title_fontsize=18)
+    legend = {"fontsize": 18, "title": f"{len(labels)} test jets", "title_fontsize": 18}
+    if len(ax.get_legend_handles_labels()[0]) <= 5:
+        ax.set_ylim(1, top * 30)  # room for the legend above the curves
+        ax.legend(loc="upper right", **legend)
+    else:  # many classes: the legend beside the frame, where it hides no curve
+        ax.set_ylim(1, top * 2)
+        fig.set_size_inches(16, 9)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, **legend)
     cms_label(ax, label=label, com=com)
     return save_figure(fig, path, overwrite=overwrite)
 
@@ -132,8 +138,10 @@ def plot_scores(
     short = [_short(c) for c in class_names]
     labels = np.asarray(labels)
     k_out = len(short)
-    ncol = min(k_out + 1, 3)
-    nrow = (k_out + 1 + ncol - 1) // ncol
+    # one panel per score and one for the legend, in as few rows as fit 4 columns without an empty row
+    panels = k_out + 1
+    ncol = panels if panels <= 4 else 3 if panels % 3 == 0 else 4
+    nrow = (panels + ncol - 1) // ncol
     bins = np.linspace(0, 1, 26)
     n_max = max(int((labels == k).sum()) for k in range(k_out)) if len(labels) else 1
     y_low = 10.0 ** np.floor(np.log10(0.5 / max(n_max, 1)))
@@ -153,7 +161,7 @@ def plot_scores(
                         weights=np.full(int((labels == k).sum()), 1.0 / (labels == k).sum()),
                         histtype="step",
                         lw=2,
-                        color=f"C{k}",
+                        color=colours(k_out)[k],
                         label=f"true {name} ({int((labels == k).sum())} jets)",
                     )
                     if j == 0:
@@ -171,6 +179,6 @@ def plot_scores(
             axes[0][0].legend(handles=handles, fontsize=12)
         cms_label(axes[0][0], label=label, com=None)
         if com is not None:
-            axes[0][-1].set_title(f"({com:g} TeV)", loc="right", fontsize=18)
+            axes[0][min(ncol, k_out) - 1].set_title(f"({com:g} TeV)", loc="right", fontsize=18)
         fig.tight_layout()
     return save_figure(fig, path, overwrite=overwrite)
