@@ -249,6 +249,11 @@ def test_cli_train_evaluate_export_predict(sample, tmp_path):
     assert set(original.fields) < set(scored.fields)
     total = sum(np.asarray(scored[f"score_{c}"]) for c in CLASSES)
     np.testing.assert_allclose(total, 1.0, atol=1e-5)
+    from higgsflow.data.io import read_metadata
+
+    kept, source = read_metadata(tmp_path / "pred" / "test.parquet"), read_metadata(f["test"])
+    assert source and all(kept[k] == v for k, v in source.items())  # the input's metadata is kept
+    assert kept["scored_by"] == str(run)
     r = runner.invoke(app, ["predict", str(run), str(f["test"]), "-o", str(tmp_path / "pred")])
     assert isinstance(r.exception, DataError) and "never overwrites" in str(r.exception)
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from higgsflow.data.config import DataConfig
-from higgsflow.data.io import read_table, write_table
+from higgsflow.data.io import read_metadata, read_table, write_table
 from higgsflow.data.loader import JetArrays, expand_files, iter_arrays, load_arrays
 from higgsflow.errors import DataError, ModelError
 from higgsflow.models.registry import export_description
@@ -286,7 +286,9 @@ def predict_files(
             cols["score_" + (name[6:] if name.startswith("label_") else name)] = np.ascontiguousarray(
                 scores[:, k]
             )
-        outputs.append(write_table(dest, cols, metadata={"scored_by": os.fspath(run), "backend": backend}))
+        # the input's metadata (generator settings, √s, seed) rides along: nothing about the jets is lost
+        meta = {**read_metadata(f), "scored_by": os.fspath(run), "backend": backend}
+        outputs.append(write_table(dest, cols, metadata=meta))
         if progress is not None:
             progress(os.fspath(dest))
     return outputs
