@@ -189,3 +189,17 @@ def test_unknown_column_in_a_sample_selection_names_the_key():
     )
     with pytest.raises(ConfigError, match=r"Samples\.sig\.Selection: unknown column 'label_Hcc'"):
         st.templates_from_arrays(cfg, {"sig": {"x": np.array([0.5])}})
+
+
+def test_truncated_scored_file_is_one_line_naming_it(tmp_path, capsys):
+    """A scored file cut short (an incomplete copy): `stats build` says which file, exit 1, not a bug."""
+    good = tmp_path / "full.root"
+    scored_file(good)
+    (tmp_path / "scored").mkdir()
+    data = good.read_bytes()
+    (tmp_path / "scored" / "test.root").write_bytes(data[: len(data) // 2])
+    args = ["stats", "build", str(EXAMPLE), "--inputs", str(tmp_path), "--out", str(tmp_path / "ws.json")]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error:") and str(tmp_path / "scored" / "test.root") in err
+    assert not (tmp_path / "ws.json").exists()

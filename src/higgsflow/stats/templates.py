@@ -305,15 +305,10 @@ def read_columns(path: str | Path, columns: list[str], *, tree: str = "tree") ->
             raise SchemaError(f"cannot read columns: {exc}", file=path, field=", ".join(cols)) from exc
         return {c: ak.to_numpy(arr[c]).astype(float) for c in cols}
     if path.suffix == ".root":
-        import uproot
+        import awkward as ak
 
-        with uproot.open(path) as f:
-            if tree not in f:
-                raise SchemaError("tree not found", file=path, field=tree)
-            t = f[tree]
-            missing = [c for c in cols if c not in t]
-            if missing:
-                raise SchemaError("branch not found", file=path, field=", ".join(missing))
-            out = t.arrays(cols, library="np")
-        return {c: np.asarray(out[c], dtype=float) for c in cols}
+        from higgsflow.data.io import read_table
+
+        arr = read_table(path, cols, tree=tree)  # names a missing tree or branch, a truncated or corrupt file
+        return {c: ak.to_numpy(arr[c]).astype(float) for c in cols}
     raise DataError("unknown file type", file=path, expected="a .parquet or .root file")

@@ -313,13 +313,20 @@ def _concatenate(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 def _available_columns(path: Path, tree: str) -> set[str]:
     if not path.exists():
         raise DataError("file not found", file=path)
+    from higgsflow.data.io import reading
+
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        return set(pq.read_schema(path).names)
+        with reading(path, "Parquet"):
+            return set(pq.read_schema(path).names)
     import uproot
 
-    with uproot.open(path) as f:
+    try:
+        f = uproot.open(path)
+    except Exception as exc:  # uproot raises many kinds for a file that is not ROOT
+        raise DataError(f"cannot open as ROOT: {type(exc).__name__}: {exc}", file=path) from exc
+    with f, reading(path):
         return set(f[tree].keys()) if tree in f else set()
 
 
