@@ -135,3 +135,15 @@ def test_run_folder_with_nothing_left_to_do_is_not_an_error(sample, capsys):
     s = sample
     assert main(_train(s["cfg"], s["train"], s["val"], s["run"], "--resume")) == 0
     assert Path(s["run"], "checkpoint.pt").is_file()
+
+
+def test_truncated_root_training_file_exits_1_naming_it(sample, tmp_path, capsys):
+    from higgsflow.data.io import read_table, write_table
+
+    table = read_table(sample["train"])
+    full = write_table(tmp_path / "full.root", {k: table[k] for k in table.fields})
+    cut = tmp_path / "cut.root"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 2 // 3])
+    capsys.readouterr()
+    assert main(_train(sample["cfg"], cut, sample["val"], tmp_path / "run")) == 1
+    _one_line_error(capsys, str(cut))
