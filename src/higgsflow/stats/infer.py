@@ -697,17 +697,51 @@ def scan(
             pars, tnll, _ = _minimize(m, d, start, _bounds(m), _fixed(m, [*extra_fix, i]))
             cache[k] = pars
             out[k] = tnll
-    ref = min(best_nll, float(out.min()))
-    dnll = out - ref
-    xbest = float(best[i]) if best_nll <= out.min() else float(values[np.argmin(out)])
-    return ScanResult(
-        parameter,
-        values,
-        dnll,
-        xbest,
-        _crossings(values, dnll, 1.0, xbest),
-        _crossings(values, dnll, 3.84, xbest),
-    )
+        ref = min(best_nll, float(out.min()))
+        dnll = out - ref
+        xbest = float(best[i]) if best_nll <= out.min() else float(values[np.argmin(out)])
+
+        def profiled(x: float) -> float:
+            """2ΔNLL with ``parameter`` fixed at x, the others profiled (warm start from the nearest point)."""
+            near = min(cache, key=lambda j: abs(values[j] - x))
+            start = cache[near].copy()
+            start[i] = x
+            _pars, tnll, _ = _minimize(m, d, start, _bounds(m), _fixed(m, [*extra_fix, i]))
+            return float(tnll) - ref
+
+        # The grid only brackets the crossings: each end is then solved for on the profile likelihood itself,
+        # with the best fit (2ΔNLL = 0) as the inner end of its bracket. Linear interpolation between grid
+        # points that lie far from the minimum misplaces an end by a sizeable fraction of the grid step.
+        grid_x = np.append(values, xbest) if best_nll <= out.min() else values
+        grid_y = np.append(dnll, 0.0) if best_nll <= out.min() else dnll
+        order_x = np.argsort(grid_x, kind="stable")
+        grid_x, grid_y = grid_x[order_x], grid_y[order_x]
+        intervals = [_refined_crossings(grid_x, grid_y, level, profiled) for level in (1.0, 3.84)]
+    return ScanResult(parameter, values, dnll, xbest, intervals[0], intervals[1])
+
+
+def _refined_crossings(x: np.ndarray, y: np.ndarray, level: float, f) -> tuple[float, float]:
+    """:func:`_crossings` on the grid, then each finite end solved exactly: ``f(x) = level`` by Brent's method
+    inside its grid bracket (falls back to the interpolated end if the profile is not monotonic there)."""
+    from scipy.optimize import brentq
+
+    lo, hi = _crossings(x, y, level, float(x[np.argmin(y)]))
+    refined = []
+    for end in (lo, hi):
+        if not np.isfinite(end):
+            refined.append(end)
+            continue
+        k = int(np.clip(np.searchsorted(x, end), 1, len(x) - 1))
+        a, b = float(x[k - 1]), float(x[k])
+        ya, yb = float(y[k - 1]) - level, float(y[k]) - level
+        if a == b or ya * yb > 0:
+            refined.append(end)
+            continue
+        try:
+            refined.append(float(brentq(lambda t: f(t) - level, a, b, xtol=1e-6 * max(1.0, abs(b - a)))))
+        except (ValueError, RuntimeError):  # sign change lost to fit noise: keep the interpolated end
+            refined.append(end)
+    return float(refined[0]), float(refined[1])
 
 
 @dataclass
