@@ -253,8 +253,8 @@ def test_scan_interval_ends_are_exact_on_a_coarse_grid(s, b, n):
 
     assert res.bestfit == pytest.approx(mu_hat, abs=1e-3)
     for level, (lo, hi) in ((1.0, res.interval68), (3.84, res.interval95)):
-        exact_lo = brentq(lambda m: q(m) - level, -b / s + 1e-9, mu_hat) if q(0) > level else -np.inf
-        exact_hi = brentq(lambda m: q(m) - level, mu_hat, 50)
+        exact_lo = brentq(lambda m, lv=level: q(m) - lv, -b / s + 1e-9, mu_hat) if q(0) > level else -np.inf
+        exact_hi = brentq(lambda m, lv=level: q(m) - lv, mu_hat, 50)
         assert hi == pytest.approx(exact_hi, abs=1e-4)
         if np.isfinite(exact_lo):
             assert lo == pytest.approx(exact_lo, abs=1e-4)
