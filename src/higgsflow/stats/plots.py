@@ -249,7 +249,9 @@ def plot_scan(
     name = label or parameter_label(scan.parameter)
     fig, ax = plt.subplots()
     x, y = np.asarray(scan.values, float), np.asarray(scan.delta_twice_nll, float)
-    if x[0] < scan.bestfit < x[-1] and not np.isclose(x, scan.bestfit).any():  # the minimum itself (2ΔNLL = 0)
+    if (
+        x[0] < scan.bestfit < x[-1] and not np.isclose(x, scan.bestfit).any()
+    ):  # the minimum itself (2ΔNLL = 0)
         k = int(np.searchsorted(x, scan.bestfit))
         x, y = np.insert(x, k, scan.bestfit), np.insert(y, k, 0.0)
     ax.plot(x, y, "k-", lw=2)
