@@ -79,12 +79,23 @@ def cms_label(
     else:
         kwargs["rlabel"] = "" if lumi is None else f"{lumi:g} fb$^{{-1}}$"
     artists = [a for a in mplhep.cms.label(**kwargs) if a is not None]
-    if loc == 0 and _overlaps(ax, artists):
-        # a narrow figure: the left and right texts would run into each other above the frame. Keep √s and the
-        # luminosity above the frame and move "CMS Simulation <label>" inside it, on two lines (CMS style loc=2).
+    if loc != 0 or not _overlaps(ax, artists):
+        return
+    # A narrow frame: the left and right texts would run into each other above it. Shrink the header (down to
+    # 60% of its size); if it still does not fit, keep √s and the luminosity above the frame and move
+    # "CMS Simulation <label>" inside it, on two lines (mplhep's loc=2).
+    import matplotlib.pyplot as plt
+
+    size = float(plt.rcParams["font.size"])
+    for scale in (0.9, 0.8, 0.7, 0.6):
         for artist in artists:
             artist.remove()
-        mplhep.cms.label(**{**kwargs, "loc": 2})
+        artists = [a for a in mplhep.cms.label(**kwargs, fontsize=size * scale) if a is not None]
+        if not _overlaps(ax, artists):
+            return
+    for artist in artists:
+        artist.remove()
+    mplhep.cms.label(**{**kwargs, "loc": 2})
 
 
 def _overlaps(ax, artists) -> bool:
