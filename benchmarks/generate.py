@@ -2,7 +2,7 @@
 
 Prints, for Hbb, Tbqq and QCD: jets per second per core of the full chain (Pythia + detector + FastJet +
 labels + features, one process), events per second of that chain and of a bare ``pythia.next()`` loop with the
-same process settings, and their ratio (gate ≥ 0.5, goal ≥ 0.7). Times are CPU times of this process
+same process settings, and their ratio (required ≥ 0.5, aimed at ≥ 0.7). Times are CPU times of this process
 (``time.process_time``), so that other work on a shared machine does not bias the ratio.
 
 Run: ``PYTHONPATH=src /work/venv/bin/python benchmarks/generate.py [--jets N]``
@@ -52,7 +52,7 @@ def main() -> None:
         bare = bare_pythia_rate(name, n_ev)
         ratios.append(ev_s / bare)
         print(f"{name:6s} {jets_s:12.1f} {ev_s:15.1f} {bare:14.1f} {ev_s / bare:6.2f}")
-    print(f"mean throughput ratio higgsflow/bare Pythia: {np.mean(ratios):.2f} (gate 0.5, goal 0.7)")
+    print(f"mean throughput ratio higgsflow/bare Pythia: {np.mean(ratios):.2f} (required 0.5, aimed at 0.7)")
 
 
 if __name__ == "__main__":
