@@ -282,6 +282,10 @@ def plot_template(
         ax.stairs(y, x, label=f"{label}: S+B ({y.sum():.4g} events)", lw=2, color=colour, ls=ls)
         curves.append(y)
     ax.set_xlabel(r"Bin of $\hat{r}(x|\theta^{*})$ (equal SM signal per bin)")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # bin numbers, not fractions of a bin
+    ax.xaxis.set_minor_locator(MaxNLocator(integer=True, nbins="auto"))
     ax.set_ylabel("Expected events / bin")
     ax.set_yscale("log")
     values = np.concatenate([tpl.background, *curves])
