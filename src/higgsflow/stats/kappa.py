@@ -35,6 +35,7 @@ from higgsflow.stats.infer import (
     _engine,
     _fixed,
     _minimize,
+    _refined_crossings,
 )
 
 __all__ = [
@@ -172,11 +173,16 @@ def kappa_scan(
             )
             if r.fun < best:
                 best_k, best = float(r.x), float(r.fun)
-    dz = z - best
+        dz = z - best
+        # interval ends solved on the profile likelihood inside their grid brackets (best fit as inner end)
+        gx, gy = np.append(kc, best_k), np.append(dz, 0.0)
+        order = np.argsort(gx, kind="stable")
+        gx, gy = gx[order], gy[order]
+        intervals = [
+            _refined_crossings(gx, gy, level, lambda k: f(k, kappa_b) - best) for level in (1.0, 3.84)
+        ]
     log.info("κ_c scan: best fit %.3g", best_k)
-    return ScanResult(
-        "kappa_c", kc, dz, float(best_k), _crossings(kc, dz, 1.0, best_k), _crossings(kc, dz, 3.84, best_k)
-    )
+    return ScanResult("kappa_c", kc, dz, float(best_k), intervals[0], intervals[1])
 
 
 def kappa_limit(scan_result: ScanResult, cl: float = 0.95) -> float:
@@ -184,6 +190,9 @@ def kappa_limit(scan_result: ScanResult, cl: float = 0.95) -> float:
     from scipy.stats import chi2
 
     level = float(chi2.ppf(cl, 1))
+    for known, interval in ((3.84, scan_result.interval95), (1.0, scan_result.interval68)):
+        if abs(level - known) < 0.01:  # solved on the likelihood itself by the scan
+            return float(interval[1])
     return _crossings(scan_result.values, scan_result.delta_twice_nll, level, scan_result.bestfit)[1]
 
 
