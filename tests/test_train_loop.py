@@ -144,7 +144,8 @@ s = TrainSettings(network="pfn", network_kwargs={{"phi_sizes": [16, 16], "f_size
                   epochs=2, batch_size=32, lr=3e-3, optimizer="adamw", scheduler="none", seed=3)
 r = train(cfg, [tr], [va], out, s)
 import os
-print("RESULT", os.environ.get("RANK", "0"), r.best_epoch, [h["val_loss"] for h in r.history], flush=True)
+# one write per line: the two processes share the pipe, and print() writes its pieces one by one
+os.write(1, f"RESULT {{os.environ.get('RANK', '0')}} {{r.best_epoch}} {{[h['val_loss'] for h in r.history]}}\\n".encode())
 """
 
 

@@ -421,10 +421,6 @@ def train(
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-    if world > 1:
-        torch.distributed.barrier()
     if resume:
         cfg = DataConfig.load(out / "data_config.yaml")
     elif cfg.needs_auto_standardization:
@@ -480,6 +476,12 @@ def train(
                 micro,
                 (plan.budget or 0) / 2**30,
             )
+    # the run folder is made only now: a run that stops while loading or planning (a bad file, a setting that
+    # cannot fit) leaves nothing behind
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    if world > 1:
+        torch.distributed.barrier()
     if rank == 0 and not resume:
         cfg.dump(out / "data_config.yaml")
         meta = {
