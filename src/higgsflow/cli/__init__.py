@@ -121,16 +121,50 @@ def _root(
 
 @app.command("inspect")
 def inspect_file(
-    path: str = typer.Argument(..., help="A jet or event file (.root or .parquet)."),
+    path: str = typer.Argument(..., help="A jet or event file (.root or .parquet), or a shard manifest."),
     tree: str = typer.Option("tree", help="Name of the TTree in ROOT files."),
 ) -> None:
-    """Summarise a jet/event file: entries, branches by JetClass group, label counts, stored settings."""
+    """Summarise a jet/event file: entries, branches by JetClass group, label counts, stored settings.
+
+    For a shard manifest (NAME.manifest.json from `generate jets --shard-size`): the shards, total and per-class
+    entries, seed and settings."""
     from rich.table import Table
 
     from higgsflow.data.io import describe_file
 
-    summary = describe_file(path, tree=tree)
     out = Console(highlight=False)
+    if path.endswith(".manifest.json"):
+        import json
+        import os
+
+        from higgsflow.data.io import num_entries
+        from higgsflow.data.loader import manifest_files
+        from higgsflow.errors import DataError
+
+        files = manifest_files(path)  # every shard must exist
+        with open(path, encoding="utf-8") as fh:  # noqa: PTH123
+            manifest = json.load(fh)
+        for f, shard in zip(files, manifest["shards"], strict=True):
+            n = num_entries(f, tree=tree)
+            if "entries" in shard and n != shard["entries"]:
+                raise DataError(f"shard {f} has {n} entries", file=path, expected=f"{shard['entries']}")
+        total = sum(int(s.get("entries", 0)) for s in manifest["shards"])
+        sizes = [int(s.get("entries", 0)) for s in manifest["shards"]] or [0]
+        out.print(f"[bold]{path}[/bold]: manifest of {len(files)} shards, {total} entries")
+        if files:
+            first, last = os.path.basename(files[0]), os.path.basename(files[-1])  # noqa: PTH119
+            out.print(f"shards: {first} … {last}, {min(sizes)}–{max(sizes)} entries each")
+        counts = manifest.get("class_counts") or {}
+        if counts:
+            labels = Table("class", "entries", "fraction")
+            for name, count in counts.items():
+                labels.add_row(name, str(count), f"{count / max(total, 1):.3f}")
+            out.print(labels)
+        for key in ("seed", "settings"):
+            if key in manifest:
+                out.print(f"{key}: {manifest[key]}")
+        return
+    summary = describe_file(path, tree=tree)
     out.print(f"[bold]{summary.path}[/bold]: {summary.format}, {summary.entries} entries")
     table = Table("group", "branches")
     for group, names in summary.groups.items():

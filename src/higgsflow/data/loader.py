@@ -80,8 +80,10 @@ class JetArrays:
 
 
 def expand_files(patterns: Sequence[str | os.PathLike[str]], *, field: str | None = None) -> list[str]:
-    """File names from names and glob patterns (``train_*.root``, ``data/**/*.parquet``), each pattern's matches
-    sorted, in the order given; a pattern that matches nothing raises :class:`DataError` naming it."""
+    """File names from names, glob patterns (``train_*.root``, ``data/**/*.parquet``) and shard manifests
+    (``jets.manifest.json``, written by ``higgsflow generate jets --shard-size``), each pattern's matches sorted, a
+    manifest's shards in its order, in the order given; a pattern that matches nothing, or a manifest that is
+    unreadable or lists a missing shard, raises :class:`DataError` naming it."""
     out: list[str] = []
     for p in patterns:
         p = os.fspath(p)
@@ -89,10 +91,48 @@ def expand_files(patterns: Sequence[str | os.PathLike[str]], *, field: str | Non
             found = sorted(glob.glob(os.path.expanduser(p), recursive=True))  # noqa: PTH207, PTH111 (absolute patterns)
             if not found:
                 raise DataError("no file matches the pattern", file=p, field=field)
-            out.extend(found)
         else:
-            out.append(p)
+            found = [p]
+        for f in found:
+            out.extend(manifest_files(f, field=field) if f.endswith(MANIFEST_SUFFIX) else [f])
     return list(dict.fromkeys(out))
+
+
+#: the suffix of a shard manifest written by ``generate_jets(..., shard_size=N)``
+MANIFEST_SUFFIX = ".manifest.json"
+
+
+def manifest_files(path: str | os.PathLike[str], *, field: str | None = None) -> list[str]:
+    """The shard files a manifest lists (``{"shards": [{"file": "jets_00000.root", ...}, ...]}``), resolved
+    relative to the manifest's folder; each must exist."""
+    import json
+
+    path = os.fspath(path)
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8") as fh:  # noqa: PTH123, PTH111
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise DataError("shard manifest not found", file=path, field=field) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"unreadable shard manifest ({exc})", file=path, field=field) from None
+    shards = data.get("shards") if isinstance(data, dict) else None
+    if not isinstance(shards, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("file"), str) for s in shards
+    ):
+        raise DataError(
+            "not a shard manifest",
+            file=path,
+            field="shards",
+            expected='a list of {"file": NAME, ...} entries',
+        )
+    folder = os.path.dirname(path)  # noqa: PTH120
+    files = []
+    for s in shards:
+        f = os.path.join(folder, os.path.expanduser(s["file"]))  # noqa: PTH118, PTH111 (absolute names stay so)
+        if not os.path.isfile(f):  # noqa: PTH113
+            raise DataError(f"shard {f} listed in the manifest is missing", file=path, field=field)
+        files.append(f)
+    return files
 
 
 def pad_jagged(

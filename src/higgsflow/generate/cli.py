@@ -48,9 +48,17 @@ def jets(
     pileup: float = typer.Option(
         0.0, "--pileup", help="Mean number of pile-up interactions (default 0: none)."
     ),
+    shard_size: int = typer.Option(
+        None,
+        "--shard-size",
+        help=(
+            "Write shards of about this many jets (OUT_00000.root, ...; every class in each, shuffled) and a "
+            "manifest OUT.manifest.json that train/evaluate/predict take as a file list, instead of one file."
+        ),
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
 ) -> None:
-    """Generate N jets of each class into one file (resumable; finished chunks are not redone)."""
+    """Generate N jets of each class into one file, or shards (resumable; finished chunks are not redone)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from higgsflow.generate.api import generate_jets
@@ -82,6 +90,11 @@ def jets(
             overwrite=overwrite,
             pythia_settings=pythia or None,
             pileup=pileup,
+            shard_size=shard_size,
             progress=lambda n: bar.advance(task, n),
         )
-    typer.echo(f"wrote {path} ({total} jets)")
+    if shard_size is None:
+        typer.echo(f"wrote {path} ({total} jets)")
+    else:
+        n_shards = -(-total // shard_size)
+        typer.echo(f"wrote {n_shards} shards and their manifest {path} ({total} jets)")

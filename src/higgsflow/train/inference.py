@@ -250,6 +250,7 @@ def predict_files(
     run, out_dir = Path(run), Path(out_dir)
     if backend not in ("onnx", "torch"):
         raise ModelError("unknown backend", field="backend", expected="onnx or torch")
+    files = expand_files(files, field="FILES")  # a shard manifest scores each of its shards
     dests = []
     for f in files:
         f = Path(f)
