@@ -246,7 +246,7 @@ def generate_jets(
         plan.check_outputs(overwrite, resuming)
         _prepare_parts_dir(parts_dir, digest)
         return _generate_shards(
-            plan, specs, parts_dir, label_names, metadata, int(seed), workers, scheduler, progress
+            plan, specs, parts_dir, resuming, label_names, metadata, int(seed), workers, scheduler, progress
         )
     _prepare_parts_dir(parts_dir, digest)
     chunk_files = [parts_dir / f"{s.name}_{s.meta['chunk']:05d}.parquet" for s in specs]
@@ -481,6 +481,7 @@ def _generate_shards(
     plan: _ShardPlan,
     specs,
     parts_dir: Path,
+    resuming: bool,
     label_names: list[str],
     metadata: dict[str, Any],
     seed: int,
@@ -494,10 +495,12 @@ def _generate_shards(
     n_shards = plan.n_shards
     chunk_files = [parts_dir / f"{s.name}_{s.meta['chunk']:05d}.parquet" for s in specs]
     pieces = [plan.pieces(s) for s in range(n_shards)]
+    # shards of an interrupted run with the same settings are kept; any other file named like a shard is replaced
     finished = [
-        p.is_file() and _shard_is_finished(p, s, n_shards, settings) for s, p in enumerate(plan.paths)
+        resuming and p.is_file() and _shard_is_finished(p, s, n_shards, settings)
+        for s, p in enumerate(plan.paths)
     ]
-    for p in plan.existing_shards():  # left by a run with other settings or another shard count
+    for p in plan.existing_shards():
         if p not in plan.paths or not finished[plan.paths.index(p)]:
             p.unlink()
     users: dict[int, set[int]] = {}  # chunk → the unfinished shards that take jets from it
