@@ -22,7 +22,7 @@ from higgsflow.errors import ConfigError, DataError
 from higgsflow.generate import generate_jets
 
 CLASSES = ["QCD", "Wqq"]
-#: 2 classes × 40 jets in chunks of 10, shards of 20 jets: 4 shards of 10 jets of each class
+#: 2 classes × 30 jets in chunks of 10, shards of 20 jets: 3 shards of 10 jets of each class
 RUN = {"seed": 7, "chunk_size": 10}
 
 
@@ -43,12 +43,12 @@ def _by_class_and_pt(t):
 @pytest.fixture(scope="module")
 def sharded(tmp_path_factory):
     out = tmp_path_factory.mktemp("shards") / "jets.parquet"
-    return generate_jets(CLASSES, 40, out, shard_size=20, **RUN)
+    return generate_jets(CLASSES, 30, out, shard_size=20, **RUN)
 
 
 @pytest.fixture(scope="module")
 def merged(tmp_path_factory):
-    return generate_jets(CLASSES, 40, tmp_path_factory.mktemp("merged") / "jets.parquet", **RUN)
+    return generate_jets(CLASSES, 30, tmp_path_factory.mktemp("merged") / "jets.parquet", **RUN)
 
 
 def _fake_chunk(spec, progress=None):
@@ -72,14 +72,14 @@ def fake(monkeypatch):
 def test_shards_hold_every_class_in_proportion_shuffled_and_the_manifest_lists_them(sharded):
     assert sharded.name == "jets.manifest.json"
     folder = sharded.parent
-    names = [f"jets_{i:05d}.parquet" for i in range(4)]
+    names = [f"jets_{i:05d}.parquet" for i in range(3)]
     assert sorted(p.name for p in folder.iterdir()) == sorted([*names, sharded.name])  # no work folder left
     manifest = json.loads(sharded.read_text())
     assert [s["file"] for s in manifest["shards"]] == names
     assert all(s["entries"] == 20 and s["class_counts"] == {"QCD": 10, "Wqq": 10} for s in manifest["shards"])
-    assert manifest["entries"] == 80 and manifest["class_counts"] == {"QCD": 40, "Wqq": 40}
+    assert manifest["entries"] == 60 and manifest["class_counts"] == {"QCD": 30, "Wqq": 30}
     assert manifest["seed"] == 7 and manifest["settings"]["shard_size"] == 20
-    assert all(manifest["events_generated"][c] >= 40 for c in CLASSES)
+    assert all(manifest["events_generated"][c] >= 30 for c in CLASSES)
     events = {c: 0.0 for c in CLASSES}
     for i, name in enumerate(names):
         t = read_table(folder / name)
@@ -88,7 +88,7 @@ def test_shards_hold_every_class_in_proportion_shuffled_and_the_manifest_lists_t
         assert np.all(ak.to_numpy(t.label_Hbb) == 0)  # labels one-hot over all JetClass classes, as unsharded
         assert not np.array_equal(qcd, np.sort(qcd))  # mixed, not in blocks of one class
         meta = read_metadata(folder / name)
-        assert meta["shard"] == i and meta["n_shards"] == 4 and meta["settings"] == manifest["settings"]
+        assert meta["shard"] == i and meta["n_shards"] == 3 and meta["settings"] == manifest["settings"]
         assert meta["processes"]["Wqq"]["pythia"]
         for c in CLASSES:
             events[c] += meta["events_generated"][c]
@@ -99,7 +99,7 @@ def test_the_shards_together_hold_the_jets_of_the_unsharded_file(sharded, merged
     whole, union = read_table(merged), _concat(_shards(sharded))
     for c in CLASSES:
         pts = [np.sort(ak.to_numpy(t.jet_pt[t[f"label_{c}"] == 1])) for t in (whole, union)]
-        assert len(pts[0]) == 40 and np.array_equal(*pts)
+        assert len(pts[0]) == 30 and np.array_equal(*pts)
     a, b = _by_class_and_pt(whole), _by_class_and_pt(union)
     assert a.fields == b.fields
     for f in a.fields:  # every column, jagged ones included, jet by jet
@@ -108,14 +108,14 @@ def test_the_shards_together_hold_the_jets_of_the_unsharded_file(sharded, merged
 
 def test_two_dask_workers_write_byte_identical_shards(sharded, tmp_path):
     pytest.importorskip("dask.distributed")
-    out = generate_jets(CLASSES, 40, tmp_path / "jets.parquet", shard_size=20, workers=2, **RUN)
+    out = generate_jets(CLASSES, 30, tmp_path / "jets.parquet", shard_size=20, workers=2, **RUN)
     for a, b in zip(_shards(sharded), _shards(out), strict=True):
         assert open(a, "rb").read() == open(b, "rb").read(), b  # noqa: PTH123, SIM115
 
 
 def test_the_manifest_is_a_file_list_for_training(sharded, tmp_path, monkeypatch, capsys):
     folder = sharded.parent
-    shards = [str(folder / f"jets_{i:05d}.parquet") for i in range(4)]
+    shards = [str(folder / f"jets_{i:05d}.parquet") for i in range(3)]
     assert expand_files([sharded]) == shards
     assert (
         expand_files([folder / "*.manifest.json", folder / "jets_00000.parquet"]) == shards
@@ -140,23 +140,23 @@ def test_the_manifest_is_a_file_list_for_training(sharded, tmp_path, monkeypatch
         }
     ).dump(cfg)
     run = tmp_path / "run"
-    args = ["train", "-c", str(cfg), "--train", str(sharded), "--val", str(folder / "jets_00003.parquet")]
+    args = ["train", "-c", str(cfg), "--train", str(sharded), "--val", str(folder / "jets_00002.parquet")]
     args += ["-n", "pfn", "--network-options", '{"phi_sizes": [8], "f_sizes": [8]}', "--epochs", "1"]
     assert main([*args, "--batch-size", "16", "-o", str(run)]) == 0
     info = json.loads((run / "train.json").read_text())
-    assert info["train_files"] == shards and info["n_train"] == 80
+    assert info["train_files"] == shards and info["n_train"] == 60
     assert main(["inspect", str(sharded)]) == 0
-    text = capsys.readouterr().out
-    assert "manifest of 4 shards, 80 entries" in text and "jets_00000.parquet … jets_00003.parquet" in text
+    text = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
+    assert "manifest of 3 shards, 60 entries" in text and "jets_00000.parquet … jets_00002.parquet" in text
 
 
 def test_a_missing_shard_is_one_error_line_naming_the_manifest(sharded, tmp_path, capsys):
     folder = tmp_path / "copy"
     shutil.copytree(sharded.parent, folder)
-    (folder / "jets_00002.parquet").unlink()
+    (folder / "jets_00001.parquet").unlink()
     manifest = folder / sharded.name
     with pytest.raises(
-        DataError, match=r"jets.manifest.json: --train: shard .*jets_00002.parquet .* is missing"
+        DataError, match=r"jets.manifest.json: --train: shard .*jets_00001.parquet .* is missing"
     ):
         expand_files([manifest], field="--train")
     capsys.readouterr()
@@ -183,7 +183,7 @@ def test_a_missing_shard_is_one_error_line_naming_the_manifest(sharded, tmp_path
         assert main(argv) == 1
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error:") and "jets.manifest.json" in err[0], err
-        assert "jets_00002.parquet" in err[0] and "missing" in err[0]
+        assert "jets_00001.parquet" in err[0] and "missing" in err[0]
     (folder / "jets.manifest.json").write_text("{not json")
     with pytest.raises(DataError, match="unreadable shard manifest"):
         expand_files([manifest])
