@@ -145,6 +145,12 @@ def test_the_manifest_is_a_file_list_for_training(sharded, tmp_path, monkeypatch
     assert main([*args, "--batch-size", "16", "-o", str(run)]) == 0
     info = json.loads((run / "train.json").read_text())
     assert info["train_files"] == shards and info["n_train"] == 60
+    assert (
+        main(["predict", str(run), str(sharded), "-o", str(tmp_path / "scored"), "--backend", "torch"]) == 0
+    )
+    scored = sorted((tmp_path / "scored").iterdir())
+    assert [p.name for p in scored] == [f"jets_{i:05d}.parquet" for i in range(3)]
+    assert all("score_QCD" in read_table(p).fields and len(read_table(p)) == 20 for p in scored)
     assert main(["inspect", str(sharded)]) == 0
     text = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
     assert "manifest of 3 shards, 60 entries" in text and "jets_00000.parquet … jets_00002.parquet" in text
