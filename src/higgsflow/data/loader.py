@@ -449,7 +449,7 @@ class _TorchDataset:
         index = np.asarray(index)
         y = a.label[index] if a.label is not None else a.targets[index]
         return (
-            tuple(torch.from_numpy(a.inputs[n][index]) for n in self.names),
+            {n: torch.from_numpy(a.inputs[n][index]) for n in self.names},
             torch.from_numpy(np.asarray(y)),
             torch.from_numpy(a.weight[index]),
         )

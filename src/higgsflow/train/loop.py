@@ -34,7 +34,7 @@ from higgsflow._version import __version__
 from higgsflow.data.config import DataConfig
 from higgsflow.data.loader import JetArrays, auto_standardize, expand_files, load_arrays, make_dataloader
 from higgsflow.errors import CheckpointError, ConfigError, DataError
-from higgsflow.models.registry import ROLES, build_model
+from higgsflow.models.registry import build_model
 from higgsflow.outputs import check_output
 from higgsflow.train.memory import MemoryPlan, measure_step_bytes, plan_micro_batch
 from higgsflow.train.optim import make_optimizer, make_scheduler
@@ -44,9 +44,9 @@ __all__ = [
     "TrainSettings",
     "forward_batch",
     "load_run_model",
+    "model_input_names",
     "read_training_checkpoint",
     "reduce_validation",
-    "role_names",
     "train",
 ]
 
@@ -95,31 +95,43 @@ class TrainResult:
     best_val_loss: float
 
 
-def role_names(config: DataConfig) -> list[str | None]:
-    """The data-config input name for each model role (points, features, vectors, mask), or None."""
-    return [g.name if (g := config.input_role(r)) is not None else None for r in ROLES]
+def _mask_name(model: torch.nn.Module, config: DataConfig) -> str | None:
+    """The mask input of the model's main collection (the first one it reads), or None."""
+    names = list(getattr(model, "input_map", {}).values())
+    if not names:
+        return None
+    from higgsflow.models.contract import split_name
+
+    coll = split_name(names[0])[0]
+    name = f"{coll}_mask" if coll else "mask"
+    return name if name in config.inputs else None
 
 
-def forward_batch(model: torch.nn.Module, config: DataConfig, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Call ``model`` with tensors given in the order of :func:`role_names` without the Nones."""
-    it = iter(inputs)
-    args = [next(it) if n is not None else None for n in role_names(config)]
-    return model(*args)
+def forward_batch(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The model's heads for a batch of named inputs."""
+    return model(inputs)
 
 
 def _probe_inputs(
-    arrays: JetArrays, config: DataConfig, names: Sequence[str], device: torch.device, n: int = 2
-) -> tuple[list[torch.Tensor], int]:
+    arrays: JetArrays, model: torch.nn.Module, config: DataConfig, device: torch.device, n: int = 2
+) -> tuple[dict[str, torch.Tensor], int]:
     """``n`` copies of the jet with the most particles (the worst case of a step) and that multiplicity."""
-    mask = config.input_role("mask")
+    names = model_input_names(model, config)
+    mask = _mask_name(model, config)
     length = max(arrays.inputs[k].shape[-1] for k in names)
     if mask is not None:
-        counts = (arrays.inputs[mask.name][:, 0] != 0).sum(axis=1)
+        counts = (arrays.inputs[mask][:, 0] != 0).sum(axis=1)
         i = int(counts.argmax())
         length = max(int(counts[i]), 1)
     else:
         i = 0
-    return [torch.from_numpy(arrays.inputs[k][[i] * n]).to(device) for k in names], length
+    return {k: torch.from_numpy(arrays.inputs[k][[i] * n]).to(device) for k in names}, length
+
+
+def model_input_names(model: torch.nn.Module, config: DataConfig) -> list[str]:
+    """The data-config inputs the model reads (all of them for a model that does not say)."""
+    names = list(getattr(model, "input_map", {}).values())
+    return names or list(config.inputs)
 
 
 def plan_memory(
@@ -134,10 +146,12 @@ def plan_memory(
 ) -> MemoryPlan:
     """Measure the memory of a training step of ``model`` on the longest jets of ``arrays`` and choose the
     micro-batch (:func:`higgsflow.train.memory.plan_micro_batch`)."""
-    names = [n for n in role_names(config) if n is not None]
     n_probe = 2
-    inputs, length = _probe_inputs(arrays, config, names, device, n_probe)
-    saved = measure_step_bytes(model, lambda m, x: forward_batch(m, config, x), inputs, amp=amp)
+    inputs, length = _probe_inputs(arrays, model, config, device, n_probe)
+    names = list(inputs)
+    saved = measure_step_bytes(
+        model, lambda m, xs: m(dict(zip(names, xs, strict=True))), list(inputs.values()), amp=amp
+    )
     return plan_micro_batch(
         saved / n_probe,
         local_batch,
@@ -332,8 +346,8 @@ def _accumulate(net, cfg, inputs, y, w, micro, scaler, device, use_amp, *, ddp=F
         sync = not ddp or k == len(starts) - 1
         with nullcontext() if sync else net.no_sync():
             with torch.autocast(device.type, enabled=use_amp):
-                logits = forward_batch(net, cfg, [t[sl] for t in inputs])
-            part = _loss(logits, y[sl], w[sl], cfg)
+                heads = forward_batch(net, {k: t[sl] for k, t in inputs.items()})
+            part = _loss(heads["logits"], y[sl], w[sl], cfg)
             if len(starts) > 1:
                 part = part * (len(y[sl]) / nb)
             scaler.scale(part).backward()
@@ -347,9 +361,9 @@ def _validate(model, config, loader, device) -> dict[str, float]:
     model.eval()
     tot_loss = correct = n = 0.0
     for inputs, y, w in loader:
-        inputs = [t.to(device) for t in inputs]
+        inputs = {k: t.to(device) for k, t in inputs.items()}
         y, w = y.to(device), w.to(device)
-        logits = forward_batch(model, config, inputs)
+        logits = forward_batch(model, inputs)["logits"]
         tot_loss += float(_loss(logits, y, w, config)) * len(y)
         n += len(y)
         if config.label_type == "simple":
@@ -437,7 +451,7 @@ def train(
     if world > 1 and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     opt = make_optimizer(s.optimizer, model, lr=s.lr, weight_decay=s.weight_decay)
-    names = [n for n in role_names(cfg) if n is not None]
+    names = model_input_names(model, cfg)
     if s.batch_size % world:
         raise ConfigError("batch_size must be divisible by the number of processes", field="batch_size")
     local_bs = s.batch_size // world
@@ -609,7 +623,7 @@ def train(
                 for step in range(first, steps_per_epoch):
                     inputs, y, w = next(batches)
                     guard.in_step = True
-                    inputs = [t.to(device, non_blocking=True) for t in inputs]
+                    inputs = {k: t.to(device, non_blocking=True) for k, t in inputs.items()}
                     y, w = y.to(device), w.to(device)
                     opt.zero_grad(set_to_none=True)
                     loss = _accumulate(net, cfg, inputs, y, w, micro, scaler, device, use_amp, ddp=world > 1)
