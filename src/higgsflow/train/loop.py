@@ -422,6 +422,10 @@ def train(
     else:
         check_output(out, folder=True, overwrite=overwrite, what="run")
     cfg = data_config if isinstance(data_config, DataConfig) else DataConfig.load(data_config)
+    with torch.random.fork_rng(
+        devices=[]
+    ):  # the network fits the config's inputs and heads: fail before reading
+        build_model(s.network, cfg, **s.network_kwargs)
     if train_arrays is None:
         train_files = expand_files(train_files, field="--train")
     if val_arrays is None:
