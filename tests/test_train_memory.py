@@ -20,6 +20,7 @@ from higgsflow.models import build_model
 from higgsflow.models.part import ParticleTransformer
 from higgsflow.train.loop import _accumulate
 from higgsflow.train.memory import GiB, measure_step_bytes, plan_micro_batch
+from higgsflow.train.task import Task
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,24 +73,11 @@ def test_micro_batches_give_the_gradient_of_the_whole_batch():
     y = torch.randint(0, 3, (22,), generator=torch.Generator().manual_seed(5))
     w = torch.rand(22, generator=torch.Generator().manual_seed(6)) + 0.5
     scaler = torch.amp.GradScaler("cuda", enabled=False)
+    batch = {"inputs": {"pf_features": x, "pf_mask": mask}, "label": y, "weight": w, "targets": {}}
     grads, losses = [], []
     for micro in (22, 5):  # one pass, or 5 + 5 + 5 + 5 + 2 jets
         model.zero_grad()
-        losses.append(
-            float(
-                _accumulate(
-                    model,
-                    cfg,
-                    {"pf_features": x, "pf_mask": mask},
-                    y,
-                    w,
-                    micro,
-                    scaler,
-                    torch.device("cpu"),
-                    False,
-                )
-            )
-        )
+        losses.append(float(_accumulate(model, Task(cfg), batch, micro, scaler, torch.device("cpu"), False)))
         grads.append([p.grad.clone() for p in model.parameters()])
     assert losses[0] == pytest.approx(losses[1], rel=1e-6)
     for a, b in zip(*grads, strict=True):

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from higgsflow._version import __version__
 from higgsflow.data.config import DataConfig
@@ -38,6 +37,7 @@ from higgsflow.models.registry import build_model
 from higgsflow.outputs import check_output
 from higgsflow.train.memory import MemoryPlan, measure_step_bytes, plan_micro_batch
 from higgsflow.train.optim import make_optimizer, make_scheduler
+from higgsflow.train.task import Task
 
 __all__ = [
     "TrainResult",
@@ -327,48 +327,55 @@ class _InterruptGuard:
         raise KeyboardInterrupt
 
 
-def _loss(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor, config: DataConfig) -> torch.Tensor:
-    if config.label_type == "simple":
-        per = F.cross_entropy(logits.float(), y, reduction="none")
-    else:
-        per = F.mse_loss(logits.float(), y.float(), reduction="none").mean(dim=1)
-    return (per * w).mean()
+def _to(batch: dict[str, Any], device: torch.device, non_blocking: bool = False) -> dict[str, Any]:
+    """The batch (tensors and dicts of tensors) on ``device``."""
+    return {
+        k: {n: t.to(device, non_blocking=non_blocking) for n, t in v.items()}
+        if isinstance(v, dict)
+        else v.to(device, non_blocking=non_blocking)
+        for k, v in batch.items()
+    }
 
 
-def _accumulate(net, cfg, inputs, y, w, micro, scaler, device, use_amp, *, ddp=False) -> torch.Tensor:
+def _slice(batch: dict[str, Any], sl: slice) -> dict[str, Any]:
+    return {k: {n: t[sl] for n, t in v.items()} if isinstance(v, dict) else v[sl] for k, v in batch.items()}
+
+
+def _accumulate(net, task: Task, batch, micro, scaler, device, use_amp, *, ddp=False) -> torch.Tensor:
     """Forward and backward of one batch in micro-batches of ``micro`` jets; the gradient is that of the batch
     loss (mean over its jets), which is returned (detached)."""
-    nb = len(y)
+    nb = len(batch["weight"])
     starts = range(0, nb, micro)
     total = torch.zeros((), device=device)
     for k, a in enumerate(starts):
         sl = slice(a, a + micro)
+        part_batch = _slice(batch, sl) if len(starts) > 1 else batch
         sync = not ddp or k == len(starts) - 1
         with nullcontext() if sync else net.no_sync():
             with torch.autocast(device.type, enabled=use_amp):
-                heads = forward_batch(net, {k: t[sl] for k, t in inputs.items()})
-            part = _loss(heads["logits"], y[sl], w[sl], cfg)
+                heads = forward_batch(net, part_batch["inputs"])
+            part = task.loss(heads, part_batch)
             if len(starts) > 1:
-                part = part * (len(y[sl]) / nb)
+                part = part * (len(part_batch["weight"]) / nb)
             scaler.scale(part).backward()
         total += part.detach()
     return total
 
 
 @torch.no_grad()
-def _validate(model, config, loader, device) -> dict[str, float]:
+def _validate(model, task: Task, loader, device) -> dict[str, float]:
     """Sums over the jets of ``loader``: loss × jets, correct predictions, jets (see :func:`reduce_validation`)."""
     model.eval()
     tot_loss = correct = n = 0.0
-    for inputs, y, w in loader:
-        inputs = {k: t.to(device) for k, t in inputs.items()}
-        y, w = y.to(device), w.to(device)
-        logits = forward_batch(model, inputs)["logits"]
-        tot_loss += float(_loss(logits, y, w, config)) * len(y)
-        n += len(y)
-        if config.label_type == "simple":
-            correct += float((logits.argmax(1) == y).sum())
-    return {"loss_sum": tot_loss, "correct": correct, "n": n, "has_acc": float(config.label_type == "simple")}
+    for batch in loader:
+        batch = _to(batch, device)
+        heads = forward_batch(model, batch["inputs"])
+        nb = len(batch["weight"])
+        tot_loss += float(task.loss(heads, batch)) * nb
+        n += nb
+        if task.has_classes and "logits" in heads:
+            correct += float((heads["logits"].argmax(1) == batch["label"]).sum())
+    return {"loss_sum": tot_loss, "correct": correct, "n": n, "has_acc": float(task.has_classes)}
 
 
 def reduce_validation(sums: dict[str, float], device: torch.device | str = "cpu") -> dict[str, float]:
@@ -451,6 +458,7 @@ def train(
         raise DataError("fewer training jets than processes", field="train")
 
     _seed_everything(s.seed)
+    task = Task(cfg)
     model = build_model(s.network, cfg, **s.network_kwargs).to(device)
     if world > 1 and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -625,12 +633,12 @@ def train(
                 else:
                     sums = [0.0, 0]
                 for step in range(first, steps_per_epoch):
-                    inputs, y, w = next(batches)
+                    batch = next(batches)
                     guard.in_step = True
-                    inputs = {k: t.to(device, non_blocking=True) for k, t in inputs.items()}
-                    y, w = y.to(device), w.to(device)
+                    batch = _to(batch, device, non_blocking=True)
+                    nb = len(batch["weight"])
                     opt.zero_grad(set_to_none=True)
-                    loss = _accumulate(net, cfg, inputs, y, w, micro, scaler, device, use_amp, ddp=world > 1)
+                    loss = _accumulate(net, task, batch, micro, scaler, device, use_amp, ddp=world > 1)
                     if s.grad_clip:
                         scaler.unscale_(opt.base if hasattr(opt, "base") else opt)
                         torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
@@ -638,8 +646,8 @@ def train(
                     scaler.update()
                     sched.step()
                     loss_value = float(loss)
-                    sums[0] += loss_value * len(y)
-                    sums[1] += len(y)
+                    sums[0] += loss_value * nb
+                    sums[1] += nb
                     pos, pos_rng, global_step = (epoch, step + 1), None, global_step + 1
                     guard.in_step = False
                     if progress is not None and rank == 0:
@@ -661,7 +669,7 @@ def train(
                     torch.distributed.all_reduce(t)
                     train_loss = float(t[0] / t[1])
                 metrics = {"epoch": epoch, "train_loss": train_loss, "lr": sched.get_last_lr()[0]}
-                metrics.update(reduce_validation(_validate(model, cfg, val_loader, device), device))
+                metrics.update(reduce_validation(_validate(model, task, val_loader, device), device))
                 metrics["time_s"] = time.perf_counter() - t0
                 history.append(metrics)
                 improved = metrics["val_loss"] < best["loss"]
