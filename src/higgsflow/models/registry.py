@@ -49,6 +49,7 @@ def _builtin() -> None:
         return
     from higgsflow.models.baselines import DNN, PFN
     from higgsflow.models.part import ParticleTransformer
+    from higgsflow.models.part_sv import ParticleTransformerSV
     from higgsflow.models.particlenet import ParticleNet
 
     for name, cls in (
@@ -58,6 +59,7 @@ def _builtin() -> None:
         ("dnn", DNN),
     ):
         MODELS.setdefault(name, contract_model(cls))
+    MODELS.setdefault("part_sv", ParticleTransformerSV)
 
 
 def main_collection(data_config: Any) -> str | None:
