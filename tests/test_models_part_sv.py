@@ -72,3 +72,63 @@ def test_sv_tokens_are_used_auc_above_0p9_with_pf_shuffled(sv_run):
     # the regression head learnt the mean response (≈ 1.1 in the toy) at least
     truth = arrays.target_values["pt_corr"]
     assert abs(np.median(heads["pt_corr"]) - np.median(truth)) < 0.1
+
+
+def test_onnx_export_has_named_inputs_one_output_per_head_and_matches_pytorch(sv_run):
+    import json
+
+    import onnxruntime as ort
+
+    from higgsflow.train import OnnxScorer, export_onnx
+
+    run, files = sv_run
+    (run.run_dir.parent / "export").mkdir()
+    path = export_onnx(run.run_dir, run.run_dir.parent / "export" / "sv.onnx")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    inputs = {i.name: i.shape for i in sess.get_inputs()}
+    assert set(inputs) == {f"{c}_{r}" for c in ("pf", "sv") for r in ("features", "vectors", "mask")}
+    assert (
+        inputs["pf_features"][0] == "N"
+        and inputs["pf_features"][2] == "n_pf"
+        and inputs["sv_mask"][2] == "n_sv"
+    )
+    assert [o.name for o in sess.get_outputs()] == ["softmax", "pt_corr"]
+    assert json.loads(path.with_suffix(".json").read_text())["heads"] == ["logits", "pt_corr"]
+    cfg, model = load_run_model(run.run_dir)
+    arrays = load_arrays([files["test"]], cfg, train=False)
+    torch_heads = score_heads(model, cfg, arrays, batch_size=7)
+    onnx_heads = OnnxScorer(path).score_heads(cfg, arrays, batch_size=16)  # other batches and lengths
+    assert set(onnx_heads) == set(torch_heads) == {"softmax", "pt_corr"}
+    for name in torch_heads:
+        assert np.abs(onnx_heads[name] - torch_heads[name]).max() < 1e-4, name
+    np.testing.assert_allclose(onnx_heads["softmax"].sum(1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_predict_writes_one_branch_per_output(sv_run, tmp_path, backend):
+    from higgsflow.cli import main
+    from higgsflow.data import read_table
+
+    run, files = sv_run
+    assert (
+        main(
+            [
+                "predict",
+                str(run.run_dir),
+                str(files["test"]),
+                "-o",
+                str(tmp_path / backend),
+                "--backend",
+                backend,
+            ]
+        )
+        == 0
+    )
+    out = read_table(tmp_path / backend / "test.parquet")
+    new = set(out.fields) - set(read_table(files["test"]).fields)
+    assert new == {"score_QCD", "score_Hbb", "pt_corr"}
+    np.testing.assert_allclose(ak.to_numpy(out["score_QCD"] + out["score_Hbb"]), 1.0, atol=1e-5)
+    cfg, model = load_run_model(run.run_dir)
+    arrays = load_arrays([files["test"]], cfg, train=False)
+    ref = score_heads(model, cfg, arrays)
+    assert np.abs(ak.to_numpy(out["pt_corr"]) - ref["pt_corr"]).max() < 1e-4

@@ -27,6 +27,7 @@ from higgsflow.models.contract import split_name
 from higgsflow.models.registry import export_description
 from higgsflow.outputs import check_output, check_outputs
 from higgsflow.train.loop import _mask_name, load_run_model, model_input_names
+from higgsflow.train.task import Task
 
 __all__ = [
     "EvaluationResult",
@@ -128,13 +129,13 @@ def score_arrays(
 class _Export(torch.nn.Module):
     """Positional named inputs → the heads as a tuple (the class head as softmax), for ONNX export."""
 
-    def __init__(self, model: torch.nn.Module, names: list[str]) -> None:
+    def __init__(self, model: torch.nn.Module, names: list[str], heads: list[str]) -> None:
         super().__init__()
-        self.model, self.names = model, names
+        self.model, self.names, self.heads = model, names, heads
 
     def forward(self, *inputs):
-        heads = self.model(dict(zip(self.names, inputs, strict=True)))
-        return tuple(torch.softmax(t, dim=1) if h == "logits" else t for h, t in heads.items())
+        out = self.model(dict(zip(self.names, inputs, strict=True)))
+        return tuple(torch.softmax(out[h], dim=1) if h == "logits" else out[h] for h in self.heads)
 
 
 def export_onnx(
@@ -144,8 +145,9 @@ def export_onnx(
     opset: int = 17,
     overwrite: bool = False,
 ) -> Path:
-    """Export a run's model to ONNX with softmax outputs and dynamic batch and particle axes
-    (``run/model.onnx``), with ``model.json`` (input names, shapes, axes) and, in the same folder,
+    """Export a run's model to ONNX (``run/model.onnx``): inputs named as the data config's input groups, one
+    output per head (the class head as ``softmax`` probabilities, regression heads by their names), a dynamic
+    batch axis and a dynamic length axis per collection (``n_pf``, ``n_sv``, ...), with ``model.json`` (input names, shapes, axes) and, in the same folder,
     ``preprocess.json``: the input preprocessing as CMSSW's ONNX jet-tagger producers read it
     (:meth:`DataConfig.preprocess_json`)."""
     run = Path(run)
@@ -157,7 +159,7 @@ def export_onnx(
     for m in model.modules():
         if hasattr(m, "export_mode"):
             m.export_mode = True
-    wrapper = _Export(model, desc["input_names"]).eval()
+    wrapper = _Export(model, desc["input_names"], list(getattr(model, "heads", ("logits",)))).eval()
     k_min = max([c.k + 1 for c in getattr(model, "edge_convs", [])] or [1])
     prep = cfg.preprocess_json(desc["input_names"], min_length=k_min)
     example = tuple(
@@ -189,7 +191,7 @@ def export_onnx(
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         raise ModelError(f"ONNX export failed: {exc}", file=path) from exc
-    meta = {**desc, "min_particles": k_min, "label_names": cfg.label_names}
+    meta = {**desc, "min_particles": k_min, "label_names": cfg.label_names, "heads": list(model.heads)}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     prep_path.write_text(json.dumps(prep, indent=2))
     return path
@@ -294,8 +296,9 @@ def predict_files(
     suffix: str = "",
     progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Write a copy of each input file into ``out_dir`` with branches ``score_<class>`` added (never
-    overwrites).
+    """Write a copy of each input file into ``out_dir`` with one branch per model output added (never
+    overwrites): ``score_<class>`` and one per regression head (e.g. ``pt_corr``), as :meth:`Task.predict`
+    names them.
 
     ``backend`` ``onnx`` (default; exports ``run/model.onnx`` first if missing) or ``torch``.
     """
@@ -322,22 +325,22 @@ def predict_files(
         if not onnx_path.is_file():
             export_onnx(run, onnx_path)
         scorer: Any = OnnxScorer(onnx_path, threads=torch.get_num_threads())
+    task = Task(cfg)
     outputs = []
     for f, dest in zip(files, dests, strict=True):
         f = Path(f)
-        parts = []
+        parts: dict[str, list[np.ndarray]] = {}
         for _, arrays in iter_arrays([f], cfg, train=False, step=100_000, reweight=False):
             if backend == "onnx":
-                parts.append(scorer.score(cfg, arrays, batch_size=batch_size))
+                heads = scorer.score_heads(cfg, arrays, batch_size=batch_size)
             else:
-                parts.append(score_arrays(model, cfg, arrays, batch_size=batch_size))
-        scores = np.concatenate(parts)
+                heads = score_heads(model, cfg, arrays, batch_size=batch_size)
+            for name, values in task.predict(heads).items():
+                parts.setdefault(name, []).append(values)
         table = read_table(f, tree=cfg.treename)
         cols = {name: table[name] for name in table.fields}
-        for k, name in enumerate(cfg.label_names):
-            cols["score_" + (name[6:] if name.startswith("label_") else name)] = np.ascontiguousarray(
-                scores[:, k]
-            )
+        for name, values in parts.items():
+            cols[name] = np.ascontiguousarray(np.concatenate(values))
         # the input's metadata (generator settings, √s, seed) rides along: nothing about the jets is lost
         meta = {**read_metadata(f), "scored_by": os.fspath(run), "backend": backend}
         outputs.append(write_table(dest, cols, metadata=meta))
