@@ -23,6 +23,7 @@ __all__ = ["MODELS", "ROLES", "build_model", "export_description", "register_mod
 log = logging.getLogger(__name__)
 
 MODELS: dict[str, Callable[..., nn.Module]] = {}
+_WARNED: set[tuple[str, tuple[str, ...]]] = set()
 _ALIASES = {"particletransformer": "part", "pn": "particlenet", "partsv": "part_sv"}
 
 
@@ -115,7 +116,8 @@ def build_model(name: str, data_config: Any, **kwargs: Any) -> nn.Module:
     model.arch = key  # type: ignore[attr-defined]
     used = {split_name(n)[0] for n in input_map.values()}
     unused = [c for c in dict.fromkeys(split_name(n)[0] for n in data_config.inputs) if c not in used]
-    if unused and input_map:
+    if unused and input_map and (key, tuple(unused)) not in _WARNED:
+        _WARNED.add((key, tuple(unused)))
         log.warning("network %s reads no input of the collection(s) %s", name, ", ".join(unused))
     heads = tuple(getattr(model, "heads", ("logits",)))
     for field, head in getattr(data_config, "required_heads", lambda: [])():

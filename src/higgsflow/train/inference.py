@@ -259,7 +259,8 @@ def evaluate_run(
     max_jets: int | None = None,
     overwrite: bool = False,
 ) -> EvaluationResult:
-    """Score ``test_files`` with a run's best model; write ``metrics.json``, ``roc.png``, ``scores.png``."""
+    """Score ``test_files`` with a run's best model; write ``metrics.json`` (with, for a task with regression
+    heads, their response, resolution and quantile coverage under ``regression``), ``roc.png``, ``scores.png``."""
     from higgsflow.evaluate.metrics import compute_metrics
     from higgsflow.evaluate.plots import plot_roc, plot_scores, sqrt_s_of
 
@@ -272,10 +273,18 @@ def evaluate_run(
     if cfg.label_type != "simple":
         raise ModelError("evaluate supports classification runs (simple labels)", file=run)
     arrays = load_arrays(test_files, cfg, train=False, max_jets=max_jets)
-    scores = score_arrays(model, cfg, arrays, batch_size=batch_size)
+    heads = score_heads(model, cfg, arrays, batch_size=batch_size)
+    scores = heads["softmax"]
     metrics = compute_metrics(scores, arrays.label, cfg.label_names)
     out.mkdir(parents=True, exist_ok=True)
     result = metrics.to_dict()
+    regression = {
+        k: v
+        for k, v in Task(cfg).metrics(heads, arrays.label, arrays.target_values).items()
+        if k != "accuracy" and not k.startswith("auc_")
+    }
+    if regression:  # response, resolution, quantile coverage of the regression heads
+        result["regression"] = regression
     result["test_files"] = [os.fspath(f) for f in test_files]
     metrics_path.write_text(json.dumps(result, indent=2))
     com = sqrt_s_of(test_files)  # √s for the plot headers, from the files' metadata
