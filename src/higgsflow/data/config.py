@@ -399,13 +399,6 @@ class DataConfig:
     def needs_auto_standardization(self) -> bool:
         return any(v.center == "auto" for g in self.inputs.values() for v in g.variables)
 
-    def input_role(self, role: str) -> InputGroup | None:
-        """The input whose name ends with ``role`` (``points``, ``features``, ``vectors``, ``mask``)."""
-        for name, g in self.inputs.items():
-            if name == role or name.endswith("_" + role):
-                return g
-        return None
-
     def derived_variables(self, *, train: bool = True) -> list[str]:
         """Names of all variables the loader produces (inputs, labels, observers, weights, selection)."""
         names = [v.name for g in self.inputs.values() for v in g.variables]
