@@ -33,6 +33,11 @@ def _sv_only_sample(path: Path, seed: int, n_per_class: int) -> Path:
     return write_table(path, c)
 
 
+def _settings(**kw) -> TrainSettings:
+    base = {"network": "part_sv", "network_kwargs": TINY, "epochs": 4, "batch_size": 32, "lr": 3e-3}
+    return TrainSettings(**{**base, "optimizer": "adamw", "seed": 1, **kw})
+
+
 @pytest.fixture(scope="module")
 def sv_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("part_sv")
@@ -40,10 +45,7 @@ def sv_run(tmp_path_factory):
         n: _sv_only_sample(d / f"{n}.parquet", s, k)
         for n, s, k in (("train", 1, 400), ("val", 2, 100), ("test", 3, 200))
     }
-    settings = TrainSettings(
-        network="part_sv", network_kwargs=TINY, epochs=4, batch_size=32, lr=3e-3, optimizer="adamw", seed=1
-    )
-    run = train(DataConfig.load(CONFIG), [files["train"]], [files["val"]], d / "run", settings)
+    run = train(DataConfig.load(CONFIG), [files["train"]], [files["val"]], d / "run", _settings())
     return run, files
 
 
@@ -145,3 +147,21 @@ def test_evaluate_reports_the_regression_head(sv_run, tmp_path):
     # the toy response has a spread of a few percent around ≈ 1.1: the resolution of pred/true is below 0.2
     assert set(reg) == {"pt_corr_response", "pt_corr_resolution"}
     assert 0.9 < reg["pt_corr_response"] < 1.1 and 0 < reg["pt_corr_resolution"] < 0.2
+
+
+def test_two_head_training_resumes_bit_identically(sv_run, tmp_path):
+    run, files = sv_run
+    cfg = DataConfig.load(CONFIG)
+    args = (cfg, [files["train"]], [files["val"]])
+
+    def ctrl_c(info):  # between two steps of the second epoch
+        if info.get("epoch") == 1 and info.get("step") == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(*args, tmp_path / "cut", _settings(), progress=ctrl_c)
+    resumed = train(*args, tmp_path / "cut", _settings(), resume=True)
+    a = torch.load(run.run_dir / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["model"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert [h["val_loss"] for h in resumed.history] == [h["val_loss"] for h in run.history]
