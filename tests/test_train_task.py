@@ -118,3 +118,18 @@ def test_targets_and_observers_ride_in_the_batch_not_in_the_inputs(tmp_path):
     assert set(batch["targets"]) == {"pt_corr"} and set(batch["observers"]) == {"jet_sdmass"}
     r = batch["targets"]["pt_corr"].numpy()
     assert np.all(r > 0.95) and np.all(r < 2.0) and r.std() > 0.01
+
+
+def test_a_nan_target_names_the_target_and_row_unless_the_selection_drops_it(tmp_path):
+    from higgsflow.data import write_table
+    from higgsflow.data.toy import make_toy_jets
+    from higgsflow.errors import DataError
+
+    c = make_toy_jets(["QCD", "Hbb"], 5, seed=1)
+    c["jet_genjet_wnu_pt"][3] = np.nan
+    f = write_table(tmp_path / "nan.parquet", c)
+    with pytest.raises(DataError, match="row 3") as e:
+        load_arrays([f], _cfg(targets={"pt_corr": "jet_genjet_wnu_pt / jet_pt"}), train=False)
+    assert e.value.field == "pt_corr"
+    cut = _cfg(targets={"pt_corr": "jet_genjet_wnu_pt / jet_pt"}, selection="np.isfinite(jet_genjet_wnu_pt)")
+    assert len(load_arrays([f], cut, train=False)) == 9

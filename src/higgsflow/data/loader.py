@@ -260,7 +260,7 @@ def build_arrays(
     target_values = {}
     for k, e in getattr(config, "targets", {}).items():
         v = ak.to_numpy(ak.Array(evaluate(e, table, field=f"targets.{k}"))).astype(np.float32).reshape(n)
-        _check_finite(v if keep is None else v[keep], file=file, name=k, row_offset=row_offset)
+        _check_finite(v if keep is None else np.where(keep, v, 0.0), file=file, name=k, row_offset=row_offset)
         target_values[k] = v
     inputs = {}
     for gname, g in config.inputs.items():
