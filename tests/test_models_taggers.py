@@ -251,7 +251,7 @@ def _one_vs_two_prong_auc(network: str, kwargs: dict, epochs: int) -> float:
         )
         data[name] = load_arrays([p], cfg, train=False)
     keys = ["pf_points", "pf_features", "pf_vectors", "pf_mask"]
-    xtr = [torch.from_numpy(data["train"].inputs[k]) for k in keys]
+    xtr = {k: torch.from_numpy(data["train"].inputs[k]) for k in keys}
     ytr = torch.from_numpy(data["train"].label)
     model = build_model(network, cfg, **kwargs, seed=0)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
@@ -261,13 +261,16 @@ def _one_vs_two_prong_auc(network: str, kwargs: dict, epochs: int) -> float:
         perm = torch.randperm(len(ytr), generator=g)
         for i in range(0, len(perm), 32):
             idx = perm[i : i + 32]
-            loss = torch.nn.functional.cross_entropy(model(*[t[idx] for t in xtr]), ytr[idx])
+            loss = torch.nn.functional.cross_entropy(
+                model({k: t[idx] for k, t in xtr.items()})["logits"], ytr[idx]
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
     model.eval()
     with torch.no_grad():
-        s = torch.softmax(model(*[torch.from_numpy(data["test"].inputs[k]) for k in keys]), 1)[:, 1]
+        heads = model({k: torch.from_numpy(data["test"].inputs[k]) for k in keys})
+        s = torch.softmax(heads["logits"], 1)[:, 1]
     return roc_auc_score(data["test"].label, s.numpy())
 
 

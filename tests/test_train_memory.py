@@ -16,10 +16,11 @@ from higgsflow.cli import main
 from higgsflow.data import DataConfig
 from higgsflow.data.toy import JETCLASS_LABELS, write_toy_jets
 from higgsflow.errors import ConfigError
-from higgsflow.models.baselines import PFN
+from higgsflow.models import build_model
 from higgsflow.models.part import ParticleTransformer
 from higgsflow.train.loop import _accumulate
 from higgsflow.train.memory import GiB, measure_step_bytes, plan_micro_batch
+from higgsflow.train.task import Task
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +59,6 @@ def test_trimmed_padding_gives_the_same_logits_as_the_full_padded_batch():
 
 
 def test_micro_batches_give_the_gradient_of_the_whole_batch():
-    model = PFN(5, 3, phi_sizes=(16, 16), f_sizes=(16,), input_bn=False, seed=0)
     cfg = DataConfig.from_dict(
         {
             "inputs": {
@@ -68,16 +68,16 @@ def test_micro_batches_give_the_gradient_of_the_whole_batch():
             "labels": {"type": "simple", "value": ["label_a", "label_b", "label_c"]},
         }
     )
+    model = build_model("pfn", cfg, phi_sizes=(16, 16), f_sizes=(16,), input_bn=False, seed=0)
     x, _, mask = _jets(22, 20, 5, n_max=20, seed=4)
     y = torch.randint(0, 3, (22,), generator=torch.Generator().manual_seed(5))
     w = torch.rand(22, generator=torch.Generator().manual_seed(6)) + 0.5
     scaler = torch.amp.GradScaler("cuda", enabled=False)
+    batch = {"inputs": {"pf_features": x, "pf_mask": mask}, "label": y, "weight": w, "targets": {}}
     grads, losses = [], []
     for micro in (22, 5):  # one pass, or 5 + 5 + 5 + 5 + 2 jets
         model.zero_grad()
-        losses.append(
-            float(_accumulate(model, cfg, [x, mask], y, w, micro, scaler, torch.device("cpu"), False))
-        )
+        losses.append(float(_accumulate(model, Task(cfg), batch, micro, scaler, torch.device("cpu"), False)))
         grads.append([p.grad.clone() for p in model.parameters()])
     assert losses[0] == pytest.approx(losses[1], rel=1e-6)
     for a, b in zip(*grads, strict=True):

@@ -49,7 +49,10 @@ KNOWN_KEYS = (
     "monitor_variables",
     "weights",
     "bucketing",
+    "targets",
+    "loss",
 )
+_LOSS_KEYS = ("term", "head", "target", "tau", "weight")
 _WEIGHT_KEYS = (
     "use_precomputed_weights",
     "weight_branches",
@@ -88,6 +91,28 @@ class InputGroup:
     @property
     def names(self) -> list[str]:
         return [v.name for v in self.variables]
+
+
+def _duplicate_key(node: Any, path: str = "") -> tuple[str, int] | None:
+    """The first key given twice in one mapping of a composed YAML tree, as ``(dotted path, line)``
+    (plain YAML silently keeps the last one)."""
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for k, v in node.value:
+            key = str(k.value)
+            here = f"{path}.{key}" if path else key
+            if key in seen:
+                return here, k.start_mark.line + 1
+            seen.add(key)
+            found = _duplicate_key(v, here)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            found = _duplicate_key(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
 
 
 class DataConfig:
@@ -130,6 +155,8 @@ class DataConfig:
         params = pre.get("params") or {}
         self.inputs: dict[str, InputGroup] = self._parse_inputs(o.get("inputs"), params)
         self._parse_labels(o.get("labels"))
+        self.targets: dict[str, str] = self._parse_targets(o.get("targets"))
+        self.loss_terms: list[dict[str, Any]] | None = self._parse_loss(o.get("loss"))
         self.observers: list[str] = list(o.get("observers") or [])
         self.monitor_variables: list[str] = list(o.get("monitor_variables") or [])
         self.weights: dict[str, Any] | None = self._parse_weights(o.get("weights"))
@@ -194,7 +221,80 @@ class DataConfig:
             if not variables:
                 raise self._err("input has no vars", f"inputs.{gname}.vars")
             groups[gname] = InputGroup(gname, length, pad_mode, variables)
+        seen: dict[tuple[str, str], str] = {}
+        for gname in groups:
+            coll, _, role = gname.rpartition("_")
+            key = (coll.lower(), role.lower())
+            if key in seen:
+                raise self._err(
+                    f"the collection {coll or role!r} has its role {role!r} twice ({seen[key]} and {gname})",
+                    f"inputs.{gname}",
+                    "one input per collection and role (<collection>_<role>, e.g. pf_features)",
+                )
+            seen[key] = gname
         return groups
+
+    def _parse_targets(self, targets: Any) -> dict[str, str]:
+        if targets is None:
+            return {}
+        if not isinstance(targets, dict) or not all(
+            isinstance(v, (str, int, float)) for v in targets.values()
+        ):
+            raise self._err("targets must map names to expressions", "targets", "name: expression")
+        out = {str(k): str(v) for k, v in targets.items()}
+        clash = [k for k in out if k in ("label", "weight") or k in self.label_names]
+        if clash:
+            raise self._err("a target may not be named like a label", f"targets.{clash[0]}")
+        return out
+
+    def _parse_loss(self, loss: Any) -> list[dict[str, Any]] | None:
+        if loss is None:
+            return None
+        if not isinstance(loss, list) or not loss:
+            raise self._err("loss must be a list of terms", "loss", "- {term: ..., head: ..., target: ...}")
+        terms = []
+        for i, t in enumerate(loss):
+            where = f"loss[{i}]"
+            if not isinstance(t, dict) or "term" not in t:
+                raise self._err("a loss term needs a term name", where, "term: cross_entropy, mse, ...")
+            extra = [k for k in t if k not in _LOSS_KEYS]
+            if extra:
+                raise self._err("unknown key", f"{where}.{extra[0]}", "one of " + ", ".join(_LOSS_KEYS))
+            term = {
+                "term": str(t["term"]),
+                "head": str(t.get("head", "logits")),
+                "target": str(t.get("target", "label" if t.get("head", "logits") == "logits" else t["head"])),
+                "weight": t.get("weight", 1.0),
+            }
+            if "tau" in t:
+                term["tau"] = t["tau"]
+            for k in ("weight", "tau"):
+                if k in term and (isinstance(term[k], bool) or not isinstance(term[k], (int, float))):
+                    raise self._err(f"{k} must be a number", f"{where}.{k}")
+            if term["target"] != "label" and term["target"] not in self.targets:
+                raise self._err(
+                    f"unknown target {term['target']!r}",
+                    f"{where}.target",
+                    "label or a name of the targets section"
+                    + (": " + ", ".join(self.targets) if self.targets else ""),
+                )
+            terms.append(term)
+        return terms
+
+    def required_heads(self) -> list[tuple[str, str]]:
+        """``(config field, head)`` for every head the task's loss reads (``logits`` by default)."""
+        if self.loss_terms is None:
+            return [("labels", "logits")]
+        return [(f"loss[{i}].head", t["head"]) for i, t in enumerate(self.loss_terms)]
+
+    @property
+    def collections(self) -> dict[str, dict[str, str]]:
+        """``{collection: {role: input name}}`` (``pf_features`` is the role ``features`` of ``pf``)."""
+        out: dict[str, dict[str, str]] = {}
+        for gname in self.inputs:
+            coll, _, role = gname.rpartition("_")
+            out.setdefault(coll, {})[role] = gname
+        return out
 
     def _parse_labels(self, labels: Any) -> None:
         if not labels or not isinstance(labels, dict) or "type" not in labels:
@@ -255,6 +355,8 @@ class DataConfig:
             compile_expression(v, field=f"new_variables.{k}")
         for k, v in self.label_exprs.items():
             compile_expression(v, field=f"labels.value.{k}")
+        for k, v in self.targets.items():
+            compile_expression(v, field=f"targets.{k}")
 
     # ------------------------------------------------------------------ views
     @classmethod
@@ -266,7 +368,11 @@ class DataConfig:
         auto = path.with_name(path.name + ".auto.yaml") if path.suffix != ".auto.yaml" else path
         src = auto if use_auto and auto.is_file() else path
         try:
-            options = yaml.safe_load(src.read_text())
+            text = src.read_text()
+            dup = _duplicate_key(yaml.compose(text, Loader=yaml.SafeLoader))
+            if dup is not None:
+                raise ConfigError(f"given twice (again on line {dup[1]})", file=src, field=dup[0])
+            options = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"not valid YAML: {exc}", file=src) from None
         return cls(options or {}, source=src)
@@ -293,13 +399,6 @@ class DataConfig:
     def needs_auto_standardization(self) -> bool:
         return any(v.center == "auto" for g in self.inputs.values() for v in g.variables)
 
-    def input_role(self, role: str) -> InputGroup | None:
-        """The input whose name ends with ``role`` (``points``, ``features``, ``vectors``, ``mask``)."""
-        for name, g in self.inputs.items():
-            if name == role or name.endswith("_" + role):
-                return g
-        return None
-
     def derived_variables(self, *, train: bool = True) -> list[str]:
         """Names of all variables the loader produces (inputs, labels, observers, weights, selection)."""
         names = [v.name for g in self.inputs.values() for v in g.variables]
@@ -320,7 +419,7 @@ class DataConfig:
         sel = self.selection if train else self.test_time_selection
         if sel:
             needed |= set(compile_expression(sel))
-        for e in self.label_exprs.values():
+        for e in (*self.label_exprs.values(), *self.targets.values()):
             needed |= set(compile_expression(e))
         out: set[str] = set()
         seen: set[str] = set()

@@ -45,13 +45,15 @@ log = logging.getLogger(__name__)
 class JetArrays:
     """Model-ready arrays for N jets: ``inputs[name]`` (N, C, L) float32, ``label`` (N,) int64 (simple
     labels) or
-    ``targets`` (N, K) float32 (custom labels), ``weight`` (N,) float32, ``observers[name]`` (N,)."""
+    ``targets`` (N, K) float32 (custom labels), ``weight`` (N,) float32, ``observers[name]`` (N,),
+    ``target_values[name]`` (N,) float32 (the config's regression ``targets``)."""
 
     inputs: dict[str, np.ndarray]
     label: np.ndarray | None
     weight: np.ndarray
     observers: dict[str, np.ndarray] = field(default_factory=dict)
     targets: np.ndarray | None = None
+    target_values: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.weight)
@@ -67,6 +69,7 @@ class JetArrays:
             weight=np.concatenate([p.weight for p in parts]),
             observers={k: np.concatenate([p.observers[k] for p in parts]) for k in p0.observers},
             targets=None if p0.targets is None else np.concatenate([p.targets for p in parts]),
+            target_values={k: np.concatenate([p.target_values[k] for p in parts]) for k in p0.target_values},
         )
 
     def subset(self, index: np.ndarray) -> JetArrays:
@@ -76,6 +79,7 @@ class JetArrays:
             weight=self.weight[index],
             observers={k: v[index] for k, v in self.observers.items()},
             targets=None if self.targets is None else self.targets[index],
+            target_values={k: v[index] for k, v in self.target_values.items()},
         )
 
 
@@ -293,6 +297,11 @@ def build_arrays(
             _check_finite(v, file=file, name=k, row_offset=row_offset)
             cols.append(v.reshape(n, -1))
         targets = np.concatenate(cols, axis=1)
+    target_values = {}
+    for k, e in getattr(config, "targets", {}).items():
+        v = ak.to_numpy(ak.Array(evaluate(e, table, field=f"targets.{k}"))).astype(np.float32).reshape(n)
+        _check_finite(v if keep is None else np.where(keep, v, 0.0), file=file, name=k, row_offset=row_offset)
+        target_values[k] = v
     inputs = {}
     for gname, g in config.inputs.items():
         rows = []
@@ -314,7 +323,14 @@ def build_arrays(
     if train and config.weights is not None and config.weights.get("use_precomputed_weights"):
         for b in config.weights["weight_branches"]:
             weight = weight * ak.to_numpy(table[b]).astype(np.float32)
-    out = JetArrays(inputs=inputs, label=labels, weight=weight, observers=observers, targets=targets)
+    out = JetArrays(
+        inputs=inputs,
+        label=labels,
+        weight=weight,
+        observers=observers,
+        targets=targets,
+        target_values=target_values,
+    )
     if (
         train
         and reweight
@@ -473,11 +489,19 @@ def auto_standardize(
 
 class _TorchDataset:
     """Map-style dataset whose items are whole batches (indexed by a list of jet indices): one numpy gather
-    per
-    batch instead of one Python call per jet."""
+    per batch instead of one Python call per jet. A batch is a dict: ``inputs`` (name → tensor), ``label``,
+    ``targets`` (name → tensor), ``weight`` and the numeric per-jet ``observers`` (never model inputs)."""
 
     def __init__(self, arrays: JetArrays, input_names: Sequence[str]) -> None:
         self.arrays, self.names = arrays, list(input_names)
+        self.observers = [
+            k
+            for k, v in arrays.observers.items()
+            if not k.startswith("_rw_")
+            and isinstance(v, np.ndarray)
+            and v.ndim == 1
+            and v.dtype.kind in "biuf"
+        ]
 
     def __len__(self) -> int:
         return len(self.arrays)
@@ -488,11 +512,13 @@ class _TorchDataset:
         a = self.arrays
         index = np.asarray(index)
         y = a.label[index] if a.label is not None else a.targets[index]
-        return (
-            tuple(torch.from_numpy(a.inputs[n][index]) for n in self.names),
-            torch.from_numpy(np.asarray(y)),
-            torch.from_numpy(a.weight[index]),
-        )
+        return {
+            "inputs": {n: torch.from_numpy(a.inputs[n][index]) for n in self.names},
+            "label": torch.from_numpy(np.asarray(y)),
+            "targets": {k: torch.from_numpy(v[index]) for k, v in a.target_values.items()},
+            "weight": torch.from_numpy(a.weight[index]),
+            "observers": {k: torch.from_numpy(np.asarray(a.observers[k][index])) for k in self.observers},
+        }
 
 
 def make_dataloader(
@@ -506,7 +532,8 @@ def make_dataloader(
     drop_last: bool = False,
     sampler: Any = None,
 ):
-    """A torch DataLoader over in-memory arrays yielding ``(inputs, label, weight)`` batches.
+    """A torch DataLoader over in-memory arrays yielding dict batches (``inputs``, ``label``, ``targets``,
+    ``weight``, ``observers``).
 
     Shuffling uses a generator seeded with ``seed`` (call ``loader.generator.manual_seed(seed + epoch)``
     per epoch

@@ -10,7 +10,8 @@ and only the pair structure (how particles cluster) tells them apart — the cas
 (ParT's
 interaction matrix, ParticleNet's EdgeConv) must solve. Classes with ``displaced`` prongs get impact
 parameters
-from a decay length, others prompt ones. Units: GeV, mm, rad.
+from a decay length, others prompt ones, and more, farther and heavier secondary vertices (``sv_*``);
+``jet_genjet_wnu_pt`` is a generator-level p_T (with neutrinos) for regression. Units: GeV, mm, rad.
 """
 
 from __future__ import annotations
@@ -151,7 +152,47 @@ def make_toy_jets(
         tau = np.where(nprong >= t, 0.3, 0.05) * rng.uniform(0.7, 1.3, n) / t
         cols[f"jet_tau{t}"] = tau.astype(np.float32)
     cols["aux_nprongs"] = nprong.astype(np.float32)
+    cols.update(_toy_secondary_vertices(np.random.default_rng([seed, 1]), cls, classes, jpt, counts))
+    # generator-level jet p_T with neutrinos: a response that depends on the neutral-hadron p_T fraction
+    # (under-measured) and on a lepton (its neutrino escapes), so a regression head has something to learn
+    nh_frac = np.bincount(jet_of, pt * neutral, minlength=n) / np.maximum(
+        np.bincount(jet_of, pt, minlength=n), 1e-9
+    )
+    has_lep = np.array([TOY_CLASSES[classes[c]][2] for c in cls])
+    gen_rng = np.random.default_rng([seed, 2])
+    response = 1.0 + 0.5 * nh_frac + 0.15 * has_lep + 0.02 * gen_rng.standard_normal(n)
+    cols["jet_genjet_wnu_pt"] = (jpt * response).astype(np.float32)
     return cols
+
+
+def _toy_secondary_vertices(
+    rng: np.random.Generator, cls: np.ndarray, classes: Sequence[str], jpt: np.ndarray, counts: np.ndarray
+) -> dict[str, ak.Array]:
+    """Secondary vertices (``sv_*`` branches as the generator writes them): classes with displaced prongs have
+    more of them, farther from the primary vertex, heavier and with more tracks. From their own random stream
+    (the particle branches are those of the same seed without SVs)."""
+    disp = np.array([TOY_CLASSES[classes[c]][1] for c in cls])
+    n = len(cls)
+    nsv = np.minimum(rng.poisson(0.5 + 3.0 * disp), 5)
+    j = np.repeat(np.arange(n), nsv)
+    t = int(nsv.sum())
+    dsp = disp[j] > 0
+    d3d = rng.exponential(0.05 + 4.0 * disp[j])
+    d3derr = 0.02 + 0.03 * rng.random(t)
+    dxy = d3d * rng.uniform(0.6, 1.0, t)
+    cols = {
+        "sv_pt": jpt[j] * rng.uniform(0.05, 0.5, t),
+        "sv_mass": np.where(dsp, rng.uniform(0.8, 4.5, t), rng.uniform(0.3, 2.0, t)),
+        "sv_ntracks": 2.0 + rng.poisson(1.0 + 2.0 * disp[j]),
+        "sv_dxy": dxy,
+        "sv_dxysig": dxy / (d3derr * 0.8),
+        "sv_d3d": d3d,
+        "sv_d3dsig": d3d / d3derr,
+        "sv_costhetasvpv": 1.0 - rng.exponential(1e-3, t),
+        "sv_deta": 0.1 * rng.standard_normal(t),
+        "sv_dphi": 0.1 * rng.standard_normal(t),
+    }
+    return {k: ak.unflatten(np.asarray(v, dtype=np.float32), nsv) for k, v in cols.items()}
 
 
 def write_toy_jets(

@@ -1,12 +1,15 @@
-"""Tagger architectures (``nn.Module``s only): ParT, ParticleNet, PFN, DNN; a registry; weaver-core
-importers."""
+"""Tagger architectures (``nn.Module``s only): ParT, ParticleNet, PFN, DNN, ParT on PF + SV; the model
+contract (named inputs, named heads); a registry; weaver-core importers."""
 
+from higgsflow.models.contract import ContractModel, contract_model
 from higgsflow.models.registry import MODELS, build_model, export_description, register_model
 from higgsflow.models.weaver import load_weaver_state_dict, read_checkpoint
 
 __all__ = [
     "MODELS",
+    "ContractModel",
     "build_model",
+    "contract_model",
     "export_description",
     "load_weaver_state_dict",
     "read_checkpoint",

@@ -1,79 +1,146 @@
-"""One registry of tagger architectures by name, built from a data config.
+"""One registry of architectures by name, built from a data config.
 
-Every model takes ``(points, features, vectors, mask)`` tensors (N, C, P) and returns logits (N, K); its
-``input_roles`` say which of them it uses, and :func:`export_description` gives ONNX input names, example
-shapes and
-dynamic axes derived from the data config (so export needs no guessing).
+Every model follows the contract of :mod:`higgsflow.models.contract`: ``forward(inputs)`` takes the data
+config's input groups by name and returns named heads. A model class declares the ``input_groups`` it needs and
+the ``heads`` it returns; :func:`build_model` resolves the groups against the data config and checks that the
+task's loss only names heads the model returns, with one error line naming the config file and the field.
+:func:`export_description` gives ONNX input names, example shapes and dynamic axes derived from the config.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
 from higgsflow.errors import ConfigError, ModelError
+from higgsflow.models.contract import ROLES, ContractModel, contract_model, split_name
 
-__all__ = ["MODELS", "ROLES", "build_model", "export_description", "register_model"]
+__all__ = ["MODELS", "ROLES", "build_model", "export_description", "register_model", "resolve_inputs"]
 
-ROLES = ("points", "features", "vectors", "mask")
+log = logging.getLogger(__name__)
+
 MODELS: dict[str, Callable[..., nn.Module]] = {}
+_WARNED: set[tuple[str, tuple[str, ...]]] = set()
+_ALIASES = {"particletransformer": "part", "pn": "particlenet", "partsv": "part_sv"}
+
+
+def _key(name: str) -> str:
+    key = name.lower().replace("-", "_")
+    return _ALIASES.get(key.replace("_", ""), key)
 
 
 def register_model(name: str, factory: Callable[..., nn.Module]) -> None:
-    """Add an architecture under ``name`` (factory(input_dim, num_classes, **kwargs))."""
-    MODELS[name] = factory
+    """Add an architecture under ``name``.
+
+    ``factory`` is a :class:`~higgsflow.models.contract.ContractModel` subclass with a classmethod
+    ``from_config(data_config, input_map, **kwargs)``, or a positional tagger class
+    (``factory(input_dim, num_classes, **kwargs)`` with ``forward(points, features, vectors, mask)``), which is
+    adapted to the contract.
+    """
+    if isinstance(factory, type) and not issubclass(factory, ContractModel):
+        factory = contract_model(factory)
+    MODELS[_key(name)] = factory
 
 
 def _builtin() -> None:
+    if "part" in MODELS:
+        return
     from higgsflow.models.baselines import DNN, PFN
     from higgsflow.models.part import ParticleTransformer
+    from higgsflow.models.part_sv import ParticleTransformerSV
     from higgsflow.models.particlenet import ParticleNet
 
-    MODELS.setdefault("part", ParticleTransformer)
-    MODELS.setdefault("particlenet", ParticleNet)
-    MODELS.setdefault("pfn", PFN)
-    MODELS.setdefault("dnn", DNN)
+    for name, cls in (
+        ("part", ParticleTransformer),
+        ("particlenet", ParticleNet),
+        ("pfn", PFN),
+        ("dnn", DNN),
+    ):
+        MODELS.setdefault(name, contract_model(cls))
+    MODELS.setdefault("part_sv", ParticleTransformerSV)
+
+
+def main_collection(data_config: Any) -> str | None:
+    """The collection of the config's first ``*_features`` input (what one-collection taggers read)."""
+    for name in data_config.inputs:
+        coll, role = split_name(name)
+        if role == "features":
+            return coll
+    return None
+
+
+def resolve_inputs(cls: Any, data_config: Any, network: str) -> dict[tuple[str, str], str]:
+    """``{(collection, role): input name}`` for the ``input_groups`` of ``cls``; a required group the config
+    lacks raises :class:`ConfigError` naming the config file and the missing input."""
+    have = {split_name(n): n for n in data_config.inputs}
+    out: dict[tuple[str, str], str] = {}
+    main = main_collection(data_config)
+    for coll, roles in cls.input_groups.items():
+        actual = main if coll == "*" else coll
+        for r in roles:
+            optional = r.endswith("?")
+            role = r.rstrip("?")
+            name = have.get((actual, role)) if actual is not None else None
+            if name is None:
+                if optional:
+                    continue
+                want = f"*_{role}" if coll == "*" else f"{coll}_{role}"
+                raise ConfigError(
+                    f"network {network!r} needs an input named {want}",
+                    file=data_config.source,
+                    field="inputs",
+                )
+            out[(coll, role)] = name
+    return out
 
 
 def build_model(name: str, data_config: Any, **kwargs: Any) -> nn.Module:
-    """Build architecture ``name`` (part, particlenet, pfn, dnn) for ``data_config``'s inputs and classes."""
+    """Build architecture ``name`` (part, particlenet, pfn, dnn, part_sv or a registered one) for
+    ``data_config``: its input groups, its classes and the heads its task needs."""
     _builtin()
-    key = name.lower().replace("-", "").replace("_", "")
-    aliases = {"parT": "part", "particletransformer": "part", "pn": "particlenet"}
-    key = aliases.get(key, key)
+    key = _key(name)
     if key not in MODELS:
         raise ModelError("unknown network", field=name, expected="one of " + ", ".join(sorted(MODELS)))
-    feats = data_config.input_role("features")
-    if feats is None:
-        raise ConfigError("the data config has no *_features input", file=data_config.source, field="inputs")
-    cls = MODELS[key]
-    n_in, n_out = len(feats.variables), data_config.num_classes
-    if key == "particlenet":
-        model = cls(n_in, n_out, **kwargs)
-    elif key == "dnn":
-        model = cls(n_in, n_out, **{"length": feats.length, **kwargs})
+    cls: Any = MODELS[key]
+    input_map = resolve_inputs(cls, data_config, name) if isinstance(cls, type) else {}
+    if hasattr(cls, "from_config"):
+        model = cls.from_config(data_config, input_map, **kwargs)
     else:
-        model = cls(n_in, n_out, **kwargs)
-    for role in getattr(model, "required_roles", getattr(model, "input_roles", ())):
-        if data_config.input_role(role) is None:
-            raise ConfigError(
-                f"network {name!r} needs an input named *_{role}", file=data_config.source, field="inputs"
-            )
+        feats = data_config.inputs[input_map[("*", "features")]]
+        extra = {"length": feats.length} if key == "dnn" else {}
+        model = cls(len(feats.variables), data_config.num_classes, **{**extra, **kwargs})
+    model.input_map = input_map  # type: ignore[attr-defined]
     model.arch = key  # type: ignore[attr-defined]
+    used = {split_name(n)[0] for n in input_map.values()}
+    unused = [c for c in dict.fromkeys(split_name(n)[0] for n in data_config.inputs) if c not in used]
+    if unused and input_map and (key, tuple(unused)) not in _WARNED:
+        _WARNED.add((key, tuple(unused)))
+        log.warning("network %s reads no input of the collection(s) %s", name, ", ".join(unused))
+    heads = tuple(getattr(model, "heads", ("logits",)))
+    for field, head in getattr(data_config, "required_heads", lambda: [])():
+        if head not in heads:
+            raise ConfigError(
+                f"network {name!r} has no head {head!r} (it returns {', '.join(heads)})",
+                file=data_config.source,
+                field=field,
+            )
     return model
 
 
 def export_description(model: nn.Module, data_config: Any) -> dict[str, Any]:
-    """ONNX input names (the data config's), example shapes (batch 1) and dynamic axes (batch, particles)."""
+    """ONNX input names (the data config's), example shapes (batch 1), output names (one per head, the class
+    head as ``softmax``) and dynamic axes (batch, and the length of each collection)."""
     names, shapes, axes = [], {}, {}
-    for role in ROLES:
-        g = data_config.input_role(role)
-        if g is None or role not in getattr(model, "input_roles", ROLES):
-            continue
-        names.append(g.name)
-        shapes[g.name] = (1, len(g.variables), g.length)
-        axes[g.name] = {0: "N", 2: "n_" + g.name.split("_")[0]} if g.length > 1 else {0: "N"}
-    axes["softmax"] = {0: "N"}
-    return {"input_names": names, "input_shapes": shapes, "output_names": ["softmax"], "dynamic_axes": axes}
+    for name in getattr(model, "input_map", {}).values():
+        g = data_config.inputs[name]
+        names.append(name)
+        shapes[name] = (1, len(g.variables), g.length)
+        coll = split_name(name)[0] or name
+        axes[name] = {0: "N", 2: "n_" + coll} if g.length > 1 else {0: "N"}
+    outputs = ["softmax" if h == "logits" else h for h in getattr(model, "heads", ("logits",))]
+    for o in outputs:
+        axes[o] = {0: "N"}
+    return {"input_names": names, "input_shapes": shapes, "output_names": outputs, "dynamic_axes": axes}

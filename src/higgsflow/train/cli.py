@@ -67,7 +67,9 @@ def _progress_bar(total_epochs: int):
 
 def train_command(
     data_config: Path = typer.Option(..., "--data-config", "-c", help="weaver-style data config (YAML)"),
-    network: str = typer.Option("part", "--network", "-n", help="part, particlenet, pfn or dnn"),
+    network: str = typer.Option(
+        "part", "--network", "-n", help="part, particlenet, pfn, dnn or part_sv (PF + SV)"
+    ),
     train_files: list[Path] = typer.Option(..., "--train", help="training files (.root/.parquet)"),
     val_files: list[Path] = typer.Option(..., "--val", help="validation files"),
     out: Path = typer.Option(..., "--out", "-o", help="run folder to create"),
@@ -179,7 +181,8 @@ def predict_command(
     backend: str = typer.Option("onnx", help="onnx (ONNX Runtime) or torch"),
     batch_size: int = typer.Option(512, help="inference batch size"),
 ) -> None:
-    """Write copies of FILES with score_<class> branches added (never overwrites)."""
+    """Write copies of FILES with one branch per model output added: score_<class>, and each regression head
+    (never overwrites)."""
     from higgsflow.train.inference import predict_files
 
     for p in predict_files(run, files, out_dir, backend=backend, batch_size=batch_size):
@@ -192,7 +195,8 @@ def export_command(
     out: Path | None = typer.Option(None, help="output file (default RUN/model.onnx)"),
     overwrite: bool = typer.Option(False, help="replace an existing export"),
 ) -> None:
-    """Export the model (softmax outputs, dynamic batch and particle axes)."""
+    """Export the model (named inputs, one output per head with softmax for the classes, dynamic batch and
+    per-collection length axes)."""
     from higgsflow.errors import ConfigError
     from higgsflow.train.inference import export_onnx
 

@@ -23,9 +23,11 @@ from higgsflow.data.config import DataConfig
 from higgsflow.data.io import read_metadata, read_table, write_table
 from higgsflow.data.loader import JetArrays, expand_files, iter_arrays, load_arrays
 from higgsflow.errors import DataError, ModelError
+from higgsflow.models.contract import split_name
 from higgsflow.models.registry import export_description
 from higgsflow.outputs import check_output, check_outputs
-from higgsflow.train.loop import load_run_model, role_names
+from higgsflow.train.loop import _mask_name, load_run_model, model_input_names
+from higgsflow.train.task import Task
 
 __all__ = [
     "EvaluationResult",
@@ -39,15 +41,41 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _ordered_inputs(config: DataConfig, arrays: JetArrays) -> list[np.ndarray]:
-    return [arrays.inputs[n] for n in role_names(config) if n is not None]
+def _collections(names: Sequence[str], config: DataConfig) -> dict[str, str | None]:
+    """For each input name, the mask input of its collection (None: no mask, never cut)."""
+    out = {}
+    for n in names:
+        coll = split_name(n)[0]
+        m = f"{coll}_mask" if coll else "mask"
+        out[n] = m if m in config.inputs and config.inputs[n].length > 1 else None
+    return out
 
 
-def _lengths(config: DataConfig, arrays: JetArrays) -> np.ndarray:
-    g = config.input_role("mask")
-    if g is None:
+def _lengths(config: DataConfig, arrays: JetArrays, mask: str | None) -> np.ndarray:
+    if mask is None:
         return np.full(len(arrays), max(x.shape[-1] for x in arrays.inputs.values()))
-    return (arrays.inputs[g.name][:, 0] != 0).sum(axis=1)
+    return (arrays.inputs[mask][:, 0] != 0).sum(axis=1)
+
+
+def _cut_batch(
+    arrays: JetArrays, names: Sequence[str], masks: dict[str, str | None], idx: np.ndarray, min_len: int = 1
+) -> dict[str, np.ndarray]:
+    """The jets ``idx`` of each input, each collection cut to its own longest jet of the batch (at least
+    ``min_len`` slots, zero-padded beyond the stored length)."""
+    longest: dict[str, int] = {}
+    out = {}
+    for n in names:
+        x = arrays.inputs[n][idx]
+        m = masks[n]
+        if m is not None:
+            if m not in longest:
+                longest[m] = max(int((arrays.inputs[m][idx, 0] != 0).sum(axis=1).max(initial=0)), min_len)
+            length = longest[m]
+            x = x[..., :length]
+            if x.shape[-1] < length:
+                x = np.concatenate([x, np.zeros((*x.shape[:2], length - x.shape[-1]), x.dtype)], axis=-1)
+        out[n] = np.ascontiguousarray(x)
+    return out
 
 
 def _batches(lengths: np.ndarray, batch_size: int, min_len: int = 1):
@@ -55,6 +83,35 @@ def _batches(lengths: np.ndarray, batch_size: int, min_len: int = 1):
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         yield idx, max(int(lengths[idx].max()), min_len)
+
+
+def score_heads(
+    model: torch.nn.Module,
+    config: DataConfig,
+    arrays: JetArrays,
+    *,
+    batch_size: int = 512,
+    device: str = "cpu",
+) -> dict[str, np.ndarray]:
+    """Every head of a PyTorch model for ``arrays`` (the class head ``logits`` as softmax probabilities under
+    the name ``softmax``), in the order of ``arrays``."""
+    model = model.to(device).eval()
+    names = model_input_names(model, config)
+    masks = _collections(names, config)
+    main = _mask_name(model, config)
+    out: dict[str, np.ndarray] = {}
+    with torch.inference_mode():
+        for idx, _ in _batches(_lengths(config, arrays, main), batch_size):
+            batch = {
+                k: torch.from_numpy(v).to(device) for k, v in _cut_batch(arrays, names, masks, idx).items()
+            }
+            for head, t in model(batch).items():
+                t = torch.softmax(t.float(), dim=1) if head == "logits" else t.float()
+                key = "softmax" if head == "logits" else head
+                if key not in out:
+                    out[key] = np.empty((len(arrays), *t.shape[1:]), dtype=np.float32)
+                out[key][idx] = t.cpu().numpy()
+    return out
 
 
 def score_arrays(
@@ -66,26 +123,19 @@ def score_arrays(
     device: str = "cpu",
 ) -> np.ndarray:
     """Softmax scores (N, K) of a PyTorch model, in the order of ``arrays``."""
-    model = model.to(device).eval()
-    inputs = _ordered_inputs(config, arrays)
-    out = np.empty((len(arrays), config.num_classes), dtype=np.float32)
-    with torch.inference_mode():
-        for idx, length in _batches(_lengths(config, arrays), batch_size):
-            args = iter([torch.from_numpy(x[idx, :, :length]).to(device) for x in inputs])
-            full = [next(args) if n is not None else None for n in role_names(config)]
-            out[idx] = torch.softmax(model(*full).float(), dim=1).cpu().numpy()
-    return out
+    return score_heads(model, config, arrays, batch_size=batch_size, device=device)["softmax"]
 
 
-class _Softmax(torch.nn.Module):
-    def __init__(self, model: torch.nn.Module, roles: list[str | None]) -> None:
+class _Export(torch.nn.Module):
+    """Positional named inputs → the heads as a tuple (the class head as softmax), for ONNX export."""
+
+    def __init__(self, model: torch.nn.Module, names: list[str], heads: list[str]) -> None:
         super().__init__()
-        self.model, self.roles = model, roles
+        self.model, self.names, self.heads = model, names, heads
 
     def forward(self, *inputs):
-        it = iter(inputs)
-        args = [next(it) if r is not None else None for r in self.roles]
-        return torch.softmax(self.model(*args), dim=1)
+        out = self.model(dict(zip(self.names, inputs, strict=True)))
+        return tuple(torch.softmax(out[h], dim=1) if h == "logits" else out[h] for h in self.heads)
 
 
 def export_onnx(
@@ -95,8 +145,9 @@ def export_onnx(
     opset: int = 17,
     overwrite: bool = False,
 ) -> Path:
-    """Export a run's model to ONNX with softmax outputs and dynamic batch and particle axes
-    (``run/model.onnx``), with ``model.json`` (input names, shapes, axes) and, in the same folder,
+    """Export a run's model to ONNX (``run/model.onnx``): inputs named as the data config's input groups, one
+    output per head (the class head as ``softmax`` probabilities, regression heads by their names), a dynamic
+    batch axis and a dynamic length axis per collection (``n_pf``, ``n_sv``, ...), with ``model.json`` (input names, shapes, axes) and, in the same folder,
     ``preprocess.json``: the input preprocessing as CMSSW's ONNX jet-tagger producers read it
     (:meth:`DataConfig.preprocess_json`)."""
     run = Path(run)
@@ -105,11 +156,10 @@ def export_onnx(
     check_outputs([path, path.with_suffix(".json"), prep_path], overwrite=overwrite)
     cfg, model = load_run_model(run)
     desc = export_description(model, cfg)
-    roles = [n if n in desc["input_names"] else None for n in role_names(cfg)]
     for m in model.modules():
         if hasattr(m, "export_mode"):
             m.export_mode = True
-    wrapper = _Softmax(model, roles).eval()
+    wrapper = _Export(model, desc["input_names"], list(getattr(model, "heads", ("logits",)))).eval()
     k_min = max([c.k + 1 for c in getattr(model, "edge_convs", [])] or [1])
     prep = cfg.preprocess_json(desc["input_names"], min_length=k_min)
     example = tuple(
@@ -117,7 +167,7 @@ def export_onnx(
         for s in desc["input_shapes"].values()
     )
     for name, x in zip(desc["input_names"], example, strict=True):
-        if name.endswith("mask"):
+        if split_name(name)[1] == "mask":
             x.fill_(1.0)
         else:
             x.normal_(generator=torch.Generator().manual_seed(0))
@@ -141,7 +191,7 @@ def export_onnx(
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         raise ModelError(f"ONNX export failed: {exc}", file=path) from exc
-    meta = {**desc, "min_particles": k_min, "label_names": cfg.label_names}
+    meta = {**desc, "min_particles": k_min, "label_names": cfg.label_names, "heads": list(model.heads)}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     prep_path.write_text(json.dumps(prep, indent=2))
     return path
@@ -169,22 +219,26 @@ class OnnxScorer:
         )
         self.input_names = [i.name for i in self.session.get_inputs()]
 
-    def score(self, config: DataConfig, arrays: JetArrays, *, batch_size: int = 512) -> np.ndarray:
-        out = None
-        lengths = _lengths(config, arrays)
-        for idx, length in _batches(lengths, batch_size, self.min_particles):
-            feed = {}
-            for name in self.input_names:
-                x = arrays.inputs[name]
-                x = x[idx, :, :length] if x.shape[-1] > 1 else x[idx]
-                if x.shape[-1] < length and arrays.inputs[name].shape[-1] > 1:  # shorter than k + 1: pad
-                    x = np.concatenate([x, np.zeros((*x.shape[:2], length - x.shape[-1]), x.dtype)], axis=-1)
-                feed[name] = np.ascontiguousarray(x)
-            res = self.session.run(None, feed)[0]
-            if out is None:
-                out = np.empty((len(arrays), res.shape[1]), dtype=np.float32)
-            out[idx] = res
+    def score_heads(
+        self, config: DataConfig, arrays: JetArrays, *, batch_size: int = 512
+    ) -> dict[str, np.ndarray]:
+        """Every output of the model by name (``softmax`` and the regression heads), in the order of
+        ``arrays``."""
+        masks = _collections(self.input_names, config)
+        main = next((m for m in masks.values() if m is not None), None)
+        outs = [o.name for o in self.session.get_outputs()]
+        out: dict[str, np.ndarray] = {}
+        for idx, _ in _batches(_lengths(config, arrays, main), batch_size):
+            feed = _cut_batch(arrays, self.input_names, masks, idx, self.min_particles)
+            for name, res in zip(outs, self.session.run(None, feed), strict=True):
+                if name not in out:
+                    out[name] = np.empty((len(arrays), *res.shape[1:]), dtype=np.float32)
+                out[name][idx] = res
         return out
+
+    def score(self, config: DataConfig, arrays: JetArrays, *, batch_size: int = 512) -> np.ndarray:
+        """Softmax scores (N, K), in the order of ``arrays``."""
+        return self.score_heads(config, arrays, batch_size=batch_size)["softmax"]
 
 
 @dataclass
@@ -205,7 +259,8 @@ def evaluate_run(
     max_jets: int | None = None,
     overwrite: bool = False,
 ) -> EvaluationResult:
-    """Score ``test_files`` with a run's best model; write ``metrics.json``, ``roc.png``, ``scores.png``."""
+    """Score ``test_files`` with a run's best model; write ``metrics.json`` (with, for a task with regression
+    heads, their response, resolution and quantile coverage under ``regression``), ``roc.png``, ``scores.png``."""
     from higgsflow.evaluate.metrics import compute_metrics
     from higgsflow.evaluate.plots import plot_roc, plot_scores, sqrt_s_of
 
@@ -218,10 +273,18 @@ def evaluate_run(
     if cfg.label_type != "simple":
         raise ModelError("evaluate supports classification runs (simple labels)", file=run)
     arrays = load_arrays(test_files, cfg, train=False, max_jets=max_jets)
-    scores = score_arrays(model, cfg, arrays, batch_size=batch_size)
+    heads = score_heads(model, cfg, arrays, batch_size=batch_size)
+    scores = heads["softmax"]
     metrics = compute_metrics(scores, arrays.label, cfg.label_names)
     out.mkdir(parents=True, exist_ok=True)
     result = metrics.to_dict()
+    regression = {
+        k: v
+        for k, v in Task(cfg).metrics(heads, arrays.label, arrays.target_values).items()
+        if k != "accuracy" and not k.startswith("auc_")
+    }
+    if regression:  # response, resolution, quantile coverage of the regression heads
+        result["regression"] = regression
     result["test_files"] = [os.fspath(f) for f in test_files]
     metrics_path.write_text(json.dumps(result, indent=2))
     com = sqrt_s_of(test_files)  # √s for the plot headers, from the files' metadata
@@ -242,8 +305,9 @@ def predict_files(
     suffix: str = "",
     progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Write a copy of each input file into ``out_dir`` with branches ``score_<class>`` added (never
-    overwrites).
+    """Write a copy of each input file into ``out_dir`` with one branch per model output added (never
+    overwrites): ``score_<class>`` and one per regression head (e.g. ``pt_corr``), as :meth:`Task.predict`
+    names them.
 
     ``backend`` ``onnx`` (default; exports ``run/model.onnx`` first if missing) or ``torch``.
     """
@@ -271,22 +335,22 @@ def predict_files(
         if not onnx_path.is_file():
             export_onnx(run, onnx_path)
         scorer: Any = OnnxScorer(onnx_path, threads=torch.get_num_threads())
+    task = Task(cfg)
     outputs = []
     for f, dest in zip(files, dests, strict=True):
         f = Path(f)
-        parts = []
+        parts: dict[str, list[np.ndarray]] = {}
         for _, arrays in iter_arrays([f], cfg, train=False, step=100_000, reweight=False):
             if backend == "onnx":
-                parts.append(scorer.score(cfg, arrays, batch_size=batch_size))
+                heads = scorer.score_heads(cfg, arrays, batch_size=batch_size)
             else:
-                parts.append(score_arrays(model, cfg, arrays, batch_size=batch_size))
-        scores = np.concatenate(parts)
+                heads = score_heads(model, cfg, arrays, batch_size=batch_size)
+            for name, values in task.predict(heads).items():
+                parts.setdefault(name, []).append(values)
         table = read_table(f, tree=cfg.treename)
         cols = {name: table[name] for name in table.fields}
-        for k, name in enumerate(cfg.label_names):
-            cols["score_" + (name[6:] if name.startswith("label_") else name)] = np.ascontiguousarray(
-                scores[:, k]
-            )
+        for name, values in parts.items():
+            cols[name] = np.ascontiguousarray(np.concatenate(values))
         # the input's metadata (generator settings, √s, seed) rides along: nothing about the jets is lost
         meta = {**read_metadata(f), "scored_by": os.fspath(run), "backend": backend}
         outputs.append(write_table(dest, cols, metadata=meta))

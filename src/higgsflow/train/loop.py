@@ -28,25 +28,25 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from higgsflow._version import __version__
 from higgsflow.data.config import DataConfig
 from higgsflow.data.loader import JetArrays, auto_standardize, expand_files, load_arrays, make_dataloader
 from higgsflow.errors import CheckpointError, ConfigError, DataError
-from higgsflow.models.registry import ROLES, build_model
+from higgsflow.models.registry import build_model
 from higgsflow.outputs import check_output
 from higgsflow.train.memory import MemoryPlan, measure_step_bytes, plan_micro_batch
 from higgsflow.train.optim import make_optimizer, make_scheduler
+from higgsflow.train.task import Task
 
 __all__ = [
     "TrainResult",
     "TrainSettings",
     "forward_batch",
     "load_run_model",
+    "model_input_names",
     "read_training_checkpoint",
     "reduce_validation",
-    "role_names",
     "train",
 ]
 
@@ -95,31 +95,43 @@ class TrainResult:
     best_val_loss: float
 
 
-def role_names(config: DataConfig) -> list[str | None]:
-    """The data-config input name for each model role (points, features, vectors, mask), or None."""
-    return [g.name if (g := config.input_role(r)) is not None else None for r in ROLES]
+def _mask_name(model: torch.nn.Module, config: DataConfig) -> str | None:
+    """The mask input of the model's main collection (the first one it reads), or None."""
+    names = list(getattr(model, "input_map", {}).values())
+    if not names:
+        return None
+    from higgsflow.models.contract import split_name
+
+    coll = split_name(names[0])[0]
+    name = f"{coll}_mask" if coll else "mask"
+    return name if name in config.inputs else None
 
 
-def forward_batch(model: torch.nn.Module, config: DataConfig, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Call ``model`` with tensors given in the order of :func:`role_names` without the Nones."""
-    it = iter(inputs)
-    args = [next(it) if n is not None else None for n in role_names(config)]
-    return model(*args)
+def forward_batch(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The model's heads for a batch of named inputs."""
+    return model(inputs)
 
 
 def _probe_inputs(
-    arrays: JetArrays, config: DataConfig, names: Sequence[str], device: torch.device, n: int = 2
-) -> tuple[list[torch.Tensor], int]:
+    arrays: JetArrays, model: torch.nn.Module, config: DataConfig, device: torch.device, n: int = 2
+) -> tuple[dict[str, torch.Tensor], int]:
     """``n`` copies of the jet with the most particles (the worst case of a step) and that multiplicity."""
-    mask = config.input_role("mask")
+    names = model_input_names(model, config)
+    mask = _mask_name(model, config)
     length = max(arrays.inputs[k].shape[-1] for k in names)
     if mask is not None:
-        counts = (arrays.inputs[mask.name][:, 0] != 0).sum(axis=1)
+        counts = (arrays.inputs[mask][:, 0] != 0).sum(axis=1)
         i = int(counts.argmax())
         length = max(int(counts[i]), 1)
     else:
         i = 0
-    return [torch.from_numpy(arrays.inputs[k][[i] * n]).to(device) for k in names], length
+    return {k: torch.from_numpy(arrays.inputs[k][[i] * n]).to(device) for k in names}, length
+
+
+def model_input_names(model: torch.nn.Module, config: DataConfig) -> list[str]:
+    """The data-config inputs the model reads (all of them for a model that does not say)."""
+    names = list(getattr(model, "input_map", {}).values())
+    return names or list(config.inputs)
 
 
 def plan_memory(
@@ -134,10 +146,12 @@ def plan_memory(
 ) -> MemoryPlan:
     """Measure the memory of a training step of ``model`` on the longest jets of ``arrays`` and choose the
     micro-batch (:func:`higgsflow.train.memory.plan_micro_batch`)."""
-    names = [n for n in role_names(config) if n is not None]
     n_probe = 2
-    inputs, length = _probe_inputs(arrays, config, names, device, n_probe)
-    saved = measure_step_bytes(model, lambda m, x: forward_batch(m, config, x), inputs, amp=amp)
+    inputs, length = _probe_inputs(arrays, model, config, device, n_probe)
+    names = list(inputs)
+    saved = measure_step_bytes(
+        model, lambda m, xs: m(dict(zip(names, xs, strict=True))), list(inputs.values()), amp=amp
+    )
     return plan_micro_batch(
         saved / n_probe,
         local_batch,
@@ -313,48 +327,55 @@ class _InterruptGuard:
         raise KeyboardInterrupt
 
 
-def _loss(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor, config: DataConfig) -> torch.Tensor:
-    if config.label_type == "simple":
-        per = F.cross_entropy(logits.float(), y, reduction="none")
-    else:
-        per = F.mse_loss(logits.float(), y.float(), reduction="none").mean(dim=1)
-    return (per * w).mean()
+def _to(batch: dict[str, Any], device: torch.device, non_blocking: bool = False) -> dict[str, Any]:
+    """The batch (tensors and dicts of tensors) on ``device``."""
+    return {
+        k: {n: t.to(device, non_blocking=non_blocking) for n, t in v.items()}
+        if isinstance(v, dict)
+        else v.to(device, non_blocking=non_blocking)
+        for k, v in batch.items()
+    }
 
 
-def _accumulate(net, cfg, inputs, y, w, micro, scaler, device, use_amp, *, ddp=False) -> torch.Tensor:
+def _slice(batch: dict[str, Any], sl: slice) -> dict[str, Any]:
+    return {k: {n: t[sl] for n, t in v.items()} if isinstance(v, dict) else v[sl] for k, v in batch.items()}
+
+
+def _accumulate(net, task: Task, batch, micro, scaler, device, use_amp, *, ddp=False) -> torch.Tensor:
     """Forward and backward of one batch in micro-batches of ``micro`` jets; the gradient is that of the batch
     loss (mean over its jets), which is returned (detached)."""
-    nb = len(y)
+    nb = len(batch["weight"])
     starts = range(0, nb, micro)
     total = torch.zeros((), device=device)
     for k, a in enumerate(starts):
         sl = slice(a, a + micro)
+        part_batch = _slice(batch, sl) if len(starts) > 1 else batch
         sync = not ddp or k == len(starts) - 1
         with nullcontext() if sync else net.no_sync():
             with torch.autocast(device.type, enabled=use_amp):
-                logits = forward_batch(net, cfg, [t[sl] for t in inputs])
-            part = _loss(logits, y[sl], w[sl], cfg)
+                heads = forward_batch(net, part_batch["inputs"])
+            part = task.loss(heads, part_batch)
             if len(starts) > 1:
-                part = part * (len(y[sl]) / nb)
+                part = part * (len(part_batch["weight"]) / nb)
             scaler.scale(part).backward()
         total += part.detach()
     return total
 
 
 @torch.no_grad()
-def _validate(model, config, loader, device) -> dict[str, float]:
+def _validate(model, task: Task, loader, device) -> dict[str, float]:
     """Sums over the jets of ``loader``: loss × jets, correct predictions, jets (see :func:`reduce_validation`)."""
     model.eval()
     tot_loss = correct = n = 0.0
-    for inputs, y, w in loader:
-        inputs = [t.to(device) for t in inputs]
-        y, w = y.to(device), w.to(device)
-        logits = forward_batch(model, config, inputs)
-        tot_loss += float(_loss(logits, y, w, config)) * len(y)
-        n += len(y)
-        if config.label_type == "simple":
-            correct += float((logits.argmax(1) == y).sum())
-    return {"loss_sum": tot_loss, "correct": correct, "n": n, "has_acc": float(config.label_type == "simple")}
+    for batch in loader:
+        batch = _to(batch, device)
+        heads = forward_batch(model, batch["inputs"])
+        nb = len(batch["weight"])
+        tot_loss += float(task.loss(heads, batch)) * nb
+        n += nb
+        if task.has_classes and "logits" in heads:
+            correct += float((heads["logits"].argmax(1) == batch["label"]).sum())
+    return {"loss_sum": tot_loss, "correct": correct, "n": n, "has_acc": float(task.has_classes)}
 
 
 def reduce_validation(sums: dict[str, float], device: torch.device | str = "cpu") -> dict[str, float]:
@@ -408,6 +429,10 @@ def train(
     else:
         check_output(out, folder=True, overwrite=overwrite, what="run")
     cfg = data_config if isinstance(data_config, DataConfig) else DataConfig.load(data_config)
+    with torch.random.fork_rng(
+        devices=[]
+    ):  # the network fits the config's inputs and heads: fail before reading
+        build_model(s.network, cfg, **s.network_kwargs)
     if train_arrays is None:
         train_files = expand_files(train_files, field="--train")
     if val_arrays is None:
@@ -433,11 +458,12 @@ def train(
         raise DataError("fewer training jets than processes", field="train")
 
     _seed_everything(s.seed)
+    task = Task(cfg)
     model = build_model(s.network, cfg, **s.network_kwargs).to(device)
     if world > 1 and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     opt = make_optimizer(s.optimizer, model, lr=s.lr, weight_decay=s.weight_decay)
-    names = [n for n in role_names(cfg) if n is not None]
+    names = model_input_names(model, cfg)
     if s.batch_size % world:
         raise ConfigError("batch_size must be divisible by the number of processes", field="batch_size")
     local_bs = s.batch_size // world
@@ -607,12 +633,12 @@ def train(
                 else:
                     sums = [0.0, 0]
                 for step in range(first, steps_per_epoch):
-                    inputs, y, w = next(batches)
+                    batch = next(batches)
                     guard.in_step = True
-                    inputs = [t.to(device, non_blocking=True) for t in inputs]
-                    y, w = y.to(device), w.to(device)
+                    batch = _to(batch, device, non_blocking=True)
+                    nb = len(batch["weight"])
                     opt.zero_grad(set_to_none=True)
-                    loss = _accumulate(net, cfg, inputs, y, w, micro, scaler, device, use_amp, ddp=world > 1)
+                    loss = _accumulate(net, task, batch, micro, scaler, device, use_amp, ddp=world > 1)
                     if s.grad_clip:
                         scaler.unscale_(opt.base if hasattr(opt, "base") else opt)
                         torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
@@ -620,8 +646,8 @@ def train(
                     scaler.update()
                     sched.step()
                     loss_value = float(loss)
-                    sums[0] += loss_value * len(y)
-                    sums[1] += len(y)
+                    sums[0] += loss_value * nb
+                    sums[1] += nb
                     pos, pos_rng, global_step = (epoch, step + 1), None, global_step + 1
                     guard.in_step = False
                     if progress is not None and rank == 0:
@@ -643,7 +669,7 @@ def train(
                     torch.distributed.all_reduce(t)
                     train_loss = float(t[0] / t[1])
                 metrics = {"epoch": epoch, "train_loss": train_loss, "lr": sched.get_last_lr()[0]}
-                metrics.update(reduce_validation(_validate(model, cfg, val_loader, device), device))
+                metrics.update(reduce_validation(_validate(model, task, val_loader, device), device))
                 metrics["time_s"] = time.perf_counter() - t0
                 history.append(metrics)
                 improved = metrics["val_loss"] < best["loss"]
