@@ -147,3 +147,14 @@ def test_truncated_root_training_file_exits_1_naming_it(sample, tmp_path, capsys
     capsys.readouterr()
     assert main(_train(sample["cfg"], cut, sample["val"], tmp_path / "run")) == 1
     _one_line_error(capsys, str(cut))
+
+
+def test_unknown_network_option_is_one_line_naming_it(sample, tmp_path, capsys):
+    """A typo in --network-options was a TypeError from the constructor (exit 3, "a bug")."""
+    args = _train(sample["cfg"], sample["train"], sample["val"], tmp_path / "run")
+    i = args.index("--network-options")
+    args[i + 1] = '{"phi_sizes": [8], "f_size": [8]}'
+    capsys.readouterr()
+    assert main(args) == 1
+    line = _one_line_error(capsys, "--network-options", "'f_size'", "f_sizes")
+    assert "bug" not in line and not (tmp_path / "run").exists()

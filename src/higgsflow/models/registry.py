@@ -105,6 +105,7 @@ def build_model(name: str, data_config: Any, **kwargs: Any) -> nn.Module:
     if key not in MODELS:
         raise ModelError("unknown network", field=name, expected="one of " + ", ".join(sorted(MODELS)))
     cls: Any = MODELS[key]
+    _check_options(cls, name, kwargs)
     input_map = resolve_inputs(cls, data_config, name) if isinstance(cls, type) else {}
     if hasattr(cls, "from_config"):
         model = cls.from_config(data_config, input_map, **kwargs)
@@ -128,6 +129,31 @@ def build_model(name: str, data_config: Any, **kwargs: Any) -> nn.Module:
                 field=field,
             )
     return model
+
+
+def _check_options(cls: Any, name: str, options: dict[str, Any]) -> None:
+    """Refuse a network option the architecture does not take (one line naming it and the valid ones), instead
+    of the constructor's TypeError."""
+    import inspect
+
+    try:
+        params = inspect.signature(cls.__init__ if isinstance(cls, type) else cls).parameters
+    except (TypeError, ValueError):  # no introspectable signature: let the constructor decide
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    known = [
+        p
+        for p, v in params.items()
+        if p != "self" and v.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    bad = [k for k in options if k not in known]
+    if bad:
+        raise ConfigError(
+            f"network {name!r} has no option {', '.join(repr(b) for b in bad)}",
+            field="--network-options",
+            expected="one of " + ", ".join(k for k in known if k not in {"input_dim", "num_classes"}),
+        )
 
 
 def export_description(model: nn.Module, data_config: Any) -> dict[str, Any]:
