@@ -171,7 +171,7 @@ def test_a_missing_shard_is_one_error_line_naming_the_manifest(sharded, tmp_path
             cfg = tmp_path / "cfg.yaml"
             DataConfig.from_dict(
                 {
-                    "inputs": {"x": {"length": 1, "vars": ["jet_pt"]}},
+                    "inputs": {"jet_features": {"length": 1, "vars": ["jet_pt"]}},
                     "labels": {"type": "simple", "value": ["label_QCD"]},
                 }
             ).dump(cfg)
@@ -185,6 +185,8 @@ def test_a_missing_shard_is_one_error_line_naming_the_manifest(sharded, tmp_path
                 str(manifest),
                 "-o",
                 str(tmp_path / "r"),
+                "-n",
+                "dnn",
             ]
         assert main(argv) == 1
         err = capsys.readouterr().err.strip().splitlines()
