@@ -147,6 +147,16 @@ class PairEmbed(nn.Module):
             # dense on GPUs: selecting the real pairs (nonzero) synchronises the device and costs more than it saves
             return self._forward_dense(v, mask)
         n, _, p = v.shape
+        b_idx, ii, jj, e = self.pair_rows(v, mask)
+        y = e.new_zeros(n, p, p, self.out_dim)
+        y[b_idx, ii, jj] = e
+        y[b_idx, jj, ii] = e
+        return y.permute(0, 3, 1, 2)
+
+    def pair_rows(self, v: torch.Tensor, mask: torch.Tensor):
+        """The embedded lower-triangle pairs (i ≥ j) of real particles: jet, i, j indices and the bias rows
+        ``(M, H)`` (the batch norms see every real pair of the batch)."""
+        p = v.size(-1)
         i, j = torch.tril_indices(p, p, device=v.device)
         m = mask[:, 0]
         valid = m[:, i] & m[:, j]  # (N, T) lower-triangle pairs of real particles
@@ -154,11 +164,7 @@ class PairEmbed(nn.Module):
         vt = v.transpose(1, 2)  # (N, P, 4)
         ii, jj = i[t_idx], j[t_idx]
         u = pair_features(vt[b_idx, ii], vt[b_idx, jj], num_features=self.pair_input_dim, eps=self.eps)
-        e = self._mlp(u)  # (M, H)
-        y = e.new_zeros(n, p, p, self.out_dim)
-        y[b_idx, ii, jj] = e
-        y[b_idx, jj, ii] = e
-        return y.permute(0, 3, 1, 2)
+        return b_idx, ii, jj, self._mlp(u)
 
     def _forward_dense(self, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # every pair, shape-agnostic (for ONNX export); padded pairs are zeroed like in the sparse path
@@ -269,6 +275,7 @@ class ParticleTransformer(nn.Module):
     export_mode = False  # set by higgsflow.train.export: no trimming, dense pair features (ONNX-traceable)
     eval_chunk = 64  # eval batches larger than this run as length-sorted chunks (less padding, same scores)
     eval_chunk_gpu = 4096
+    train_chunk = 64  # CPU training: jets per length-sorted chunk after the batch norms (same function)
 
     def __init__(
         self,
@@ -387,6 +394,13 @@ class ParticleTransformer(nn.Module):
             mask, features, vectors = trim_to_longest(mask, features, vectors)
         # an empty jet attends to one zero particle instead of nothing (avoids a softmax over no keys)
         mask = torch.cat((mask[..., :1] | ~mask.any(dim=-1, keepdim=True), mask[..., 1:]), dim=-1)
+        if (
+            self.training
+            and not self.export_mode
+            and features.device.type == "cpu"
+            and mask.size(0) > self.train_chunk
+        ):
+            return self._forward_chunked(mask, features, vectors, self.train_chunk)
         n, _, p = features.shape
         x = self.embed(features).masked_fill(~mask.transpose(1, 2), 0.0)  # (N, P, E)
         key_pad = torch.zeros(n, 1, 1, p, dtype=x.dtype, device=x.device).masked_fill(
@@ -403,3 +417,54 @@ class ParticleTransformer(nn.Module):
         for blk in self.cls_blocks:
             cls = blk(x, cls_mask, x_cls=cls)
         return self.fc(self.norm(cls.squeeze(1)))
+
+    def _forward_chunked(
+        self, mask: torch.Tensor, features: torch.Tensor, vectors: torch.Tensor | None, chunk: int
+    ) -> torch.Tensor:
+        """Training on the CPU: the same function as the unchunked path, with less padding.
+
+        The batch norms (particle inputs, pair features) see the whole batch as before; the rest of the
+        network acts on each jet alone (padded keys get zero attention), so it runs on chunks of ``chunk``
+        jets sorted by length, each cut to its own longest jet. Forward and backward then skip most of the
+        padding: attention costs ∝ P² per jet, and one long jet no longer pads the whole batch."""
+        n, _, p = features.shape
+        m = mask[:, 0]
+        # one past the last real particle of each jet (real particles need not come first)
+        ends = (m * torch.arange(1, p + 1, device=m.device)).amax(dim=-1)
+        order = ends.argsort(stable=True)
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(n, device=order.device)
+        h = self.embed.input_bn(features)  # batch statistics over the whole (trimmed) batch
+        has_pairs = self.pair_embed is not None and vectors is not None
+        if has_pairs:
+            b_idx, ii, jj, e = self.pair_embed.pair_rows(vectors, mask)
+            b_rank = rank[b_idx]
+        heads = self.blocks[0].num_heads if len(self.blocks) else 0
+        ends_sorted = ends[order].tolist()
+        outs = []
+        for start in range(0, n, chunk):
+            idx = order[start : start + chunk]
+            nc = idx.numel()
+            pc = max(int(ends_sorted[start + nc - 1]), 1)
+            mc = m[idx, :pc]
+            x = self.embed.embed(h[idx, :, :pc].transpose(1, 2)).masked_fill(~mc.unsqueeze(-1), 0.0)
+            key_pad = torch.zeros(nc, 1, 1, pc, dtype=x.dtype, device=x.device).masked_fill(
+                ~mc.view(nc, 1, 1, pc), _MASKED
+            )
+            if has_pairs:
+                # the bias of each real pair, the padding offset elsewhere: y + key_pad of the unchunked path
+                sel = ((b_rank >= start) & (b_rank < start + nc)).nonzero().squeeze(1)
+                bb, i_c, j_c, e_c = b_rank[sel] - start, ii[sel], jj[sel], e[sel]
+                attn_mask = key_pad.expand(nc, heads, pc, pc).clone()
+                attn_mask[bb, :, i_c, j_c] = e_c
+                attn_mask[bb, :, j_c, i_c] = e_c
+            else:
+                attn_mask = key_pad
+            for blk in self.blocks:
+                x = blk(x, attn_mask)
+            cls_mask = F.pad(key_pad, (1, 0), value=0.0)
+            cls = self.cls_token.expand(nc, -1, -1)
+            for blk in self.cls_blocks:
+                cls = blk(x, cls_mask, x_cls=cls)
+            outs.append(self.fc(self.norm(cls.squeeze(1))))
+        return torch.cat(outs)[rank]
