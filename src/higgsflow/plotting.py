@@ -37,8 +37,10 @@ PETROFF_10 = (
 def colours(n: int) -> list[str]:
     """``n`` distinct colours: the CMS style's own cycle (6 colours) when it is long enough, else Petroff's 10
     (repeated beyond 10)."""
-    plt, _ = style()
-    cycle = list(plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    import mplhep
+
+    # the style's own cycle, read without applying the style (that would reset a figure's rc_context)
+    cycle = list(mplhep.style.CMS["axes.prop_cycle"].by_key()["color"])
     palette = cycle if n <= len(cycle) else list(PETROFF_10)
     return [palette[i % len(palette)] for i in range(n)]
 
@@ -69,7 +71,8 @@ def cms_label(
     ``data=False`` already adds "Simulation"; ``label`` must not repeat it. ``com`` is √s in TeV (None: not shown),
     ``lumi`` the integrated luminosity in fb⁻¹ (None: not shown).
     """
-    _, mplhep = style()
+    import mplhep  # not style(): re-applying the style mid-figure would undo the caller's rc settings
+
     text = label.replace("Simulation", "").strip() if not data else label
     kwargs = {"data": data, "ax": ax, "loc": loc, "text": text}
     if lumi is not None:

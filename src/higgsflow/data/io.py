@@ -59,6 +59,10 @@ def file_format(path: str | os.PathLike[str]) -> str:
         ) from None
 
 
+#: modules whose exceptions mean a corrupt input (decompressors, binary unpacking, uproot itself)
+_DECOMPRESSORS = frozenset({"zlib", "struct", "lz4", "zstandard", "cramjam", "uproot"})
+
+
 @contextmanager
 def reading(path: str | os.PathLike[str], what: str = "ROOT") -> Iterator[None]:
     """Turn a failure *while reading* a file into a :class:`DataError` naming it (a user's file, not a bug).
@@ -70,22 +74,15 @@ def reading(path: str | os.PathLike[str], what: str = "ROOT") -> Iterator[None]:
         yield
     except DataError:
         raise
-    except (OSError, ValueError, EOFError, IndexError, KeyError, TypeError, RuntimeError) as exc:
-        if isinstance(exc, OSError) and exc.filename is not None and Path(exc.filename) != Path(path):
-            raise  # another file than the one being read (e.g. an output): not a corrupt input
-        detail = " ".join(str(exc).split())[:200]
-        raise DataError(
-            f"cannot read as {what} (truncated or corrupt file?): {type(exc).__name__}: {detail}", file=path
-        ) from exc
-    except Exception as exc:  # zlib.error, struct.error, lz4/zstd errors: no common base class
-        if type(exc).__module__.split(".")[0] not in {
-            "zlib",
-            "struct",
-            "lz4",
-            "zstandard",
-            "cramjam",
-            "uproot",
-        }:
+    except Exception as exc:
+        # what uproot/pyarrow raise on a bad file; zlib/struct/lz4/zstd errors have no common base: their module
+        known = (ValueError, EOFError, IndexError, KeyError, TypeError, RuntimeError)
+        reader_error = isinstance(exc, known) or type(exc).__module__.split(".")[0] in _DECOMPRESSORS
+        # an OSError about another file (e.g. an output) is not a corrupt input
+        reader_error |= isinstance(exc, OSError) and (
+            exc.filename is None or Path(exc.filename) == Path(path)
+        )
+        if not reader_error:
             raise
         detail = " ".join(str(exc).split())[:200]
         raise DataError(

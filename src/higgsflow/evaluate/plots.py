@@ -82,6 +82,7 @@ def plot_roc(
     b = short.index(_short(background))
     labels = np.asarray(labels)
     fig, ax = plt.subplots(figsize=(10, 9))
+    palette = colours(len(short))
     top = 1.0
     n_b = int((labels == b).sum())
     drew_rough = False
@@ -90,7 +91,7 @@ def plot_roc(
         auc, _ = auc_with_error(disc, is_sig)
         ok = fpr > 0
         x, y = tpr[ok], 1.0 / fpr[ok]
-        colour = colours(len(short))[short.index(name)]  # the class's colour in every figure
+        colour = palette[short.index(name)]  # the class's colour in every figure
         (line,) = ax.plot(x, y, lw=2, color=colour, label=f"{name} vs {background} (AUC = {auc:.3f})")
         rough = fpr[ok] * n_b < FEW_JETS  # the high-rejection end of the curve
         if rough.all():
@@ -145,6 +146,7 @@ def plot_scores(
     bins = np.linspace(0, 1, 26)
     n_max = max(int((labels == k).sum()) for k in range(k_out)) if len(labels) else 1
     y_low = 10.0 ** np.floor(np.log10(0.5 / max(n_max, 1)))
+    palette = colours(k_out)
     with plt.rc_context({"font.size": 18}):
         fig, axes = plt.subplots(nrow, ncol, figsize=(6.5 * ncol, 5.5 * nrow), squeeze=False)
         handles = []
@@ -161,7 +163,7 @@ def plot_scores(
                         weights=np.full(int((labels == k).sum()), 1.0 / (labels == k).sum()),
                         histtype="step",
                         lw=2,
-                        color=colours(k_out)[k],
+                        color=palette[k],
                         label=f"true {name} ({int((labels == k).sum())} jets)",
                     )
                     if j == 0:

@@ -709,21 +709,25 @@ def scan(
             _pars, tnll, _ = _minimize(m, d, start, _bounds(m), _fixed(m, [*extra_fix, i]))
             return float(tnll) - ref
 
-        # The grid only brackets the crossings: each end is then solved for on the profile likelihood itself,
-        # with the best fit (2ΔNLL = 0) as the inner end of its bracket. Linear interpolation between grid
-        # points that lie far from the minimum misplaces an end by a sizeable fraction of the grid step.
-        grid_x = np.append(values, xbest) if best_nll <= out.min() else values
-        grid_y = np.append(dnll, 0.0) if best_nll <= out.min() else dnll
-        order_x = np.argsort(grid_x, kind="stable")
-        grid_x, grid_y = grid_x[order_x], grid_y[order_x]
-        intervals = [_refined_crossings(grid_x, grid_y, level, profiled) for level in (1.0, 3.84)]
+        # The grid only brackets the crossings: each end is then solved for on the profile likelihood itself.
+        # Linear interpolation between grid points far from the minimum misplaces an end by a sizeable
+        # fraction of the grid step.
+        minimum = xbest if best_nll <= out.min() else None
+        intervals = [_refined_crossings(values, dnll, level, profiled, minimum) for level in (1.0, 3.84)]
     return ScanResult(parameter, values, dnll, xbest, intervals[0], intervals[1])
 
 
-def _refined_crossings(x: np.ndarray, y: np.ndarray, level: float, f) -> tuple[float, float]:
+def _refined_crossings(
+    x: np.ndarray, y: np.ndarray, level: float, f, minimum: float | None = None
+) -> tuple[float, float]:
     """:func:`_crossings` on the grid, then each finite end solved exactly: ``f(x) = level`` by Brent's method
-    inside its grid bracket (falls back to the interpolated end if the profile is not monotonic there)."""
+    inside its grid bracket (falls back to the interpolated end if the profile is not monotonic there).
+    ``minimum``: the best fit off the grid (2ΔNLL = 0 there), added as the inner end of its brackets."""
     from scipy.optimize import brentq
+
+    if minimum is not None:
+        order = np.argsort(np.append(x, minimum), kind="stable")
+        x, y = np.append(x, minimum)[order], np.append(y, 0.0)[order]
 
     lo, hi = _crossings(x, y, level, float(x[np.argmin(y)]))
     refined = []

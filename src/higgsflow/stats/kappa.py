@@ -175,11 +175,8 @@ def kappa_scan(
                 best_k, best = float(r.x), float(r.fun)
         dz = z - best
         # interval ends solved on the profile likelihood inside their grid brackets (best fit as inner end)
-        gx, gy = np.append(kc, best_k), np.append(dz, 0.0)
-        order = np.argsort(gx, kind="stable")
-        gx, gy = gx[order], gy[order]
         intervals = [
-            _refined_crossings(gx, gy, level, lambda k: f(k, kappa_b) - best) for level in (1.0, 3.84)
+            _refined_crossings(kc, dz, level, lambda k: f(k, kappa_b) - best, best_k) for level in (1.0, 3.84)
         ]
     log.info("κ_c scan: best fit %.3g", best_k)
     return ScanResult("kappa_c", kc, dz, float(best_k), intervals[0], intervals[1])
