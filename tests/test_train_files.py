@@ -17,7 +17,7 @@ from higgsflow.data.loader import expand_files
 from higgsflow.data.toy import write_toy_jets
 from higgsflow.errors import DataError
 from higgsflow.train import TrainSettings, export_onnx, train
-from higgsflow.train.loop import reduce_validation
+from higgsflow.train.steps import reduce_validation
 
 torch.set_num_threads(1)
 CLASSES = ["QCD", "Hbb", "Tbqq"]

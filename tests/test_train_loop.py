@@ -139,9 +139,10 @@ DDP_SCRIPT = """
 import sys, torch
 torch.set_num_threads(1)
 from higgsflow.train import TrainSettings, train
-cfg, tr, va, out = sys.argv[1:5]
+cfg, tr, va, out, load = sys.argv[1:6]
 s = TrainSettings(network="pfn", network_kwargs={{"phi_sizes": [16, 16], "f_sizes": [16], "input_bn": False}},
-                  epochs=2, batch_size=32, lr=3e-3, optimizer="adamw", scheduler="none", seed=3)
+                  epochs=2, batch_size=32, lr=3e-3, optimizer="adamw", scheduler="none", seed=3,
+                  load=load, fetch_jets=70)
 r = train(cfg, [tr], [va], out, s)
 import os
 # one write per line: the two processes share the pipe, and print() writes its pieces one by one
@@ -149,18 +150,21 @@ os.write(1, f"RESULT {{os.environ.get('RANK', '0')}} {{r.best_epoch}} {{[h['val_
 """
 
 
-def test_two_process_ddp_matches_single_process(sample, tmp_path):
+@pytest.mark.parametrize("load", ["memory", "stream"])
+def test_two_process_ddp_matches_single_process(sample, tmp_path, load):
+    """Under torchrun each process takes its share of every batch, jets in memory or streamed (windows of 70
+    jets, so batches span windows)."""
     cfg, f = sample
     script = tmp_path / "ddp.py"
     script.write_text(textwrap.dedent(DDP_SCRIPT.format()))
     env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
     args = [str(cfg), str(f["train"]), str(f["val"])]
     subprocess.run(
-        [sys.executable, str(script), *args, str(tmp_path / "single")], check=True, env=env, timeout=300
+        [sys.executable, str(script), *args, str(tmp_path / "single"), load], check=True, env=env, timeout=300
     )
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     res = subprocess.run(
-        [*torchrun, str(script), *args, str(tmp_path / "ddp")],
+        [*torchrun, str(script), *args, str(tmp_path / "ddp"), load],
         env=env,
         timeout=300,
         capture_output=True,
@@ -169,7 +173,8 @@ def test_two_process_ddp_matches_single_process(sample, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     a = torch.load(tmp_path / "single" / "checkpoint.pt", weights_only=False)
     b = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=False)
-    assert json.loads((tmp_path / "ddp" / "train.json").read_text())["world_size"] == 2
+    meta = json.loads((tmp_path / "ddp" / "train.json").read_text())
+    assert meta["world_size"] == 2 and meta["load"] == [load, load]
     for k in a["model"]:
         np.testing.assert_allclose(b["model"][k].numpy(), a["model"][k].numpy(), atol=1e-5, rtol=1e-4)
     assert abs(a["history"][-1]["val_loss"] - b["history"][-1]["val_loss"]) < 1e-5

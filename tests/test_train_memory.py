@@ -18,8 +18,8 @@ from higgsflow.data.toy import JETCLASS_LABELS, write_toy_jets
 from higgsflow.errors import ConfigError
 from higgsflow.models import build_model
 from higgsflow.models.part import ParticleTransformer
-from higgsflow.train.loop import _accumulate
 from higgsflow.train.memory import GiB, measure_step_bytes, plan_micro_batch
+from higgsflow.train.steps import accumulate as _accumulate
 from higgsflow.train.task import Task
 
 torch.set_num_threads(1)

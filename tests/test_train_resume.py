@@ -163,11 +163,11 @@ def test_checkpoint_with_pickled_object_is_refused(sample, full_run, tmp_path, c
 SLOW_STEPS = """
 import sys, time
 import higgsflow.train.loop as loop
-step = loop._accumulate
+step = loop.accumulate
 def slow(*a, **k):
     time.sleep(0.05)
     return step(*a, **k)
-loop._accumulate = slow
+loop.accumulate = slow
 from higgsflow.cli import main
 sys.exit(main(sys.argv[1:]))
 """

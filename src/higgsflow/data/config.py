@@ -421,6 +421,11 @@ class DataConfig:
             needed |= set(compile_expression(sel))
         for e in (*self.label_exprs.values(), *self.targets.values()):
             needed |= set(compile_expression(e))
+        return self.resolve_branches(needed)
+
+    def resolve_branches(self, names: set[str] | list[str] | tuple[str, ...]) -> set[str]:
+        """The file branches behind ``names`` (new variables resolved to the branches they are computed from)."""
+        needed = set(names)
         out: set[str] = set()
         seen: set[str] = set()
         stack = list(needed)

@@ -204,11 +204,29 @@ def read_table(
     except Exception as exc:
         raise DataError(f"cannot open as Parquet: {exc}", file=path) from exc
     _check_columns(path, available, columns)
+    cols = list(columns) if columns is not None else None
+    if entry_start is None and entry_stop is None:
+        with reading(path, "Parquet"):
+            return ak.from_parquet(path, columns=cols)
+    # a row range reads only the row groups that overlap it
     with reading(path, "Parquet"):
-        arr = ak.from_parquet(path, columns=list(columns) if columns is not None else None)
-    if entry_start is not None or entry_stop is not None:
-        arr = arr[entry_start:entry_stop]
-    return arr
+        pf = pq.ParquetFile(path)
+        meta = pf.metadata
+        n = meta.num_rows
+        start, stop, _ = slice(entry_start, entry_stop).indices(n)
+        groups, first, offset = [], None, 0
+        for g in range(meta.num_row_groups):
+            rows = meta.row_group(g).num_rows
+            if offset < stop and offset + rows > start:
+                groups.append(g)
+                first = offset if first is None else first
+            offset += rows
+        if not groups:
+            table = pf.schema_arrow.empty_table()
+            table = table.select(cols) if cols is not None else table
+            return ak.from_arrow(table)
+        table = pf.read_row_groups(groups, columns=cols)
+    return ak.from_arrow(table)[start - first : stop - first]
 
 
 def iter_tables(

@@ -232,6 +232,14 @@ class _Table(Mapping):
 
 
 def _check_finite(values: Any, *, file: str | None, name: str, row_offset: int) -> None:
+    if isinstance(values, ak.Array):
+        flat = ak.to_numpy(ak.flatten(values, axis=None)) if values.ndim > 1 else ak.to_numpy(values)
+    else:
+        flat = np.asarray(values)
+    if (
+        flat.dtype.kind not in "fc" or np.isfinite(flat).all()
+    ):  # the common case, without awkward broadcasting
+        return
     arr = values if isinstance(values, ak.Array) else ak.Array(np.asarray(values))
     bad = ~np.isfinite(arr)
     row_bad = ak.to_numpy(ak.any(bad, axis=1)) if arr.ndim > 1 else ak.to_numpy(bad)

@@ -99,6 +99,14 @@ def train_command(
     checkpoint_every: int = typer.Option(
         200, help="also save checkpoint.pt every this many steps (Ctrl-C always saves one)"
     ),
+    load: str = typer.Option(
+        "auto",
+        help="memory (read all jets first), stream (read the files a window at a time, for data larger than "
+        "memory) or auto (stream a set of files with more jets than --fetch-jets)",
+    ),
+    fetch_jets: int = typer.Option(
+        100_000, help="jets read at a time when streaming (about two windows are in memory)"
+    ),
     resume: bool = typer.Option(False, help="continue the run from its checkpoint.pt (same options)"),
     overwrite: bool = typer.Option(False, help="reuse an existing run folder"),
 ) -> None:
@@ -128,6 +136,8 @@ def train_command(
         micro_batch_size=micro_batch_size,
         max_memory_gb=max_memory_gb,
         checkpoint_every=checkpoint_every,
+        load=load,
+        fetch_jets=fetch_jets,
     )
     progress, callback = _progress_bar(epochs)
     with progress:

@@ -1,11 +1,17 @@
 """The training loop: seeded, resumable, memory-bounded, optionally distributed (``torchrun``), with CSV and
 TensorBoard logs.
 
+The pieces: :mod:`~higgsflow.train.batches` (jets in memory or streamed from the files), the task
+(:class:`~higgsflow.train.task.Task`: the loss and the per-head metrics), :mod:`~higgsflow.train.steps` (a
+step in micro-batches, a validation pass), :mod:`~higgsflow.train.checkpoint` (exact resume) and
+:mod:`~higgsflow.train.runtime` (device, seeds, ``torchrun``). :func:`train` puts them together.
+
 A run folder holds ``data_config.yaml`` (the resolved config), ``train.json`` (settings, seed, micro-batch,
 versions), ``checkpoint.pt`` (model, optimiser, scheduler, scaler, RNG states, position (epoch, step) and history,
 as tensors, numbers, lists and dicts only: read with ``weights_only=True``), written after every epoch, every
 ``checkpoint_every`` steps and on Ctrl-C; resuming from it gives bit-identical weights to an uninterrupted run),
-``model.pt`` (the weights of the best validation epoch), ``log.csv`` and, if asked, ``tensorboard/``.
+``model.pt`` (the weights of the best validation epoch), ``log.csv`` (per epoch: losses, learning rate, the
+per-head validation metrics) and, if asked, ``tensorboard/``.
 """
 
 from __future__ import annotations
@@ -14,29 +20,41 @@ import csv
 import json
 import logging
 import os
-import pickle
-import platform
-import random
-import signal
-import threading
 import time
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from higgsflow._version import __version__
 from higgsflow.data.config import DataConfig
-from higgsflow.data.loader import JetArrays, auto_standardize, expand_files, load_arrays, make_dataloader
-from higgsflow.errors import CheckpointError, ConfigError, DataError
+from higgsflow.data.loader import JetArrays, auto_standardize, expand_files
+from higgsflow.errors import CheckpointError, ConfigError
 from higgsflow.models.registry import build_model
 from higgsflow.outputs import check_output
+from higgsflow.train.batches import LOAD_MODES, load_mode, make_batches
+from higgsflow.train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    InterruptGuard,
+    check_same_settings,
+    plain,
+    read_training_checkpoint,
+    rng_state,
+    set_rng_state,
+    write_checkpoint,
+)
 from higgsflow.train.memory import MemoryPlan, measure_step_bytes, plan_micro_batch
 from higgsflow.train.optim import make_optimizer, make_scheduler
+from higgsflow.train.runtime import device_for, dist_info, init_distributed, seed_everything, versions
+from higgsflow.train.steps import (
+    accumulate,
+    forward_batch,
+    reduce_validation,
+    to_device,
+    validate,
+    validation_metrics,
+)
 from higgsflow.train.task import Task
 
 __all__ = [
@@ -51,6 +69,12 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# the names the loop had before it was split (kept for code that imports them from here)
+_accumulate = accumulate
+_validate = validate
+_to = to_device
+_rng_state, _set_rng_state = rng_state, set_rng_state
 
 
 @dataclass
@@ -78,6 +102,8 @@ class TrainSettings:
     micro_batch_size: int | None = None
     max_memory_gb: float | None = None
     checkpoint_every: int | None = 200
+    load: str = "auto"
+    fetch_jets: int = 100_000
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -85,6 +111,12 @@ class TrainSettings:
                 raise ConfigError(f"{name} must be positive", field=name, expected="an integer > 0")
         if self.lr <= 0:
             raise ConfigError("learning rate must be positive", field="lr")
+        if self.load not in LOAD_MODES:
+            raise ConfigError(
+                f"unknown load mode {self.load!r}", field="load (--load)", expected=" or ".join(LOAD_MODES)
+            )
+        if int(self.fetch_jets) <= 0:
+            raise ConfigError("must be positive", field="fetch_jets (--fetch-jets)", expected="jets > 0")
 
 
 @dataclass
@@ -105,11 +137,6 @@ def _mask_name(model: torch.nn.Module, config: DataConfig) -> str | None:
     coll = split_name(names[0])[0]
     name = f"{coll}_mask" if coll else "mask"
     return name if name in config.inputs else None
-
-
-def forward_batch(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The model's heads for a batch of named inputs."""
-    return model(inputs)
 
 
 def _probe_inputs(
@@ -163,234 +190,6 @@ def plan_memory(
     )
 
 
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002 (global state is saved for exact resume)
-    torch.manual_seed(seed)
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def _dist_info() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
-
-def _maybe_init_distributed(device: torch.device) -> bool:
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        return True
-    return False
-
-
-def _versions() -> dict[str, str]:
-    return {"higgsflow": __version__, "torch": torch.__version__, "python": platform.python_version()}
-
-
-def _rng_state() -> dict[str, Any]:
-    """The random states of torch, NumPy and Python as tensors, numbers and lists (``torch.load(...,
-    weights_only=True)`` reads them)."""
-    _, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
-    version, internal, py_gauss = random.getstate()
-    return {
-        "torch": torch.get_rng_state(),
-        "numpy": {
-            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached_gaussian": float(gauss),
-        },
-        "python": {"version": int(version), "state": list(internal), "gauss": py_gauss},
-        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else None,
-    }
-
-
-def _set_rng_state(s: dict[str, Any]) -> None:
-    torch.set_rng_state(s["torch"].cpu())
-    n = s["numpy"]
-    np.random.set_state(  # noqa: NPY002
-        ("MT19937", n["keys"].cpu().numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
-    )
-    p = s["python"]
-    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
-    if s.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([t.cpu() for t in s["cuda"]])
-
-
-#: layout of checkpoint.pt: 2 = position (epoch, step), states as tensors/numbers/lists/dicts only
-CHECKPOINT_FORMAT = 2
-_CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "scaler", "epoch", "step", "history", "best", "rng")
-#: settings that must match the run being resumed (the others, e.g. workers or device, may change)
-_RESUME_SAME = (
-    "network",
-    "network_kwargs",
-    "epochs",
-    "batch_size",
-    "lr",
-    "optimizer",
-    "weight_decay",
-    "scheduler",
-    "warmup_steps",
-    "grad_clip",
-    "seed",
-    "max_train_jets",
-)
-
-
-def _plain(x: Any) -> Any:
-    """``x`` with containers as lists/dicts and anything unusual as a string (weights_only-safe)."""
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if x is None or isinstance(x, (bool, int, float, str)):
-        return x
-    return str(x)
-
-
-def read_training_checkpoint(
-    path: str | os.PathLike[str], device: torch.device | str = "cpu"
-) -> dict[str, Any]:
-    """Read a resume checkpoint without unpickling code (``weights_only=True``); refuse one that holds other
-    objects, or lacks the keys of a higgsflow training checkpoint, with :class:`CheckpointError`."""
-    try:
-        ck = torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError:
-        raise CheckpointError(
-            "refused: the file holds pickled objects other than tensors, numbers, strings, lists and dicts "
-            "(loading it could run code)",
-            file=path,
-        ) from None
-    except FileNotFoundError:
-        raise CheckpointError("checkpoint not found", file=path) from None
-    except Exception as exc:
-        msg = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"cannot read checkpoint: {msg}", file=path) from None
-    missing = [k for k in _CHECKPOINT_KEYS if not isinstance(ck, dict) or k not in ck]
-    if missing:
-        raise CheckpointError(
-            "not a resumable training checkpoint",
-            file=path,
-            field=", ".join(missing[:3]),
-            expected="a checkpoint.pt written by this version of higgsflow train",
-        )
-    return ck
-
-
-def _check_same_settings(s: TrainSettings, saved: dict[str, Any], path: Path) -> None:
-    now = _plain(asdict(s))
-    for k in _RESUME_SAME:
-        if k in saved and now.get(k) != saved[k]:
-            raise ConfigError(
-                f"{now.get(k)!r} differs from the run being resumed ({saved[k]!r})",
-                file=path,
-                field=k,
-                expected="the settings of the interrupted run",
-            )
-
-
-class _InterruptGuard:
-    """Ctrl-C (SIGINT) during a training step is held until the step is done, so that the checkpoint saved on
-    interrupt is at a step boundary; a second Ctrl-C, or one outside a step, interrupts at once. Only in the
-    main thread, and not where SIGINT is ignored (background jobs)."""
-
-    def __init__(self) -> None:
-        self.pending = False
-        self.in_step = False
-        self._old: Any = None
-
-    def __enter__(self) -> _InterruptGuard:
-        if threading.current_thread() is threading.main_thread():
-            old = signal.getsignal(signal.SIGINT)
-            if old is not signal.SIG_IGN:
-                self._old = old
-                signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-            self._old = None
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        if self.in_step and not self.pending:
-            self.pending = True
-            log.warning(
-                "interrupt: finishing this training step to save a checkpoint (Ctrl-C again stops at once)"
-            )
-            return
-        raise KeyboardInterrupt
-
-
-def _to(batch: dict[str, Any], device: torch.device, non_blocking: bool = False) -> dict[str, Any]:
-    """The batch (tensors and dicts of tensors) on ``device``."""
-    return {
-        k: {n: t.to(device, non_blocking=non_blocking) for n, t in v.items()}
-        if isinstance(v, dict)
-        else v.to(device, non_blocking=non_blocking)
-        for k, v in batch.items()
-    }
-
-
-def _slice(batch: dict[str, Any], sl: slice) -> dict[str, Any]:
-    return {k: {n: t[sl] for n, t in v.items()} if isinstance(v, dict) else v[sl] for k, v in batch.items()}
-
-
-def _accumulate(net, task: Task, batch, micro, scaler, device, use_amp, *, ddp=False) -> torch.Tensor:
-    """Forward and backward of one batch in micro-batches of ``micro`` jets; the gradient is that of the batch
-    loss (mean over its jets), which is returned (detached)."""
-    nb = len(batch["weight"])
-    starts = range(0, nb, micro)
-    total = torch.zeros((), device=device)
-    for k, a in enumerate(starts):
-        sl = slice(a, a + micro)
-        part_batch = _slice(batch, sl) if len(starts) > 1 else batch
-        sync = not ddp or k == len(starts) - 1
-        with nullcontext() if sync else net.no_sync():
-            with torch.autocast(device.type, enabled=use_amp):
-                heads = forward_batch(net, part_batch["inputs"])
-            part = task.loss(heads, part_batch)
-            if len(starts) > 1:
-                part = part * (len(part_batch["weight"]) / nb)
-            scaler.scale(part).backward()
-        total += part.detach()
-    return total
-
-
-@torch.no_grad()
-def _validate(model, task: Task, loader, device) -> dict[str, float]:
-    """Sums over the jets of ``loader``: loss × jets, correct predictions, jets (see :func:`reduce_validation`)."""
-    model.eval()
-    tot_loss = correct = n = 0.0
-    for batch in loader:
-        batch = _to(batch, device)
-        heads = forward_batch(model, batch["inputs"])
-        nb = len(batch["weight"])
-        tot_loss += float(task.loss(heads, batch)) * nb
-        n += nb
-        if task.has_classes and "logits" in heads:
-            correct += float((heads["logits"].argmax(1) == batch["label"]).sum())
-    return {"loss_sum": tot_loss, "correct": correct, "n": n, "has_acc": float(task.has_classes)}
-
-
-def reduce_validation(sums: dict[str, float], device: torch.device | str = "cpu") -> dict[str, float]:
-    """Validation metrics from the sums of :func:`_validate`, added over all processes first under
-    ``torchrun``: every process then sees the same validation loss and picks the same best epoch."""
-    keys = ("loss_sum", "correct", "n")
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        t = torch.tensor([sums[k] for k in keys], dtype=torch.float64, device=device)
-        torch.distributed.all_reduce(t)
-        sums = {**sums, **dict(zip(keys, t.tolist(), strict=True))}
-    n = sums["n"]
-    acc = sums["correct"] / n if n and sums.get("has_acc", 1.0) else float("nan")
-    return {"val_loss": sums["loss_sum"] / max(n, 1), "val_acc": acc}
-
-
 def train(
     data_config: DataConfig | str | os.PathLike[str],
     train_files: Sequence[str | os.PathLike[str]],
@@ -404,15 +203,15 @@ def train(
     train_arrays: JetArrays | None = None,
     val_arrays: JetArrays | None = None,
 ) -> TrainResult:
-    """Train ``settings.network`` on ``train_files`` (validation on ``val_files``) into the run folder
-    ``out``.
+    """Train ``settings.network`` on ``train_files`` (validation on ``val_files``) into the run folder ``out``.
 
-    ``resume`` continues from ``out/checkpoint.pt`` exactly; an existing run folder is otherwise refused
-    unless
-    ``overwrite``. Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DistributedDataParallel and
-    each process sees its share of every batch (``batch_size`` is the global batch). ``progress`` is called
-    with
-    a dict after every step (``{"epoch", "step", "steps", "loss"}``) and epoch (``{"epoch", ...metrics}``).
+    ``resume`` continues from ``out/checkpoint.pt`` exactly; an existing run folder is otherwise refused unless
+    ``overwrite``. The jets are held in memory or streamed from the files a window of ``fetch_jets`` at a time
+    (``settings.load``: ``auto`` streams a set of files holding more rows than that). Under ``torchrun``
+    (``WORLD_SIZE`` > 1) the model is wrapped in DistributedDataParallel and each process sees its share of
+    every batch (``batch_size`` is the global batch). ``progress`` is called with a dict after every step
+    (``{"epoch", "step", "steps", "loss"}``) and epoch (``{"epoch", ...metrics}``). ``train_arrays`` /
+    ``val_arrays`` give the jets directly (in memory) instead of reading files.
     """
     s = settings or TrainSettings()
     out = Path(out)
@@ -437,12 +236,12 @@ def train(
         train_files = expand_files(train_files, field="--train")
     if val_arrays is None:
         val_files = expand_files(val_files, field="--val")
-    device = _device(s.device)
+    device = device_for(s.device)
     ck = read_training_checkpoint(ckpt_path, device) if resume else None
     if ck is not None:
-        _check_same_settings(s, ck["settings"], ckpt_path)
-    started_dist = _maybe_init_distributed(device)
-    rank, world = _dist_info()
+        check_same_settings(asdict(s), ck["settings"], ckpt_path)
+    started_dist = init_distributed(device)
+    rank, world = dist_info()
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
@@ -450,58 +249,37 @@ def train(
         cfg = DataConfig.load(out / "data_config.yaml")
     elif cfg.needs_auto_standardization:
         cfg = auto_standardize(cfg, train_files, save=cfg.source is not None and rank == 0)
-    if train_arrays is None:
-        train_arrays = load_arrays(train_files, cfg, train=True, max_jets=s.max_train_jets)
-    if val_arrays is None:
-        val_arrays = load_arrays(val_files, cfg, train=True, max_jets=s.max_val_jets)
-    if len(train_arrays) < world:
-        raise DataError("fewer training jets than processes", field="train")
-
-    _seed_everything(s.seed)
-    task = Task(cfg)
-    model = build_model(s.network, cfg, **s.network_kwargs).to(device)
-    if world > 1 and device.type == "cuda":
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    opt = make_optimizer(s.optimizer, model, lr=s.lr, weight_decay=s.weight_decay)
-    names = model_input_names(model, cfg)
     if s.batch_size % world:
         raise ConfigError("batch_size must be divisible by the number of processes", field="batch_size")
-    local_bs = s.batch_size // world
-    sampler = None
-    if world > 1:
-        sampler = torch.utils.data.distributed.DistributedSampler(
-            range(len(train_arrays)), num_replicas=world, rank=rank, shuffle=True, seed=s.seed, drop_last=True
+
+    seed_everything(s.seed)
+    task = Task(cfg)
+    model = build_model(s.network, cfg, **s.network_kwargs).to(device)
+    names = model_input_names(model, cfg)
+    modes = (ck or {}).get("load_modes") or [
+        "memory" if train_arrays is not None else load_mode(s.load, train_files, cfg, s.fetch_jets),
+        "memory" if val_arrays is not None else load_mode(s.load, val_files, cfg, s.fetch_jets),
+    ]
+    common = {"rank": rank, "world": world, "fetch_jets": s.fetch_jets}
+    train_data = make_batches(
+        train_files, cfg, names, mode=modes[0], batch_size=s.batch_size, shuffle=True, seed=s.seed,
+        max_jets=s.max_train_jets, num_workers=s.num_workers, arrays=train_arrays, **common,
+    )  # fmt: skip
+    if train_data.mode == "stream":
+        log.info(
+            "streaming %d training jets from the files, %d at a time (--fetch-jets)",
+            train_data.n_jets,
+            s.fetch_jets,
         )
-    train_loader = make_dataloader(
-        train_arrays,
-        names,
-        batch_size=local_bs,
-        shuffle=True,
-        seed=s.seed,
-        num_workers=s.num_workers,
-        drop_last=len(train_arrays) >= 2 * s.batch_size,
-        sampler=sampler,
-    )
+    if world > 1 and device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     use_amp = s.amp and device.type == "cuda"
-    if ck is not None and ck.get("micro_batch_size"):
-        micro = int(ck["micro_batch_size"])  # the resumed run continues with the same micro-batches
-    else:
-        plan = plan_memory(model, cfg, train_arrays, s, device, local_bs, amp=use_amp)
-        micro = plan.micro_batch
-        if world > 1:  # the same micro-batch on every process (free memory differs a little between them)
-            t = torch.tensor([micro], device=device)
-            torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MIN)
-            micro = int(t)
-        if micro < local_bs:
-            log.info(
-                "a step of %d jets of up to %d particles needs about %.1f GB: gradients are accumulated over "
-                "micro-batches of %d jets (budget %.1f GB, --max-memory-gb)",
-                local_bs,
-                plan.length,
-                plan.estimate(local_bs) / 2**30,
-                micro,
-                (plan.budget or 0) / 2**30,
-            )
+    micro = _micro_batch(ck, model, cfg, train_data, s, device, s.batch_size // world, use_amp, world)
+    val_bs = max(4 * micro, 64) * world  # validation keeps no activations: a few micro-batches at once fit
+    val_data = make_batches(
+        val_files, cfg, names, mode=modes[1], batch_size=val_bs, shuffle=False, seed=0,
+        max_jets=s.max_val_jets, arrays=val_arrays, **common,
+    )  # fmt: skip
     # the run folder is made only now: a run that stops while loading or planning (a bad file, a setting that
     # cannot fit) leaves nothing behind
     if rank == 0:
@@ -514,205 +292,256 @@ def train(
             "settings": asdict(s),
             "train_files": [os.fspath(f) for f in train_files],
             "val_files": [os.fspath(f) for f in val_files],
-            "n_train": len(train_arrays),
-            "n_val": len(val_arrays),
+            "n_train": train_data.n_jets,
+            "n_val": val_data.n_jets,
+            "load": modes,
             "label_names": cfg.label_names,
             "world_size": world,
             "micro_batch_size": micro,
-            "versions": _versions(),
+            "versions": versions(),
         }
         (out / "train.json").write_text(json.dumps(meta, indent=2, default=str))
-    # validation keeps no activations: a few micro-batches at once fit the same budget; each process
-    # validates its share of the jets and the sums are added over processes
-    val_share = val_arrays if world == 1 else val_arrays.subset(np.arange(rank, len(val_arrays), world))
-    val_loader = make_dataloader(val_share, names, batch_size=max(4 * micro, 64), shuffle=False, seed=0)
-    steps_per_epoch = len(train_loader)
-    sched = make_scheduler(
-        opt, s.scheduler, total_steps=s.epochs * steps_per_epoch, warmup_steps=s.warmup_steps
-    )
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    net = model
-    if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-
-    start_epoch, start_step, history = 0, 0, []
-    best = {"loss": float("inf"), "epoch": -1}
-    bad_epochs = 0
-    sums = [0.0, 0]  # training loss sum and jets of the epoch in progress
-    resume_rng = None
-    if ck is not None:
-        try:
-            model.load_state_dict(ck["model"])
-            opt.load_state_dict(ck["optimizer"])
-            sched.load_state_dict(ck["scheduler"])
-            scaler.load_state_dict(ck["scaler"])
-        except (RuntimeError, KeyError, ValueError) as exc:
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise CheckpointError(f"checkpoint does not fit this run: {msg}", file=ckpt_path) from None
-        start_epoch, start_step = int(ck["epoch"]), int(ck["step"])
-        history, best, bad_epochs = list(ck["history"]), dict(ck["best"]), int(ck["bad_epochs"])
-        sums = [float(ck["train_sums"][0]), int(ck["train_sums"][1])]
-        rngs = ck["rng"]
-        resume_rng = rngs[rank] if rank < len(rngs) else rngs[0]
-        if start_step > steps_per_epoch:
-            raise CheckpointError(
-                f"checkpoint is at step {start_step} of epoch {start_epoch + 1}, but an epoch has "
-                f"{steps_per_epoch} steps with these files and settings",
-                file=ckpt_path,
-            )
-        log.info("resuming %s at epoch %d, step %d", out, start_epoch + 1, start_step)
-        if start_step == 0:
-            _set_rng_state(resume_rng)
-
-    writer = None
-    if s.tensorboard and rank == 0:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            writer = SummaryWriter(log_dir=os.fspath(out / "tensorboard"))
-        except ImportError:
-            log.warning("tensorboard is not installed; no TensorBoard log")
-
-    def save(epoch: int, step: int, rng: Any = None, *, gather: bool = True) -> None:
-        """Write checkpoint.pt for the position "``step`` steps of ``epoch`` done" (atomically)."""
-        rng = _rng_state() if rng is None else rng
-        rngs = [rng] * world
-        if world > 1 and gather:
-            rngs = [None] * world
-            torch.distributed.all_gather_object(rngs, rng)
-        if rank != 0:
-            return
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "model": model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-            "scaler": scaler.state_dict(),
-            "epoch": epoch,
-            "step": step,
-            "train_sums": [float(sums[0]), int(sums[1])],
-            "history": history,
-            "best": best,
-            "bad_epochs": bad_epochs,
-            "rng": rngs,
-            "settings": _plain(asdict(s)),
-            "micro_batch_size": micro,
-        }
-        tmp = out / ".checkpoint.pt.tmp"
-        torch.save(state, tmp)
-        tmp.replace(ckpt_path)
-
-    guard = _InterruptGuard()
-    pos: tuple[int, int] = (start_epoch, start_step)  # the position the model and optimiser are at
-    pos_rng: Any = None  # RNG state at pos when it was taken earlier (None: the current one)
-    global_step = start_epoch * steps_per_epoch + start_step
+    trainer = _Trainer(s, model, task, train_data, val_data, out, device, micro, use_amp, rank, world, modes)
     try:
-        with guard:
-            for epoch in range(start_epoch, s.epochs):
-                if s.early_stopping_patience is not None and bad_epochs >= s.early_stopping_patience:
-                    log.info("early stopping after epoch %d", epoch)
-                    break
-                if sampler is not None:
-                    sampler.set_epoch(epoch)
-                train_loader.seed_generator.manual_seed(s.seed + epoch)
-                net.train()
-                t0 = time.perf_counter()
-                if not (epoch == start_epoch and start_step):
-                    pos_rng = _rng_state()  # creating the batch iterator draws from the RNG
-                batches = iter(train_loader)
-                first = 0
-                if epoch == start_epoch and start_step:
-                    # mid-epoch resume: the epoch's batches come in the same order (seeded); skip those done
-                    # and only then restore the random state (creating the iterator draws from it)
-                    for _ in range(start_step):
-                        next(batches)
-                    first = start_step
-                    _set_rng_state(resume_rng)
-                else:
-                    sums = [0.0, 0]
-                for step in range(first, steps_per_epoch):
-                    batch = next(batches)
-                    guard.in_step = True
-                    batch = _to(batch, device, non_blocking=True)
-                    nb = len(batch["weight"])
-                    opt.zero_grad(set_to_none=True)
-                    loss = _accumulate(net, task, batch, micro, scaler, device, use_amp, ddp=world > 1)
-                    if s.grad_clip:
-                        scaler.unscale_(opt.base if hasattr(opt, "base") else opt)
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
-                    scaler.step(opt)
-                    scaler.update()
-                    sched.step()
-                    loss_value = float(loss)
-                    sums[0] += loss_value * nb
-                    sums[1] += nb
-                    pos, pos_rng, global_step = (epoch, step + 1), None, global_step + 1
-                    guard.in_step = False
-                    if progress is not None and rank == 0:
-                        progress(
-                            {"epoch": epoch, "step": step + 1, "steps": steps_per_epoch, "loss": loss_value}
-                        )
-                    if guard.pending:
-                        raise KeyboardInterrupt
-                    if (
-                        s.checkpoint_every
-                        and global_step % s.checkpoint_every == 0
-                        and step + 1 < steps_per_epoch
-                    ):
-                        save(epoch, step + 1)
-                pos_rng = _rng_state()  # validation draws from the RNG: an interrupt there saves this state
-                train_loss = sums[0] / max(sums[1], 1)
-                if world > 1:
-                    t = torch.tensor(sums, dtype=torch.float64, device=device)
-                    torch.distributed.all_reduce(t)
-                    train_loss = float(t[0] / t[1])
-                metrics = {"epoch": epoch, "train_loss": train_loss, "lr": sched.get_last_lr()[0]}
-                metrics.update(reduce_validation(_validate(model, task, val_loader, device), device))
-                metrics["time_s"] = time.perf_counter() - t0
-                history.append(metrics)
-                improved = metrics["val_loss"] < best["loss"]
-                if improved:
-                    best = {"loss": metrics["val_loss"], "epoch": epoch}
-                    bad_epochs = 0
-                else:
-                    bad_epochs += 1
-                sums = [0.0, 0]
-                pos, pos_rng = (epoch + 1, 0), None
-                if rank == 0 and improved:
-                    torch.save(model.state_dict(), out / "model.pt")
-                save(epoch + 1, 0)
-                if rank == 0:
-                    _write_csv(out / "log.csv", history)
-                    if writer is not None:
-                        for k, v in metrics.items():
-                            if k != "epoch":
-                                writer.add_scalar(k, v, epoch)
-                    log.info("epoch %d: %s", epoch + 1, {k: round(v, 5) for k, v in metrics.items()})
-                if progress is not None and rank == 0:
-                    progress(dict(metrics))
-    except KeyboardInterrupt:
-        if guard.in_step:
-            log.warning("stopped during a training step: %s is from the last save", ckpt_path)
-        else:
-            save(*pos, rng=pos_rng, gather=False)
-            if rank == 0:
-                where = (
-                    f"epoch {pos[0] + 1}, step {pos[1]} of {steps_per_epoch}"
-                    if pos[1]
-                    else f"after epoch {pos[0]} of {s.epochs}"
-                )
-                log.warning("interrupted: saved %s (%s); continue with --resume", ckpt_path, where)
-        raise
+        if ck is not None:
+            trainer.restore(ck, ckpt_path)
+        trainer.run(progress)
     finally:
-        if writer is not None:
-            writer.close()
+        trainer.close()
+        train_data.close()
+        val_data.close()
     if world > 1:
         torch.distributed.barrier()
     if started_dist:
         torch.distributed.destroy_process_group()
-    return TrainResult(out, history, int(best["epoch"]), float(best["loss"]))
+    return TrainResult(out, trainer.history, int(trainer.best["epoch"]), float(trainer.best["loss"]))
+
+
+def _micro_batch(
+    ck, model, cfg, data, s: TrainSettings, device, local_bs: int, use_amp: bool, world: int
+) -> int:
+    """The micro-batch of a step: the resumed run's, or planned from the memory a step needs."""
+    if ck is not None and ck.get("micro_batch_size"):
+        return int(ck["micro_batch_size"])  # the resumed run continues with the same micro-batches
+    plan = plan_memory(model, cfg, data.sample(), s, device, local_bs, amp=use_amp)
+    micro = plan.micro_batch
+    if world > 1:  # the same micro-batch on every process (free memory differs a little between them)
+        t = torch.tensor([micro], device=device)
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MIN)
+        micro = int(t)
+    if micro < local_bs:
+        log.info(
+            "a step of %d jets of up to %d particles needs about %.1f GB: gradients are accumulated over "
+            "micro-batches of %d jets (budget %.1f GB, --max-memory-gb)",
+            local_bs,
+            plan.length,
+            plan.estimate(local_bs) / 2**30,
+            micro,
+            (plan.budget or 0) / 2**30,
+        )
+    return micro
+
+
+class _Trainer:
+    """The state of a run (model, optimiser, scheduler, scaler, position, history) and its epochs."""
+
+    def __init__(self, s, model, task, train_data, val_data, out, device, micro, use_amp, rank, world, modes):
+        self.s, self.model, self.task = s, model, task
+        self.train_data, self.val_data = train_data, val_data
+        self.out, self.device, self.micro, self.use_amp = out, device, micro, use_amp
+        self.rank, self.world, self.modes = rank, world, modes
+        self.ckpt_path = out / "checkpoint.pt"
+        self.opt = make_optimizer(s.optimizer, model, lr=s.lr, weight_decay=s.weight_decay)
+        self.steps = len(train_data)
+        self.sched = make_scheduler(
+            self.opt, s.scheduler, total_steps=s.epochs * self.steps, warmup_steps=s.warmup_steps
+        )
+        self.scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        self.net = model
+        if world > 1:
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        self.start_epoch, self.start_step = 0, 0
+        self.history: list[dict[str, float]] = []
+        self.best: dict[str, Any] = {"loss": float("inf"), "epoch": -1}
+        self.bad_epochs = 0
+        self.sums = [0.0, 0]  # training loss sum and jets of the epoch in progress
+        self.resume_rng: Any = None
+        self.writer = None
+        if s.tensorboard and rank == 0:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(log_dir=os.fspath(out / "tensorboard"))
+            except ImportError:
+                log.warning("tensorboard is not installed; no TensorBoard log")
+
+    def restore(self, ck: dict[str, Any], path: Path) -> None:
+        try:
+            self.model.load_state_dict(ck["model"])
+            self.opt.load_state_dict(ck["optimizer"])
+            self.sched.load_state_dict(ck["scheduler"])
+            self.scaler.load_state_dict(ck["scaler"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CheckpointError(f"checkpoint does not fit this run: {msg}", file=path) from None
+        self.start_epoch, self.start_step = int(ck["epoch"]), int(ck["step"])
+        self.history, self.best = list(ck["history"]), dict(ck["best"])
+        self.bad_epochs = int(ck["bad_epochs"])
+        self.sums = [float(ck["train_sums"][0]), int(ck["train_sums"][1])]
+        rngs = ck["rng"]
+        self.resume_rng = rngs[self.rank] if self.rank < len(rngs) else rngs[0]
+        if self.start_step > self.steps:
+            raise CheckpointError(
+                f"checkpoint is at step {self.start_step} of epoch {self.start_epoch + 1}, but an epoch has "
+                f"{self.steps} steps with these files and settings",
+                file=path,
+            )
+        log.info("resuming %s at epoch %d, step %d", self.out, self.start_epoch + 1, self.start_step)
+        if self.start_step == 0:
+            set_rng_state(self.resume_rng)
+
+    def save(self, epoch: int, step: int, rng: Any = None, *, gather: bool = True) -> None:
+        """Write checkpoint.pt for the position "``step`` steps of ``epoch`` done" (atomically)."""
+        rng = rng_state() if rng is None else rng
+        rngs = [rng] * self.world
+        if self.world > 1 and gather:
+            rngs = [None] * self.world
+            torch.distributed.all_gather_object(rngs, rng)
+        if self.rank != 0:
+            return
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": epoch,
+            "step": step,
+            "train_sums": [float(self.sums[0]), int(self.sums[1])],
+            "history": self.history,
+            "best": self.best,
+            "bad_epochs": self.bad_epochs,
+            "rng": rngs,
+            "settings": plain(asdict(self.s)),
+            "micro_batch_size": self.micro,
+            "load_modes": list(self.modes),
+        }
+        write_checkpoint(state, self.ckpt_path)
+
+    def run(self, progress) -> None:
+        s = self.s
+        guard = InterruptGuard()
+        self.pos: tuple[int, int] = (self.start_epoch, self.start_step)  # where the model and optimiser are
+        self.pos_rng: Any = None  # RNG state at pos when it was taken earlier (None: the current one)
+        self.global_step = self.start_epoch * self.steps + self.start_step
+        try:
+            with guard:
+                for epoch in range(self.start_epoch, s.epochs):
+                    if s.early_stopping_patience is not None and self.bad_epochs >= s.early_stopping_patience:
+                        log.info("early stopping after epoch %d", epoch)
+                        break
+                    t0 = time.perf_counter()
+                    self._train_epoch(epoch, guard, progress)
+                    self._end_epoch(epoch, t0, progress)
+        except KeyboardInterrupt:
+            if guard.in_step:
+                log.warning("stopped during a training step: %s is from the last save", self.ckpt_path)
+            else:
+                self.save(*self.pos, rng=self.pos_rng, gather=False)
+                if self.rank == 0:
+                    e, k = self.pos
+                    where = (
+                        f"epoch {e + 1}, step {k} of {self.steps}" if k else f"after epoch {e} of {s.epochs}"
+                    )
+                    log.warning("interrupted: saved %s (%s); continue with --resume", self.ckpt_path, where)
+            raise
+
+    def _train_epoch(self, epoch: int, guard: InterruptGuard, progress) -> None:
+        s = self.s
+        self.net.train()
+        resuming = epoch == self.start_epoch and self.start_step
+        if not resuming:
+            self.pos_rng = rng_state()  # creating the batch iterator may draw from the RNG
+            self.sums = [0.0, 0]
+        first = self.start_step if resuming else 0
+        # a mid-epoch resume: the epoch's batches come in the same (seeded) order from the step reached on; the
+        # random state is restored only then (creating the iterator draws from it)
+        batches = self.train_data.epoch(epoch, first)
+        if resuming:
+            set_rng_state(self.resume_rng)
+        for step in range(first, self.steps):
+            batch = next(batches)
+            guard.in_step = True
+            batch = to_device(batch, self.device, non_blocking=True)
+            nb = len(batch["weight"])
+            self.opt.zero_grad(set_to_none=True)
+            loss = accumulate(
+                self.net,
+                self.task,
+                batch,
+                self.micro,
+                self.scaler,
+                self.device,
+                self.use_amp,
+                ddp=self.world > 1,
+            )
+            if s.grad_clip:
+                self.scaler.unscale_(self.opt.base if hasattr(self.opt, "base") else self.opt)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.grad_clip)
+            self.scaler.step(self.opt)
+            self.scaler.update()
+            self.sched.step()
+            loss_value = float(loss)
+            self.sums[0] += loss_value * nb
+            self.sums[1] += nb
+            self.pos, self.pos_rng, self.global_step = (epoch, step + 1), None, self.global_step + 1
+            guard.in_step = False
+            if progress is not None and self.rank == 0:
+                progress({"epoch": epoch, "step": step + 1, "steps": self.steps, "loss": loss_value})
+            if guard.pending:
+                raise KeyboardInterrupt
+            if s.checkpoint_every and self.global_step % s.checkpoint_every == 0 and step + 1 < self.steps:
+                self.save(epoch, step + 1)
+
+    def _end_epoch(self, epoch: int, t0: float, progress) -> None:
+        self.pos_rng = rng_state()  # validation draws from the RNG: an interrupt there saves this state
+        train_loss = self.sums[0] / max(self.sums[1], 1)
+        if self.world > 1:
+            t = torch.tensor(self.sums, dtype=torch.float64, device=self.device)
+            torch.distributed.all_reduce(t)
+            train_loss = float(t[0] / t[1])
+        metrics = {"epoch": epoch, "train_loss": train_loss, "lr": self.sched.get_last_lr()[0]}
+        sums = validate(self.model, self.task, self.val_data.epoch(0), self.device)
+        metrics.update(reduce_validation(sums, self.device))
+        metrics.update(validation_metrics(self.task, sums))
+        metrics["time_s"] = time.perf_counter() - t0
+        self.history.append(metrics)
+        improved = metrics["val_loss"] < self.best["loss"]
+        if improved:
+            self.best = {"loss": metrics["val_loss"], "epoch": epoch}
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+        self.sums = [0.0, 0]
+        self.pos, self.pos_rng = (epoch + 1, 0), None
+        if self.rank == 0 and improved:
+            torch.save(self.model.state_dict(), self.out / "model.pt")
+        self.save(epoch + 1, 0)
+        if self.rank == 0:
+            _write_csv(self.out / "log.csv", self.history)
+            if self.writer is not None:
+                for k, v in metrics.items():
+                    if k != "epoch":
+                        self.writer.add_scalar(k, v, epoch)
+            log.info("epoch %d: %s", epoch + 1, {k: round(v, 5) for k, v in metrics.items()})
+        if progress is not None and self.rank == 0:
+            progress(dict(metrics))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 def _write_csv(path: Path, history: list[dict[str, float]]) -> None:
