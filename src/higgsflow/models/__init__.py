@@ -1,4 +1,4 @@
-"""Tagger architectures (``nn.Module``s only): ParT, ParticleNet, PFN, DNN, ParT on PF + SV; the model
+"""Tagger architectures (``nn.Module``s only): ParT, ParticleNet, PFN, DNN, ParT and ParticleNet on PF + SV; the model
 contract (named inputs, named heads); a registry; weaver-core importers."""
 
 from higgsflow.models.contract import ContractModel, contract_model
