@@ -172,7 +172,7 @@ def test_weaver_particlenet_tagger_checkpoint_parity(tmp_path):
     assert (got - expected).abs().max() < 1e-5
 
 
-def test_config_without_sv_points_fails_at_build_with_one_line_naming_it(tmp_path):
+def test_config_without_sv_groups_fails_at_build_with_one_line_naming_the_missing_one(tmp_path):
     opts = yaml.safe_load(CONFIG.read_text())
     del opts["inputs"]["sv_points"]
     path = tmp_path / "no_sv_points.yaml"
@@ -181,6 +181,13 @@ def test_config_without_sv_points_fails_at_build_with_one_line_naming_it(tmp_pat
         build_model("particlenet_sv", DataConfig.load(path), **TINY)
     msg = str(err.value)
     assert "\n" not in msg and "sv_points" in msg and "no_sv_points.yaml" in msg and "inputs" in msg
+    # a PF-only config (no sv_* group at all) names the first SV group it lacks
+    for name in ("sv_features", "sv_mask"):
+        del opts["inputs"][name]
+    (tmp_path / "pf_only.yaml").write_text(yaml.safe_dump(opts))
+    with pytest.raises(ConfigError) as err:
+        build_model("particlenet_sv", DataConfig.load(tmp_path / "pf_only.yaml"), **TINY)
+    assert "\n" not in str(err.value) and "sv_points" in str(err.value) and "pf_only.yaml" in str(err.value)
     # the ParT config (four-vectors, no points) is refused the same way, naming the first missing group
     other = Path(__file__).resolve().parents[1] / "examples" / "tagging" / "pf_sv_regression.yaml"
     with pytest.raises(ConfigError, match="pf_points"):
