@@ -37,6 +37,23 @@ def _distances(x: torch.Tensor, etaphi: bool) -> torch.Tensor:
     return (xx.transpose(2, 1) + inner + xx).clamp(min=0)
 
 
+@torch.no_grad()
+def _nearest(dist: torch.Tensor, n: int, big: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``n`` smallest distances of each row and their indices. On an exact tie between the n-th and the next
+    one (two real particles at the same distance, e.g. one at the same (η, φ) as another) the lower index wins,
+    as in ONNX's TopK, so an exported model picks the same neighbours (``topk`` leaves the order of ties open)."""
+    if n >= dist.size(-1):
+        return dist.topk(k=n, dim=-1, largest=False)
+    vals, idx = dist.topk(k=n + 1, dim=-1, largest=False)
+    tie = (vals[..., n - 1] == vals[..., n]) & (vals[..., n] < big)
+    vals, idx = vals[..., :n], idx[..., :n]
+    if tie.any():
+        s_vals, s_idx = dist[tie].sort(dim=-1, stable=True)
+        vals, idx = vals.clone(), idx.clone()
+        vals[tie], idx[tie] = s_vals[:, :n], s_idx[:, :n]
+    return vals, idx
+
+
 class EdgeConvBlock(nn.Module):
     def __init__(self, k: int, in_feat: int, out_feats: tuple[int, ...]) -> None:
         super().__init__()
@@ -66,7 +83,10 @@ class EdgeConvBlock(nn.Module):
         ar = torch.arange(p, device=dist.device)
         eye = ar.unsqueeze(0) == ar.unsqueeze(1)
         dist = dist.masked_fill(eye, -1.0)  # self first, then dropped (as weaver-core)
-        vals, idx = dist.topk(k=k + 1 if torch.jit.is_tracing() else min(k + 1, p), dim=-1, largest=False)
+        if torch.jit.is_tracing():
+            vals, idx = dist.topk(k=k + 1, dim=-1, largest=False)
+        else:
+            vals, idx = _nearest(dist.detach(), min(k + 1, p), big)
         idx, vals = idx[:, :, 1:], vals[:, :, 1:]
         if not torch.jit.is_tracing() and idx.size(-1) < self.k:
             pad = self.k - idx.size(-1)
@@ -166,6 +186,11 @@ class ParticleNet(nn.Module):
             mask, points, features = random_trim(mask, points, features)
         elif not self.export_mode:
             mask, points, features = trim_to_longest(mask, points, features)
+        return self.fc(self.pool(mask, points, features))
+
+    def pool(self, mask: torch.Tensor, points: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """The EdgeConv blocks (and the fusion) on the real particles of ``mask`` (N, 1, P) bool, mean-pooled
+        over them: (N, C), the input of the head ``fc``. Padded slots may sit anywhere along the axis."""
         pad = ~mask
         counts = mask.to(features.dtype).sum(dim=-1).clamp(min=1)
         fts = self.bn_fts(features).masked_fill(pad, 0) if self.use_fts_bn else features
@@ -176,4 +201,4 @@ class ParticleNet(nn.Module):
             outputs.append(fts)
         if self.use_fusion:
             fts = self.fusion_block(torch.cat(outputs, dim=1)).masked_fill(pad, 0)
-        return self.fc(fts.sum(dim=-1) / counts)
+        return fts.sum(dim=-1) / counts

@@ -24,7 +24,12 @@ log = logging.getLogger(__name__)
 
 MODELS: dict[str, Callable[..., nn.Module]] = {}
 _WARNED: set[tuple[str, tuple[str, ...]]] = set()
-_ALIASES = {"particletransformer": "part", "pn": "particlenet", "partsv": "part_sv"}
+_ALIASES = {
+    "particletransformer": "part",
+    "pn": "particlenet",
+    "partsv": "part_sv",
+    "particlenetsv": "particlenet_sv",
+}
 
 
 def _key(name: str) -> str:
@@ -52,6 +57,7 @@ def _builtin() -> None:
     from higgsflow.models.part import ParticleTransformer
     from higgsflow.models.part_sv import ParticleTransformerSV
     from higgsflow.models.particlenet import ParticleNet
+    from higgsflow.models.particlenet_sv import ParticleNetSV
 
     for name, cls in (
         ("part", ParticleTransformer),
@@ -61,6 +67,7 @@ def _builtin() -> None:
     ):
         MODELS.setdefault(name, contract_model(cls))
     MODELS.setdefault("part_sv", ParticleTransformerSV)
+    MODELS.setdefault("particlenet_sv", ParticleNetSV)
 
 
 def main_collection(data_config: Any) -> str | None:
@@ -98,8 +105,8 @@ def resolve_inputs(cls: Any, data_config: Any, network: str) -> dict[tuple[str, 
 
 
 def build_model(name: str, data_config: Any, **kwargs: Any) -> nn.Module:
-    """Build architecture ``name`` (part, particlenet, pfn, dnn, part_sv or a registered one) for
-    ``data_config``: its input groups, its classes and the heads its task needs."""
+    """Build architecture ``name`` (part, particlenet, pfn, dnn, part_sv, particlenet_sv or a registered
+    one) for ``data_config``: its input groups, its classes and the heads its task needs."""
     _builtin()
     key = _key(name)
     if key not in MODELS:
