@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle  # only for its UnpicklingError: torch.load(weights_only=True) raises it
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,8 @@ class SanntModel:
         out = np.empty((len(cols[0]) if cols else 0, len(names)), dtype=np.float32)
         for j, (name, col) in enumerate(zip(names, cols, strict=True)):
             col64 = np.asarray(col, dtype=np.float64)
-            out[:, j] = col64
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                out[:, j] = col64
             bad = ~np.isfinite(out[:, j])
             if bad.any():
                 row = int(np.flatnonzero(bad)[0])
@@ -237,7 +239,13 @@ def load(run_dir: str | os.PathLike[str]) -> SanntModel:
         )
     except KeyError as exc:
         raise CheckpointError("missing entry", file=cfg_path, field=str(exc.args[0])) from exc
-    except (RuntimeError, OSError, EOFError, ValueError) as exc:  # torch's errors for a bad/mismatched file
+    except (
+        RuntimeError,
+        OSError,
+        EOFError,
+        ValueError,
+        pickle.UnpicklingError,
+    ) as exc:  # a bad/mismatched file
         raise CheckpointError(f"cannot load the network: {exc}".splitlines()[0], file=weights) from exc
 
 
