@@ -7,7 +7,9 @@ CMS-MLG-23-005). The expected σ(μ) of a trained network is measured independen
 Modules: :mod:`~higgsflow.sannt.likelihood` (templates, interpolation, Fisher information),
 :mod:`~higgsflow.sannt.histogram` (exact histograms with a surrogate gradient), :mod:`~higgsflow.sannt.data`
 (samples with systematic variations, the benchmark toy), :mod:`~higgsflow.sannt.train` (CENNT, SANNT),
-:mod:`~higgsflow.sannt.pyhf_model` (workspace and Asimov fit), :mod:`~higgsflow.sannt.benchmark`.
+:mod:`~higgsflow.sannt.pyhf_model` (workspace and Asimov fit), :mod:`~higgsflow.sannt.benchmark`,
+:mod:`~higgsflow.sannt.analysis` (``higgsflow sannt train`` on a user's files and analysis YAML) and
+:mod:`~higgsflow.sannt.model` (saved networks: :func:`load`, ``predict``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ _LAZY = {
     "network_templates": "train",
     "train_cennt": "train",
     "train_sannt": "train",
+    "SanntModel": "model",
+    "load": "model",
+    "predict_files": "model",
+    "SanntRun": "analysis",
+    "load_analysis": "analysis",
+    "train_analysis": "analysis",
 }
 
 
@@ -50,6 +58,8 @@ __all__ = [
     "BENCHMARK",
     "Sample",
     "SanntConfig",
+    "SanntModel",
+    "SanntRun",
     "ScoreNetwork",
     "SystematicDataset",
     "Templates",
@@ -59,10 +69,14 @@ __all__ = [
     "category_histogram",
     "expected_yields",
     "fisher_information",
+    "load",
+    "load_analysis",
     "network_templates",
+    "predict_files",
     "profiled_sigma",
     "pyhf_sigma",
     "soft_histogram",
+    "train_analysis",
     "train_cennt",
     "train_sannt",
     "workspace_from_templates",

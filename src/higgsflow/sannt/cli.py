@@ -90,3 +90,68 @@ def benchmark(
     for method in METHODS[1:]:
         console.print(describe(method, result.verdict(method)))
     console.print(f"wrote {results_file}")
+
+
+@app.command()
+def train(
+    config: Path = typer.Option(
+        ..., "--config", "-c", help="analysis YAML with a SANNT section (docs/sannt.md)"
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="run folder: network, templates, workspace, results"),
+    inputs: Path | None = typer.Option(
+        None, "--inputs", help="folder of the config's relative file paths (default: the config's folder)"
+    ),
+    cennt: bool = typer.Option(False, "--cennt", help="train only the cross-entropy baseline (CENNT)"),
+    threads: int = typer.Option(1, help="torch CPU threads (1 is fastest for these small networks)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace the run folder's files"),
+) -> None:
+    """Train SANNT (or CENNT) on the config's files; write the network (network.pt + network.json), the
+    templates, the pyhf workspace (as `higgsflow stats build` builds it), the analysis config for the scored
+    files (analysis.yaml) and σ of every POI (results.json)."""
+    import torch
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from higgsflow.errors import ConfigError
+    from higgsflow.outputs import check_output, check_outputs
+    from higgsflow.sannt.analysis import SanntRun, train_analysis
+
+    if threads < 1:
+        raise ConfigError(f"{threads}", field="--threads", expected="an integer >= 1")
+    check_output(out, folder=True, overwrite=overwrite)
+    check_outputs([out / n for n in SanntRun.OUTPUTS], overwrite=overwrite)
+    torch.set_num_threads(threads)
+    console = Console()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("reading", total=None)
+
+        def tick(method: str, epoch: int, value: float) -> None:
+            progress.update(task, description=f"{method} epoch {epoch} ({value:.4g})")
+
+        run = train_analysis(config, input_dir=inputs, method="CENNT" if cennt else None, callback=tick)
+    run.write(out, overwrite=overwrite)
+    table = Table(title=f"{run.results['method']}: expected σ (pyhf, Asimov)")
+    table.add_column("POI")
+    table.add_column("σ(μ)")
+    table.add_column("σ (cross section)")
+    for poi, entry in run.results["sigma"].items():
+        xs = f"{entry['sigma']:.4g} {entry['unit']}" if "sigma" in entry else "-"
+        table.add_row(poi, f"{entry['sigma_mu']:.4g}", xs)
+    console.print(table)
+    console.print(f"wrote {out}/: " + ", ".join(SanntRun.OUTPUTS))
+
+
+@app.command()
+def predict(
+    run: Path = typer.Argument(..., help="run folder of `higgsflow sannt train`"),
+    files: list[Path] = typer.Argument(..., help="ROOT or Parquet files to score"),
+    out: Path = typer.Option(..., "--out", "-o", help="folder for the scored copies"),
+    tree: str = typer.Option("tree", help="tree name in ROOT files"),
+) -> None:
+    """Write copies of FILES with the branches <prefix>_score (the highest output), <prefix>_category (its
+    class index) and <prefix>_<class> (every output) added; never overwrites."""
+    from higgsflow.sannt.model import predict_files
+
+    for p in predict_files(run, files, out, tree=tree):
+        typer.echo(f"wrote {p}")

@@ -1,6 +1,7 @@
 """The independent measurement: templates → pyhf workspace → profile-likelihood fit to Asimov data → σ(μ).
 
-pyhf is the engine here; nothing of the training code's loss is used. The workspace has one channel, a
+pyhf is the engine here; nothing of the training code's loss is used. The workspace is built by
+:mod:`higgsflow.stats.workspace` (the builder of ``higgsflow stats build``) and has one channel, a
 ``normfactor`` per POI, a ``histosys`` per shape nuisance and a ``normsys`` per normalisation effect (both
 named after the nuisance, so they share one parameter). The model must be built with
 ``MODIFIER_SETTINGS = {"normsys": {"interpcode": "code4"}, "histosys": {"interpcode": "code4p"}}``, the
@@ -37,45 +38,76 @@ def workspace_from_templates(
     min_yield: float = 1e-3,
     poi_bounds: tuple[float, float] = (-10, 10),
 ) -> dict[str, Any]:
-    """A pyhf workspace specification (JSON-able dict) with Asimov observations at μ = 1, η = 0.
+    """A pyhf workspace specification (JSON-able dict) with Asimov observations at μ = 1, η = 0, built by
+    :func:`higgsflow.stats.workspace.build_workspace` (the builder of ``higgsflow stats build``).
+
+    One region (``channel``) holds all bins of the templates; each POI is a ``NormFactor`` of its processes,
+    each nuisance a ``Shape`` systematic (``histosys``) of the processes whose templates it changes and a
+    ``Normalization`` systematic (``normsys``) of those whose yield it scales, both on one parameter named after
+    the nuisance. There is no MC-statistics or luminosity modifier (the SANNT likelihood has none).
 
     Bins whose total nominal yield is at most ``min_yield`` events are left out (they carry no information
     and a Poisson term with zero expectation is ill-defined);
     :func:`~higgsflow.sannt.likelihood.fisher_information` does the same.
     """
+    from higgsflow.stats.config import AnalysisConfig, NormFactor, Region, Systematic
+    from higgsflow.stats.config import Sample as StatsSample
+    from higgsflow.stats.templates import Template
+    from higgsflow.stats.workspace import build_workspace
+
     a = templates.numpy()
     nominal = a["nominal"]
-    total = nominal.sum(0)  # Asimov data at μ = 1, η = 0
-    keep = total > min_yield
+    keep = nominal.sum(0) > min_yield  # Asimov data at μ = 1, η = 0
     if not keep.any():
         raise FitError("every bin is empty", field="nominal", expected="a positive total yield in some bin")
-    samples = []
+    n_kept = int(keep.sum())
+    edges = np.arange(n_kept + 1, dtype=float)
+    zeros = np.zeros(n_kept)
+
+    def template(y: np.ndarray) -> Template:
+        return Template(y[keep], zeros, edges)
+
+    stats_templates = {}
+    systematics = []
     for p, proc in enumerate(templates.processes):
-        mods: list[dict[str, Any]] = []
-        for m, poi in enumerate(templates.pois):
-            if a["poi_matrix"][p, m] > 0:
-                mods.append({"name": poi, "type": "normfactor", "data": None})
-        for k, nuis in enumerate(templates.nuisances):
+        stats_templates[(channel, proc, "nominal")] = template(nominal[p])
+    for k, nuis in enumerate(templates.nuisances):
+        for p, proc in enumerate(templates.processes):
             up, dn = a["shape_up"][k, p], a["shape_down"][k, p]
             if not (np.array_equal(up, nominal[p]) and np.array_equal(dn, nominal[p])):
-                mods.append(
-                    {
-                        "name": nuis,
-                        "type": "histosys",
-                        "data": {"hi_data": up[keep].tolist(), "lo_data": dn[keep].tolist()},
-                    }
-                )
+                name = f"{nuis}/{proc}/shape"
+                systematics.append(Systematic(name, "Shape", samples=[proc], parameter=nuis))
+                stats_templates[(channel, proc, f"{name}:up")] = template(up)
+                stats_templates[(channel, proc, f"{name}:down")] = template(dn)
             ku, kd = float(a["kappa_up"][k, p]), float(a["kappa_down"][k, p])
             if ku != 1.0 or kd != 1.0:
-                mods.append({"name": nuis, "type": "normsys", "data": {"hi": ku, "lo": kd}})
-        samples.append({"name": proc, "data": nominal[p][keep].tolist(), "modifiers": mods})
-    parameters = [{"name": poi, "bounds": [list(poi_bounds)], "inits": [1.0]} for poi in templates.pois]
-    return {
-        "channels": [{"name": channel, "samples": samples}],
-        "observations": [{"name": channel, "data": total[keep].tolist()}],
-        "measurements": [{"name": "asimov", "config": {"poi": templates.pois[0], "parameters": parameters}}],
-        "version": "1.0.0",
-    }
+                systematics.append(
+                    Systematic(
+                        f"{nuis}/{proc}/norm",
+                        "Normalization",
+                        up={"Normalization": ku - 1.0},
+                        down={"Normalization": kd - 1.0},
+                        samples=[proc],
+                        parameter=nuis,
+                    )
+                )
+    norm_factors = [
+        NormFactor(
+            poi,
+            [proc for p, proc in enumerate(templates.processes) if a["poi_matrix"][p, m] > 0],
+            bounds=tuple(float(b) for b in poi_bounds),
+        )
+        for m, poi in enumerate(templates.pois)
+    ]
+    config = AnalysisConfig(
+        measurement="asimov",
+        pois=list(templates.pois),
+        regions=[Region(channel, binning=edges.tolist())],
+        samples=[StatsSample(proc, lumi=False, mcstat=False) for proc in templates.processes],
+        norm_factors=norm_factors,
+        systematics=systematics,
+    )
+    return build_workspace(config, stats_templates, require_background=False)
 
 
 @contextlib.contextmanager

@@ -260,7 +260,8 @@ def load_config(
             raise ConfigError(f"invalid YAML: {exc}", file=file) from exc
     else:
         raw = dict(source)
-    _check_keys(raw, {"General", "Regions", "Samples", "NormFactors", "Systematics"}, "<top>", file)
+    # SANNT: the settings of `higgsflow sannt train` (docs/sannt.md), which reads the rest of this config too
+    _check_keys(raw, {"General", "Regions", "Samples", "NormFactors", "Systematics", "SANNT"}, "<top>", file)
     for key in ("General", "Regions", "Samples", "NormFactors"):
         if key not in raw:
             raise ConfigError("missing section", file=file, field=key)

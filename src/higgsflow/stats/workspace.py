@@ -361,12 +361,15 @@ def build_workspace(
     templates: Mapping[TemplateKey, Template],
     *,
     data: Mapping[str, np.ndarray] | None = None,
+    require_background: bool = True,
 ) -> dict[str, Any]:
     """Build the pyhf JSON workspace (a dict following pyhf's ``workspace.json`` schema) for ``config``.
 
     Observations come from ``data`` (region → counts), else from the ``Data: true`` sample's templates, else
     from the nominal expectation (Asimov data, logged). Raises :class:`DataError` for NaN or negative yields,
-    an empty region, or a bin without background, and :class:`ConfigError` for missing templates.
+    an empty region, or a bin without background (unless ``require_background=False``: the Asimov models of
+    :mod:`higgsflow.sannt`, whose bins only need a positive total), and :class:`ConfigError` for missing
+    templates.
     """
     import pyhf
 
@@ -396,7 +399,7 @@ def build_workspace(
         if not np.any(total > 0):
             raise DataError("empty region: all expected yields are zero", file=config.file, field=region.name)
         bkg = [t.yields for n, t in nominal.items() if n not in signal]
-        if bkg:
+        if bkg and require_background:
             btot = np.sum(bkg, axis=0)
             zero = np.flatnonzero(btot <= 0)
             if zero.size:
