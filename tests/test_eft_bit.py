@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -47,6 +50,35 @@ def test_exact_mode_has_the_splits_of_the_straightforward_implementation():
     for k in range(4):
         leaves = _leaf_counts(model, x, k)
         assert leaves.min() >= 40 and len(leaves) <= 2**3
+
+
+def _reference_port():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "_bit_reference.py"
+    spec = importlib.util.spec_from_file_location("_bit_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_port_of_the_reference_grows_the_trees_of_exact_mode():
+    """benchmarks/bit.py times exact mode against this port of the reference algorithm: same trees, same t̂."""
+    ref_mod = _reference_port()
+    train = multi_exponential(3000, 4, seed=11)
+    test = multi_exponential(2000, 4, seed=12)
+    ref = ref_mod.ReferenceBIT(
+        train.x, train.w0, train.w1, n_trees=6, learning_rate=0.3, max_depth=4, min_size=40
+    )
+    ref.boost()
+    model = BoostedInformationTree(n_trees=6, learning_rate=0.3, max_depth=3, min_size=40)
+    model.fit(train.x, train.w0, train.w1)
+    ref_f, ref_t = ref.heap()
+    f, t = model.splits
+    assert (f >= 0).sum() >= 6 * 5  # real trees: most nodes split
+    np.testing.assert_array_equal(f, ref_f)
+    np.testing.assert_array_equal(t, ref_t)
+    np.testing.assert_allclose(ref.vectorized_predict(test.x), model.predict(test.x), rtol=1e-12, atol=1e-15)
+    # the port is the reference's algorithm, not a copy of ours: its own depth convention and recursion
+    assert ref.trees[0].depth == 0 and isinstance(ref.trees[0].left, ref_mod.ReferenceNode)
 
 
 def _leaf_counts(model, x, tree):
