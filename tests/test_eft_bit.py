@@ -193,3 +193,72 @@ def test_bad_inputs_and_files(tmp_path):
     assert again.get_params() == m.get_params()
     with pytest.raises(DataError, match="feature shape"):
         again.predict(s.x[:, :1])
+
+
+def _route(model, x, tree):
+    """Heap node of every event in one tree, from ``model.splits`` (x <= threshold goes left)."""
+    f, t = model.splits
+    node = np.zeros(len(x), int)
+    for _ in range(model.max_depth):
+        inner = f[tree, node] >= 0
+        left = x[np.arange(len(x)), np.maximum(f[tree, node], 0)] <= t[tree, node]
+        node = np.where(inner, np.where(left, 2 * node + 1, 2 * node + 2), node)
+    return node
+
+
+def test_xgboost_backend_honours_min_size():
+    import xgboost as xgb
+
+    s = multi_exponential(4000, 3, seed=21)  # equal SM weights: min_size is an exact event count
+    for min_size in (1, 400):
+        m = BoostedInformationTree(n_trees=3, max_depth=3, min_size=min_size, backend="xgboost").fit(
+            s.x, s.w0, s.w1
+        )
+        leaves = m._booster.predict(xgb.DMatrix(s.x), pred_leaf=True)
+        counts = [np.bincount(np.unique(leaves[:, k], return_inverse=True)[1]) for k in range(3)]
+        smallest = min(c.min() for c in counts)
+        if min_size == 1:
+            assert smallest < 400  # the constraint below does bite on this sample
+        else:
+            assert smallest >= 400
+            assert max(len(c) for c in counts) >= 4  # still real trees
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{}, {"mode": "hist", "n_bins": 32}, {"backend": "xgboost", "n_bins": 32}],
+    ids=["exact", "hist", "xgb"],
+)
+def test_splits_describe_the_trees_of_every_backend(kw):
+    """Routing events with .splits gives the model's leaves: one learned value per leaf, Σw'/Σw of its events."""
+    s = multi_exponential(5000, 3, seed=22)
+    x = s.x.astype(np.float32).astype(np.float64)  # float32-exact values: XGBoost compares float32(x)
+    m = BoostedInformationTree(n_trees=2, learning_rate=1.0, max_depth=3, min_size=100, **kw).fit(
+        x, s.w0, s.w1
+    )
+    f, t = m.splits
+    assert f.shape == t.shape == (2, 15) and f.dtype.kind == "i"
+    assert (f[:, 0] >= 0).all() and ((f >= 0).sum(axis=1) >= 4).all()
+    node = _route(m, x, 0)
+    first = BoostedInformationTree(n_trees=1, learning_rate=1.0, max_depth=3, min_size=100, **kw).fit(
+        x, s.w0, s.w1
+    )
+    np.testing.assert_array_equal(_route(first, x, 0), node)  # the same first tree
+    pred = first.predict(x)
+    counts = np.bincount(node)
+    assert counts[counts > 0].min() >= 100
+    for leaf in np.unique(node):
+        sel = node == leaf
+        np.testing.assert_allclose(pred[sel], pred[sel][0], rtol=1e-6)  # constant on the leaf
+        np.testing.assert_allclose(pred[sel][0], s.w1[sel].sum() / s.w0[sel].sum(), rtol=2e-4, atol=1e-6)
+    assert len(np.unique(np.round(pred, 5))) == len(np.unique(node))
+
+
+def test_splits_of_a_joint_xgboost_forest():
+    x, coeffs, _ = _gauss2d(3000, 5)
+    m = EFTInformationTrees(["a", "b"], joint=True, backend="xgboost", n_trees=2, max_depth=2, min_size=100)
+    f, t = m.fit(x, coeffs).models_[0].splits
+    assert f.shape == (2, 7) and (f[:, 0] >= 0).all()
+    np.testing.assert_array_equal(t, t.astype(np.float32))  # XGBoost's float32 thresholds
+    node = _route(m.models_[0], x.astype(np.float32).astype(float), 0)
+    assert np.bincount(node)[np.bincount(node) > 0].min() >= 100

@@ -20,7 +20,8 @@ Split search:
 - ``mode="hist"``: features are binned at ``n_bins`` quantiles once; splits are at bin edges.
 - ``backend="xgboost"``: the gain above equals XGBoost's squared-error gain for the regression target t = w'/w
   with sample weights w (gradient w(t̂ − t), hessian w), and the leaf values agree with ``reg_lambda = 0``. So
-  XGBoost trained that way learns the same function (its ``hist`` splits, its ``max_bin`` quantiles).
+  XGBoost trained that way learns the same function (its ``hist`` splits, its ``max_bin`` quantiles);
+  ``min_size`` becomes ``min_child_weight`` on the SM weights scaled to mean 1.
 
 The *joint* BIT (:class:`EFTInformationTrees` with ``joint=True``) fits one tree per boosting round whose
 leaves hold all K = N(N+3)/2 coefficients, with gain Σ_b (Σ_d c_{b,d} W_d)² / W_0 summed over the base points
@@ -112,7 +113,10 @@ class BoostedInformationTree:
     max_depth:
         Up to 2^max_depth leaves per tree (see the module docstring for the reference code's convention).
     min_size:
-        Minimum number of training events in each child of a split.
+        Minimum number of training events in each child of a split. With ``backend="xgboost"`` it is XGBoost's
+        ``min_child_weight`` (minimum hessian sum of a child, the hessian being the SM weight) set to
+        ``min_size − ½`` on the SM weights scaled to mean 1: exactly ``min_size`` events for equal weights,
+        otherwise the SM weight of ``min_size`` average events.
     mode:
         ``"exact"`` or ``"hist"`` split search (native backend only).
     n_bins:
@@ -332,11 +336,14 @@ class BoostedInformationTree:
         # joint gain WᵀGW/W0 = Σ_b (c_b·W)²/W0 with G = CᵀC: train on the rotated targets C t and rotate back
         c = np.linalg.cholesky(g + 1e-300 * np.eye(k)).T if k > 1 else np.sqrt(g)
         t = (d[pos] / w0[pos, None]) @ c.T
+        # hessian = sample weight: with the weights scaled to mean 1, a leaf's hessian sum counts its events
+        # (exactly for equal weights), so min_size is XGBoost's min_child_weight (−½ against rounding)
+        weight = w0[pos] / np.mean(w0[pos])
         params = {
             "objective": "reg:squarederror",
             "eta": float(self.learning_rate),
             "max_depth": int(self.max_depth),
-            "min_child_weight": 0.0,
+            "min_child_weight": float(self.min_size) - 0.5,
             "lambda": 0.0,
             "alpha": 0.0,
             "gamma": 0.0,
@@ -348,7 +355,7 @@ class BoostedInformationTree:
         }
         if k > 1:
             params["multi_strategy"] = "multi_output_tree"
-        dtrain = xgb.DMatrix(x[pos], label=t if k > 1 else t[:, 0], weight=w0[pos])
+        dtrain = xgb.DMatrix(x[pos], label=t if k > 1 else t[:, 0], weight=weight)
         cbs = []
         if callback is not None:
 
@@ -400,10 +407,15 @@ class BoostedInformationTree:
 
     @property
     def splits(self) -> tuple[np.ndarray, np.ndarray]:
-        """(feature, threshold) of every node of every tree, shape (n_trees, 2^(d+1)−1); feature −1 = leaf."""
+        """(feature, threshold) of every node of every tree, shape (n_trees, 2^(d+1)−1); feature −1 = leaf.
+
+        Heap layout: node k has children 2k+1 (``x[feature] <= threshold``) and 2k+2. With the XGBoost backend
+        the thresholds are float32 values and the comparison is on float32(x), as XGBoost makes it (its
+        ``x < split_condition`` is ``float32(x) <= threshold`` with threshold the float32 below the condition).
+        """
         self._check_fitted()
         if self._trees is None:
-            raise ConfigError("splits are only available for the native backend", field="backend")
+            return _xgboost_splits(self._booster, int(self.max_depth))
         return self._trees["feature"], self._trees["threshold"]
 
     # -- persistence -----------------------------------------------------------------------------------------
@@ -465,6 +477,27 @@ class BoostedInformationTree:
 
 class ModelNotFitted(ConfigError):
     """The model is used before ``fit``/``load``."""
+
+
+def _xgboost_splits(booster: Any, max_depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """(feature, threshold) of an XGBoost booster's trees in the heap layout of the native trees."""
+    model = json.loads(bytes(booster.save_raw("json")))
+    trees = model["learner"]["gradient_booster"]["model"]["trees"]
+    n_nodes = 2 ** (max_depth + 1) - 1
+    feats = np.full((len(trees), n_nodes), -1, np.int64)
+    thrs = np.zeros((len(trees), n_nodes))
+    below = np.float32(-np.inf)
+    for i, tree in enumerate(trees):
+        left, right = tree["left_children"], tree["right_children"]
+        stack = [(0, 0)]
+        while stack:
+            node, k = stack.pop()
+            if left[node] == -1:  # a leaf
+                continue
+            feats[i, k] = tree["split_indices"][node]
+            thrs[i, k] = float(np.nextafter(np.float32(tree["split_conditions"][node]), below))
+            stack += [(left[node], 2 * k + 1), (right[node], 2 * k + 2)]
+    return feats, thrs
 
 
 def _freeze_unsplit(node_of: np.ndarray, feature: np.ndarray, depth: int) -> None:
