@@ -262,3 +262,40 @@ def test_splits_of_a_joint_xgboost_forest():
     np.testing.assert_array_equal(t, t.astype(np.float32))  # XGBoost's float32 thresholds
     node = _route(m.models_[0], x.astype(np.float32).astype(float), 0)
     assert np.bincount(node)[np.bincount(node) > 0].min() >= 100
+
+
+def test_bit_regressor_is_a_scikit_learn_estimator_equal_to_the_native_fit():
+    from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from higgsflow.eft import BITRegressor
+
+    train = multi_exponential(4000, 3, seed=31)
+    test = multi_exponential(2000, 3, seed=32)
+    y = train.w1 / train.w0
+    params = {"n_trees": 8, "learning_rate": 0.3, "max_depth": 3, "min_size": 40}
+    native = BoostedInformationTree(**params).fit(train.x, train.w0, train.w1)
+    reg = BITRegressor(**params).fit(train.x, y, sample_weight=train.w0)
+    np.testing.assert_array_equal(reg.splits[0], native.splits[0])
+    np.testing.assert_allclose(reg.predict(test.x), native.predict(test.x), rtol=1e-9, atol=1e-12)
+    # clone: same parameters, unfitted, refits to the same model
+    again = clone(reg)
+    assert again.get_params() == reg.get_params() and not hasattr(again, "n_features_in_")
+    np.testing.assert_array_equal(
+        again.fit(train.x, y, sample_weight=train.w0).predict(test.x), reg.predict(test.x)
+    )
+    # in a pipeline: scaler + BIT, sample weights routed to the BIT, parameters set through the pipeline
+    pipe = Pipeline([("scale", StandardScaler()), ("bit", BITRegressor())])
+    pipe.set_params(**{f"bit__{k}": v for k, v in params.items()})
+    pipe.fit(train.x, y, bit__sample_weight=train.w0)
+    assert "BITRegressor(n_trees=8, learning_rate=0.3, min_size=40)" in repr(pipe)
+    scaler = StandardScaler().fit(train.x)
+    ref = BoostedInformationTree(**params).fit(scaler.transform(train.x), train.w0, train.w1)
+    np.testing.assert_allclose(
+        pipe.predict(test.x), ref.predict(scaler.transform(test.x)), rtol=1e-9, atol=1e-12
+    )
+    # it learns the ratio: weighted R² against the exact ratio on held-out events
+    assert pipe.score(test.x, test.w1 / test.w0, sample_weight=test.w0) > 0.8
+    with pytest.raises(DataError, match="sample weights"):
+        BITRegressor().fit(train.x, y, sample_weight=train.w0[:-1])

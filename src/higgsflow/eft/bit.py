@@ -46,6 +46,7 @@ import numpy as np
 from higgsflow.errors import CheckpointError, ConfigError, DataError
 
 __all__ = [
+    "BITRegressor",
     "BoostedInformationTree",
     "EFTInformationTrees",
     "fisher_information",
@@ -181,6 +182,17 @@ class BoostedInformationTree:
                 raise ConfigError(f"unknown parameter {k!r}", field=k, expected=", ".join(self._PARAMS))
             setattr(self, k, v)
         return self
+
+    def __repr__(self) -> str:
+        import inspect
+
+        defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
+        shown = []
+        for k, v in self.get_params().items():
+            d = defaults.get(k, inspect.Parameter.empty)
+            if isinstance(v, np.ndarray) or isinstance(d, np.ndarray) or v != d:
+                shown.append(f"{k}={v!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     def _validate(self) -> None:
         if not (isinstance(self.n_trees, int | np.integer) and self.n_trees >= 1):
@@ -473,6 +485,57 @@ class BoostedInformationTree:
             return cls._from_state(header, arrays)
         except (KeyError, ValueError, TypeError) as exc:
             raise CheckpointError(f"incomplete BIT file: {exc}", file=path) from exc
+
+
+class BITRegressor(BoostedInformationTree):
+    """scikit-learn estimator of a Boosted Information Tree: ``fit(X, y, sample_weight)``, ``predict(X)``.
+
+    ``fit(X, y=w'/w0, sample_weight=w0)`` is :meth:`BoostedInformationTree.fit` on (w0, w' = y·w0): the split
+    gain (Σw')²/Σw0 + … and the leaf values Σw'/Σw0 are those of a weighted least-squares regression tree for y
+    with weights w0, so a BIT is the weighted regression of the ratio y = w'/w0. Same parameters as
+    :class:`BoostedInformationTree` (``get_params``/``set_params``, so ``sklearn.base.clone``, pipelines and
+    grid searches work); ``y`` may be (n,) or (n, K) for K ratios; ``sample_weight`` defaults to ones.
+    scikit-learn is needed only for its own tools (``score`` uses ``sklearn.metrics.r2_score``).
+    """
+
+    _estimator_type = "regressor"
+
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.base import BaseEstimator, RegressorMixin
+
+        class _Regressor(RegressorMixin, BaseEstimator):
+            pass
+
+        return _Regressor().__sklearn_tags__()
+
+    def fit(  # type: ignore[override]
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        callback: Callable[[int, int], None] | None = None,
+    ) -> BITRegressor:
+        """Fit the ratio y = w'/w0 with sample weights w0 (default 1): a BIT on (w0, y·w0)."""
+        y = np.asarray(y, dtype=np.float64)
+        w0 = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).ravel()
+        if len(w0) != len(y):
+            raise DataError(
+                f"{len(y)} targets but {len(w0)} sample weights",
+                field="sample_weight",
+                expected="one per event",
+            )
+        if not np.all(np.isfinite(y)):
+            row = int(np.argwhere(~np.isfinite(y))[0][0])
+            raise DataError("non-finite value", field="y", row=row, expected="finite ratios w'/w0")
+        derivatives = y * (w0 if y.ndim == 1 else w0[:, None])
+        super().fit(X, w0, derivatives, callback=callback)
+        return self
+
+    def score(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        """Weighted R² of the prediction (scikit-learn's regressor score)."""
+        from sklearn.metrics import r2_score
+
+        return float(r2_score(y, self.predict(X), sample_weight=sample_weight))
 
 
 class ModelNotFitted(ConfigError):
