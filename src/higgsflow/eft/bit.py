@@ -12,8 +12,8 @@ counts the root as depth 1, so its ``max_depth = d`` gives up to 2^(d−1) leave
 
 Split search:
 
-- ``mode="exact"``: every feature is sorted once per fit (stable argsort). Each level of a tree scans, per
-  feature, the sorted values of every node (kept contiguous by a stable partition, never re-sorted) with
+- ``mode="exact"``: every feature is sorted once per fit (ties by event index, as a stable sort). Each level of
+  a tree scans, per feature, the sorted values of every node (kept contiguous by a stable partition, never re-sorted) with
   running sums, so every split of a node is scored in one pass. A split is ``x_f <= t`` with t a training
   value;
   between equal gains the first maximum wins (lowest feature index, then lowest threshold).
@@ -255,8 +255,12 @@ class BoostedInformationTree:
         w = np.ascontiguousarray(np.column_stack([w0, d]))
         min_w = 0.0
         if self.mode == "exact":
-            order = np.ascontiguousarray(np.argsort(x, axis=0, kind="stable").T.astype(np.int32))
-            xs = np.ascontiguousarray(np.take_along_axis(x, order.T, axis=0).T)
+            # per-feature order of the events, ties by event index (a stable sort; the unstable one + the tie
+            # fix is ~4× faster)
+            xt = np.ascontiguousarray(x.T)
+            order = np.argsort(xt, axis=1).astype(np.int32)
+            xs = np.take_along_axis(xt, order, axis=1)
+            K.stable_ties(order, xs, x)
             ws = np.ascontiguousarray(w[order])  # (F, n, K+1)
         else:
             edges, n_edges = _quantile_edges(x, self.n_bins)
