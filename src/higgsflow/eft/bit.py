@@ -13,10 +13,9 @@ counts the root as depth 1, so its ``max_depth = d`` gives up to 2^(d−1) leave
 Split search:
 
 - ``mode="exact"``: every feature is sorted once per fit (ties by event index, as a stable sort). Each level of
-  a tree scans, per feature, the sorted values of every node (kept contiguous by a stable partition, never re-sorted) with
-  running sums, so every split of a node is scored in one pass. A split is ``x_f <= t`` with t a training
-  value;
-  between equal gains the first maximum wins (lowest feature index, then lowest threshold).
+  a tree scans, per feature, the sorted values of every node (kept contiguous by a stable partition, never
+  re-sorted) with running sums, so every split of a node is scored in one pass. A split is ``x_f <= t`` with t
+  a training value; between equal gains the first maximum wins (lowest feature index, then lowest threshold).
 - ``mode="hist"``: features are binned at ``n_bins`` quantiles once; splits are at bin edges.
 - ``backend="xgboost"``: the gain above equals XGBoost's squared-error gain for the regression target t = w'/w
   with sample weights w (gradient w(t̂ − t), hessian w), and the leaf values agree with ``reg_lambda = 0``. So
@@ -352,6 +351,8 @@ class BoostedInformationTree:
         # joint gain WᵀGW/W0 = Σ_b (c_b·W)²/W0 with G = CᵀC: train on the rotated targets C t and rotate back
         c = np.linalg.cholesky(g + 1e-300 * np.eye(k)).T if k > 1 else np.sqrt(g)
         t = (d[pos] / w0[pos, None]) @ c.T
+        if not pos.any():
+            raise DataError("all SM weights are zero", field="w0", expected="some w0 > 0")
         # hessian = sample weight: with the weights scaled to mean 1, a leaf's hessian sum counts its events
         # (exactly for equal weights), so min_size is XGBoost's min_child_weight (−½ against rounding)
         weight = w0[pos] / np.mean(w0[pos])
