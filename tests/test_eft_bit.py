@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -47,6 +50,35 @@ def test_exact_mode_has_the_splits_of_the_straightforward_implementation():
     for k in range(4):
         leaves = _leaf_counts(model, x, k)
         assert leaves.min() >= 40 and len(leaves) <= 2**3
+
+
+def _reference_port():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "_bit_reference.py"
+    spec = importlib.util.spec_from_file_location("_bit_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_port_of_the_reference_grows_the_trees_of_exact_mode():
+    """benchmarks/bit.py times exact mode against this port of the reference algorithm: same trees, same t̂."""
+    ref_mod = _reference_port()
+    train = multi_exponential(3000, 4, seed=11)
+    test = multi_exponential(2000, 4, seed=12)
+    ref = ref_mod.ReferenceBIT(
+        train.x, train.w0, train.w1, n_trees=6, learning_rate=0.3, max_depth=4, min_size=40
+    )
+    ref.boost()
+    model = BoostedInformationTree(n_trees=6, learning_rate=0.3, max_depth=3, min_size=40)
+    model.fit(train.x, train.w0, train.w1)
+    ref_f, ref_t = ref.heap()
+    f, t = model.splits
+    assert (f >= 0).sum() >= 6 * 5  # real trees: most nodes split
+    np.testing.assert_array_equal(f, ref_f)
+    np.testing.assert_array_equal(t, ref_t)
+    np.testing.assert_allclose(ref.vectorized_predict(test.x), model.predict(test.x), rtol=1e-12, atol=1e-15)
+    # the port is the reference's algorithm, not a copy of ours: its own depth convention and recursion
+    assert ref.trees[0].depth == 0 and isinstance(ref.trees[0].left, ref_mod.ReferenceNode)
 
 
 def _leaf_counts(model, x, tree):
@@ -161,3 +193,109 @@ def test_bad_inputs_and_files(tmp_path):
     assert again.get_params() == m.get_params()
     with pytest.raises(DataError, match="feature shape"):
         again.predict(s.x[:, :1])
+
+
+def _route(model, x, tree):
+    """Heap node of every event in one tree, from ``model.splits`` (x <= threshold goes left)."""
+    f, t = model.splits
+    node = np.zeros(len(x), int)
+    for _ in range(model.max_depth):
+        inner = f[tree, node] >= 0
+        left = x[np.arange(len(x)), np.maximum(f[tree, node], 0)] <= t[tree, node]
+        node = np.where(inner, np.where(left, 2 * node + 1, 2 * node + 2), node)
+    return node
+
+
+def test_xgboost_backend_honours_min_size():
+    import xgboost as xgb
+
+    s = multi_exponential(4000, 3, seed=21)  # equal SM weights: min_size is an exact event count
+    for min_size in (1, 400):
+        m = BoostedInformationTree(n_trees=3, max_depth=3, min_size=min_size, backend="xgboost").fit(
+            s.x, s.w0, s.w1
+        )
+        leaves = m._booster.predict(xgb.DMatrix(s.x), pred_leaf=True)
+        counts = [np.bincount(np.unique(leaves[:, k], return_inverse=True)[1]) for k in range(3)]
+        smallest = min(c.min() for c in counts)
+        if min_size == 1:
+            assert smallest < 400  # the constraint below does bite on this sample
+        else:
+            assert smallest >= 400
+            assert max(len(c) for c in counts) >= 4  # still real trees
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{}, {"mode": "hist", "n_bins": 32}, {"backend": "xgboost", "n_bins": 32}],
+    ids=["exact", "hist", "xgb"],
+)
+def test_splits_describe_the_trees_of_every_backend(kw):
+    """Routing events with .splits gives the model's leaves: one learned value per leaf, Σw'/Σw of its events."""
+    s = multi_exponential(5000, 3, seed=22)
+    x = s.x.astype(np.float32).astype(np.float64)  # float32-exact values: XGBoost compares float32(x)
+    m = BoostedInformationTree(n_trees=2, learning_rate=1.0, max_depth=3, min_size=100, **kw).fit(
+        x, s.w0, s.w1
+    )
+    f, t = m.splits
+    assert f.shape == t.shape == (2, 15) and f.dtype.kind == "i"
+    assert (f[:, 0] >= 0).all() and ((f >= 0).sum(axis=1) >= 4).all()
+    node = _route(m, x, 0)
+    first = BoostedInformationTree(n_trees=1, learning_rate=1.0, max_depth=3, min_size=100, **kw).fit(
+        x, s.w0, s.w1
+    )
+    np.testing.assert_array_equal(_route(first, x, 0), node)  # the same first tree
+    pred = first.predict(x)
+    counts = np.bincount(node)
+    assert counts[counts > 0].min() >= 100
+    for leaf in np.unique(node):
+        sel = node == leaf
+        np.testing.assert_allclose(pred[sel], pred[sel][0], rtol=1e-6)  # constant on the leaf
+        np.testing.assert_allclose(pred[sel][0], s.w1[sel].sum() / s.w0[sel].sum(), rtol=2e-4, atol=1e-6)
+    assert len(np.unique(np.round(pred, 5))) == len(np.unique(node))
+
+
+def test_splits_of_a_joint_xgboost_forest():
+    x, coeffs, _ = _gauss2d(3000, 5)
+    m = EFTInformationTrees(["a", "b"], joint=True, backend="xgboost", n_trees=2, max_depth=2, min_size=100)
+    f, t = m.fit(x, coeffs).models_[0].splits
+    assert f.shape == (2, 7) and (f[:, 0] >= 0).all()
+    np.testing.assert_array_equal(t, t.astype(np.float32))  # XGBoost's float32 thresholds
+    node = _route(m.models_[0], x.astype(np.float32).astype(float), 0)
+    assert np.bincount(node)[np.bincount(node) > 0].min() >= 100
+
+
+def test_bit_regressor_is_a_scikit_learn_estimator_equal_to_the_native_fit():
+    from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from higgsflow.eft import BITRegressor
+
+    train = multi_exponential(4000, 3, seed=31)
+    test = multi_exponential(2000, 3, seed=32)
+    y = train.w1 / train.w0
+    params = {"n_trees": 8, "learning_rate": 0.3, "max_depth": 3, "min_size": 40}
+    native = BoostedInformationTree(**params).fit(train.x, train.w0, train.w1)
+    reg = BITRegressor(**params).fit(train.x, y, sample_weight=train.w0)
+    np.testing.assert_array_equal(reg.splits[0], native.splits[0])
+    np.testing.assert_allclose(reg.predict(test.x), native.predict(test.x), rtol=1e-9, atol=1e-12)
+    # clone: same parameters, unfitted, refits to the same model
+    again = clone(reg)
+    assert again.get_params() == reg.get_params() and not hasattr(again, "n_features_in_")
+    np.testing.assert_array_equal(
+        again.fit(train.x, y, sample_weight=train.w0).predict(test.x), reg.predict(test.x)
+    )
+    # in a pipeline: scaler + BIT, sample weights routed to the BIT, parameters set through the pipeline
+    pipe = Pipeline([("scale", StandardScaler()), ("bit", BITRegressor())])
+    pipe.set_params(**{f"bit__{k}": v for k, v in params.items()})
+    pipe.fit(train.x, y, bit__sample_weight=train.w0)
+    assert "BITRegressor(n_trees=8, learning_rate=0.3, min_size=40)" in repr(pipe)
+    scaler = StandardScaler().fit(train.x)
+    ref = BoostedInformationTree(**params).fit(scaler.transform(train.x), train.w0, train.w1)
+    np.testing.assert_allclose(
+        pipe.predict(test.x), ref.predict(scaler.transform(test.x)), rtol=1e-9, atol=1e-12
+    )
+    # it learns the ratio: weighted R² against the exact ratio on held-out events
+    assert pipe.score(test.x, test.w1 / test.w0, sample_weight=test.w0) > 0.8
+    with pytest.raises(DataError, match="sample weights"):
+        BITRegressor().fit(train.x, y, sample_weight=train.w0[:-1])

@@ -44,6 +44,26 @@ def _gain(g, left, tot, k, min_w):
 
 
 @nb.njit(**_NB)
+def stable_ties(order, xs, x):
+    """Make an unstable per-feature argsort stable: equal values ordered by event index.
+
+    order, xs: (F, n) sorted event indices and values (modified in place); x: (n, F) the features.
+    """
+    nf, n = xs.shape
+    for f in range(nf):
+        p = 0
+        while p < n:
+            q = p + 1
+            while q < n and xs[f, q] == xs[f, p]:
+                q += 1
+            if q - p > 1:
+                order[f, p:q] = np.sort(order[f, p:q])
+                for r in range(p, q):
+                    xs[f, r] = x[order[f, r], f]  # ±0 compare equal: keep each event's own value
+            p = q
+
+
+@nb.njit(**_NB)
 def node_totals(w, node_of, level_first, n_level):
     """Summed weights and counts of the nodes of one level, in event order (as the reference sums)."""
     kk = w.shape[1]
