@@ -23,6 +23,7 @@ ways, both in YAML (``examples/tagging/categories.yaml``):
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -163,8 +164,8 @@ def check_categories(categories: Sequence[Category], *, file: Any = None) -> Non
     names both categories and the cell, a gap names the uncovered cell."""
     xs = sorted({0.0, 1.0, *(e for c in categories for e in c.p_BplusC)})
     ys = sorted({0.0, 1.0, *(e for c in categories for e in c.p_BvsC)})
-    for x0, x1 in zip(xs[:-1], xs[1:], strict=True):
-        for y0, y1 in zip(ys[:-1], ys[1:], strict=True):
+    for x0, x1 in itertools.pairwise(xs):
+        for y0, y1 in itertools.pairwise(ys):
             mx, my = np.array([(x0 + x1) / 2]), np.array([(y0 + y1) / 2])
             inside = [c.name for c in categories if c.contains(mx, my)[0]]
             cell = f"p_B+C [{x0:.4g}, {x1:.4g}) × p_BvsC [{y0:.4g}, {y1:.4g})"
@@ -192,7 +193,7 @@ def _check_fractions(value: Any, where: str, file: Any, *, many: bool) -> Any:
         values = [float(v) for v in values]
     except (TypeError, ValueError):
         raise ConfigError(f"not a number: {value!r}", file=file, field=where) from None
-    if any(not 0 < v < 1 for v in values) or any(b <= a for a, b in zip(values, values[1:], strict=False)):
+    if any(not 0 < v < 1 for v in values) or any(b <= a for a, b in itertools.pairwise(values)):
         raise ConfigError(
             f"{value!r} is not a fraction in (0, 1)"
             if not many
@@ -297,7 +298,7 @@ def derive_categories(
     b_edges = _upper_edges(y[b_side], t["b_bins"], "targets.b_bins")
     for where, edges, lo in (("targets.c_bins", c_edges, t_light), ("targets.b_bins", b_edges, split)):
         full = [1.0, *edges, lo]
-        if any(b >= a for a, b in zip(full, full[1:], strict=False)):
+        if any(b >= a for a, b in itertools.pairwise(full)):
             raise DataError(
                 f"edges {', '.join(f'{e:.4g}' for e in full)} coincide: too few jets or a saturated discriminant",
                 field=where,
