@@ -377,35 +377,37 @@ def plot_migration(
     overwrite: bool = False,
 ) -> Path | None:
     """Draw a migration matrix: each row normalised to 100% (the fraction of that row's jets in each column), with
-    the percentage and the row's jet count written in; CMS style."""
+    the percentage and the row's jet count written in; CMS style. ``title`` (e.g. the tagger) is added to the
+    x-axis label, so that it never runs into the CMS header."""
     from higgsflow.plotting import cms_label, save_figure, style
 
     plt, _ = style()
     counts = np.asarray(counts, dtype=np.float64)
     totals = counts.sum(axis=1, keepdims=True)
     frac = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-    width = max(7.0, 0.85 * len(col_labels) + 3.0)
-    height = max(4.5, 0.7 * len(row_labels) + 3.0)
+    width = max(8.0, 0.8 * len(col_labels) + 4.0)
+    height = max(6.0, 0.8 * len(row_labels) + 4.0)
     fig, ax = plt.subplots(figsize=(width, height))
     image = ax.imshow(100 * frac, cmap="Blues", vmin=0, vmax=100, aspect="auto")
     for i in range(frac.shape[0]):
         for j in range(frac.shape[1]):
             if counts[i, j] > 0:
                 colour = "white" if frac[i, j] > 0.55 else "black"
-                ax.text(j, i, f"{100 * frac[i, j]:.0f}", ha="center", va="center", fontsize=13, color=colour)
-    ax.set_xticks(range(len(col_labels)), list(col_labels), fontsize=15)
+                text = "<1" if frac[i, j] < 0.005 else f"{100 * frac[i, j]:.0f}"
+                ax.text(j, i, text, ha="center", va="center", fontsize=14, color=colour)
+    ax.set_xticks(range(len(col_labels)), list(col_labels), fontsize=16)
     ax.set_yticks(
         range(len(row_labels)),
         [f"{r} ({int(t)})" for r, t in zip(row_labels, totals[:, 0], strict=True)],
-        fontsize=15,
+        fontsize=16,
     )
     ax.minorticks_off()
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel + " (jets)")
+    ax.tick_params(which="both", length=0)
+    ax.set_xlabel(xlabel if title is None else f"{xlabel} — {title}", fontsize=20)
+    ax.set_ylabel(ylabel + " (jets)", fontsize=20)
     bar = fig.colorbar(image, ax=ax, pad=0.02)
-    bar.set_label("fraction of the row's jets [%]")
+    bar.set_label("fraction of the row's jets [%]", fontsize=16)
+    bar.ax.tick_params(labelsize=14)
     cms_label(ax, com=com)
-    if title:
-        ax.set_title(title, fontsize=14, loc="left", pad=30)
     fig.tight_layout()
     return save_figure(fig, path, overwrite=overwrite)
