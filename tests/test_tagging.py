@@ -300,6 +300,14 @@ def test_cli_working_points_and_categories_on_a_higgsflow_file(tmp_path, capsys)
     wps = json.loads(wp_json.read_text())["working_points"]
     assert [w["name"] for w in wps] == ["L", "M"]
     assert wps[0]["eff_light"] == pytest.approx(0.1, abs=0.002) and wps[0]["eff_b"] > 0.3
+    maps = tmp_path / "maps.root"
+    assert main(["tag", "working-points", str(src), "-d", "BvsAll", "--maps", str(maps)]) == 0
+    import uproot
+
+    with uproot.open(maps) as f:
+        passed, total = f["BvsAll_L_light_passed"].to_hist(), f["BvsAll_L_light_total"].to_hist()
+    # the (pT, |η|) maps of the light jets at the 10% point add up to 10%
+    assert passed.values().sum() / total.values().sum() == pytest.approx(0.1, abs=0.003)
     cats = tmp_path / "cats.json"
     per_jet = tmp_path / "jets.parquet"
     plot = tmp_path / "migration.png"
@@ -371,3 +379,48 @@ def test_cli_bad_inputs_give_one_line_errors(tmp_path, capsys):
     assert "not a folder" in _one_error_line(capsys)
     assert main(["tag", "categories", str(tmp_path / "missing.root")]) == 1
     assert "missing.root" in _one_error_line(capsys)
+
+
+def _nano_like(path, nan_branch=None):
+    """A NanoAOD-like file: tree Events, jagged Jet_* columns with the PNet scores."""
+    from higgsflow.data.io import write_table
+
+    counts = [2, 1, 3]
+    n = sum(counts)
+
+    def jag(values):
+        return ak.unflatten(np.asarray(values, dtype=np.float32), counts)
+
+    cols = {
+        "event": np.arange(3, dtype=np.int64),
+        "Jet_pt": jag(np.linspace(30, 80, n)),
+        "Jet_eta": jag(np.linspace(-2, 2, n)),
+        "Jet_hadronFlavour": ak.unflatten(np.array([5, 0, 4, 0, 5, 0], dtype=np.int32), counts),
+        "Jet_partonFlavour": ak.unflatten(np.array([5, 21, 4, 1, -5, 2], dtype=np.int32), counts),
+        "Jet_btagPNetB": jag([0.9, 0.01, 0.1, -1, 0.8, 0.02]),
+        "Jet_btagPNetCvL": jag([0.5, 0.05, 0.7, -1, 0.4, 0.1]),
+        "Jet_btagPNetCvB": jag([0.05, 0.6, 0.8, -1, 0.1, 0.7]),
+        "Jet_btagPNetQvG": jag([0.5, 0.5, 0.5, 0.5, 0.5, 0.5]),
+    }
+    if nan_branch:
+        values = ak.to_numpy(ak.flatten(cols[nan_branch])).copy()
+        values[2] = np.nan
+        cols[nan_branch] = jag(values)
+    write_table(path, cols, tree="Events")
+
+
+def test_nanoaod_like_file_is_detected_and_nan_scores_are_refused(tmp_path, capsys):
+    good = tmp_path / "nano.root"
+    _nano_like(good)
+    jets = tg.read_scored_jets(good)
+    assert jets.source == "nanoaod" and len(jets) == 6
+    assert jets.evaluated.tolist() == [True, True, True, False, True, True]
+    assert jets.disc["pBvsC"][0] == pytest.approx(0.95) and jets.disc["pBplusC"][3] == -1
+    assert jets.disc["pBplusC"][0] == pytest.approx(0.9 + 0.1 * 0.5)
+    bad = tmp_path / "nano_nan.root"
+    _nano_like(bad, nan_branch="Jet_btagPNetCvB")
+    assert main(["tag", "working-points", str(bad)]) == 1
+    line = _one_error_line(capsys)
+    assert "nano_nan.root: Jet_btagPNetCvB: 1 NaN score(s), first at jet 2" in line
+    assert main(["tag", "working-points", str(good), "--tagger", "UParTAK4"]) == 1
+    assert "Jet_btagUParTAK4B" in _one_error_line(capsys)  # not stored in this file

@@ -28,6 +28,7 @@ _EXPORTS = {
     "flavour_efficiencies": "higgsflow.tagging.workingpoints",
     "map_efficiency": "higgsflow.tagging.workingpoints",
     "working_points": "higgsflow.tagging.workingpoints",
+    "write_efficiency_maps": "higgsflow.tagging.workingpoints",
     "Category": "higgsflow.tagging.categories",
     "CategoryScheme": "higgsflow.tagging.categories",
     "assign_categories": "higgsflow.tagging.categories",

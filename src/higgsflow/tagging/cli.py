@@ -196,6 +196,14 @@ def working_points_command(
     tree: TREE = None,
     no_sum_check: NO_SUM = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="write the table as JSON here")] = None,
+    maps: Annotated[
+        Path | None,
+        typer.Option(
+            "--maps",
+            help="write (pT, |η|) efficiency maps per flavour and working point to this ROOT file "
+            "(<disc>_<WP>_<flavour>_passed / _total)",
+        ),
+    ] = None,
     overwrite: OVERWRITE = False,
 ) -> None:
     """Working points at fixed light-jet mistag and the b, c and light efficiencies at each (68% intervals)."""
@@ -207,7 +215,7 @@ def working_points_command(
     from higgsflow.tagging.jets import read_scored_jets
     from higgsflow.tagging.workingpoints import working_points
 
-    check_outputs([out], overwrite=overwrite)
+    check_outputs([out, maps], overwrite=overwrite)
     names = [d.strip() for d in discriminant.split(",") if d.strip()]
     for name in names:
         if name not in DISCRIMINANTS:
@@ -220,11 +228,17 @@ def working_points_command(
     jets = _labelled(read_scored_jets(path, tagger=tagger, tree=tree, sum_to_one=not no_sum_check), path)
     table = Table("discriminant", "WP", "mistag", "threshold", "ε_b", "ε_c", "ε_light", title=f"{path}")
     rows = []
+    hists = {}
     for name in names:
         if name not in jets.disc:
             raise ConfigError("not available for this tagger", file=path, field=name)
         for wp in working_points(jets.disc[name], jets.flavour, mistags=rates, discriminant=name):
             rows.append(wp.as_dict())
+            if maps is not None:
+                from higgsflow.tagging.workingpoints import efficiency_maps
+
+                passed = jets.disc[name] > wp.threshold
+                hists[f"{name}_{wp.name}"] = efficiency_maps(jets.pt, jets.eta, jets.flavour, passed)
             flag = "" if wp.reliable else " *"
             table.add_row(
                 name,
@@ -244,6 +258,11 @@ def working_points_command(
     if out is not None:
         _json(out, {"file": str(path), "tagger": jets.tagger, "jets": n, "working_points": rows})
         console.print(f"wrote {out}")
+    if maps is not None:
+        from higgsflow.tagging.workingpoints import write_efficiency_maps
+
+        write_efficiency_maps(maps, hists, overwrite=overwrite)
+        console.print(f"wrote {maps}")
 
 
 @app.command("categories")

@@ -28,6 +28,7 @@ __all__ = [
     "flavour_efficiencies",
     "map_efficiency",
     "working_points",
+    "write_efficiency_maps",
 ]
 
 #: the light-jet mistag rates of the loose, medium and tight working points
@@ -194,3 +195,35 @@ def hist_loc(value: int):
     import hist
 
     return hist.loc(value)
+
+
+_FLAVOUR_NAMES = {5: "b", 4: "c", 0: "light"}
+
+
+def write_efficiency_maps(path, maps, *, overwrite: bool = False):
+    """Write maps ``{name: hist}`` of :func:`efficiency_maps` to a ROOT file as 2D histograms (pT × |η|)
+    ``<name>_<flavour>_passed`` and ``<name>_<flavour>_total`` (flavour b, c, light), the layout b-tagging
+    scale-factor tools read (efficiency = passed / total). Written atomically; returns the path."""
+    import os
+    from pathlib import Path
+
+    import uproot
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise DataError("output exists (use --overwrite)", file=path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        with uproot.recreate(tmp) as f:
+            for name, h in maps.items():
+                for code, flav in _FLAVOUR_NAMES.items():
+                    sub = h[{"flavour": hist_loc(code)}]
+                    passed = sub[{"passed": True}]
+                    f[f"{name}_{flav}_passed"] = passed
+                    f[f"{name}_{flav}_total"] = passed + sub[{"passed": False}]
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
