@@ -290,6 +290,17 @@ def categories_command(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="write the flavour → category migration plot (png/pdf) here")
     ] = None,
+    compare_tagger: Annotated[
+        str | None,
+        typer.Option(
+            "--compare-tagger",
+            help="NanoAOD only: categorise the jets with this second tagger too (same definition) and draw the "
+            "migration of jets from --tagger's categories to its categories (needs --compare-plot)",
+        ),
+    ] = None,
+    compare_plot: Annotated[
+        Path | None, typer.Option("--compare-plot", help="where to write the tagger → tagger migration plot")
+    ] = None,
     overwrite: OVERWRITE = False,
 ) -> None:
     """The category of each jet in the (p_B+C, p_BvsC) plane, the per-category flavour efficiencies and purities,
@@ -298,7 +309,7 @@ def categories_command(
     from rich.table import Table
 
     from higgsflow.data.io import write_table
-    from higgsflow.errors import DataError
+    from higgsflow.errors import ConfigError, DataError
     from higgsflow.outputs import check_outputs
     from higgsflow.tagging.categories import (
         assign_categories,
@@ -308,11 +319,27 @@ def categories_command(
         migration_matrix,
         plot_migration,
     )
-    from higgsflow.tagging.jets import read_scored_jets
+    from higgsflow.tagging.jets import read_nanoaod_jets, read_scored_jets
 
-    check_outputs([out, jets_out, plot], overwrite=overwrite)
+    check_outputs([out, jets_out, plot, compare_plot], overwrite=overwrite)
+    if (compare_tagger is None) != (compare_plot is None):
+        raise ConfigError(
+            "--compare-tagger and --compare-plot go together",
+            field="--compare-tagger" if compare_tagger is None else "--compare-plot",
+            expected="both options or neither",
+        )
     spec = load_categories(config)
     jets = read_scored_jets(path, tagger=tagger, tree=tree, sum_to_one=not no_sum_check)
+    other = None
+    if compare_tagger is not None:
+        if jets.source != "nanoaod":
+            raise ConfigError(
+                "a second tagger needs a NanoAOD file",
+                file=path,
+                field="--compare-tagger",
+                expected="NanoAOD input",
+            )
+        other = read_nanoaod_jets(path, tagger=compare_tagger, tree=tree or "Events")
     x, y = jets.disc["pBplusC"], jets.disc["pBvsC"]
     if "scheme" in spec:
         scheme = spec["scheme"]
@@ -382,3 +409,23 @@ def categories_command(
             overwrite=overwrite,
         )
         console.print(f"wrote {plot}")
+    if other is not None:
+        if "scheme" in spec:
+            scheme_b = spec["scheme"]
+        else:
+            lab = _labelled(other, path)
+            scheme_b = derive_categories(lab.disc["pBplusC"], lab.disc["pBvsC"], lab.flavour, spec["targets"])
+        cat_b = assign_categories(other.disc["pBplusC"], other.disc["pBvsC"], scheme_b)
+        counts = migration_matrix(cat, cat_b, len(scheme.names), len(scheme_b.names))
+        same = int(np.trace(counts)) if scheme.names == scheme_b.names else None
+        plot_migration(
+            counts,
+            scheme.names,
+            scheme_b.names,
+            compare_plot,
+            ylabel=f"{jets.tagger} category",
+            xlabel=f"{other.tagger} category",
+            overwrite=overwrite,
+        )
+        summary = f"; {same} of {int(counts.sum())} jets in the same category" if same is not None else ""
+        console.print(f"wrote {compare_plot}{summary}")
