@@ -317,7 +317,12 @@ def test_cli_working_points_and_categories_on_a_higgsflow_file(tmp_path, capsys)
     assert len(result["categories"]) == 11 and sum(r["jets"] for r in result["table"]) == 3000
     from higgsflow.data.io import read_table
 
-    assert set(np.unique(ak.to_numpy(read_table(per_jet)["jet_category"]))) <= set(range(11))
+    first = ak.to_numpy(read_table(per_jet)["jet_category"])
+    assert set(np.unique(first)) <= set(range(11))
+    # the written boundaries are a category definition: reused, they put every jet in the same category
+    again = tmp_path / "again.parquet"
+    assert main(["tag", "categories", str(src), "-c", str(cats), "--jets-out", str(again)]) == 0
+    np.testing.assert_array_equal(ak.to_numpy(read_table(again)["jet_category"]), first)
     assert plot.stat().st_size > 10_000
 
 

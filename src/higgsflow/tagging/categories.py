@@ -89,9 +89,10 @@ class CategoryScheme:
         return [c.name for c in self.categories]
 
     def as_dict(self) -> dict[str, Any]:
+        """``{"categories": [...]}`` (and ``derived_from_targets``), which :func:`load_categories` reads back."""
         out: dict[str, Any] = {"categories": [c.as_dict() for c in self.categories]}
         if self.targets is not None:
-            out["targets"] = dict(self.targets)
+            out["derived_from_targets"] = dict(self.targets)
         return out
 
 
