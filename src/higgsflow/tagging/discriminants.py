@@ -34,8 +34,9 @@ and the ``BTagProbabilityToDiscriminator`` configurations of ``RecoBTag/ONNXRunt
 Since BvsAll, CvsL and CvsB share the denominators above, the ttH(cc) discriminants follow from the stored three
 without the class probabilities (:func:`from_stored`): with B + C + L = 1 (L = UDS + G),
 p_B+C = B + C = BvsAll + (1 − BvsAll)·CvsL and p_BvsC = 1 − CvsB. On the NanoAOD v15 test file the redundancy
-CvsB = CvsL(1 − BvsAll) / (CvsL(1 − BvsAll) + BvsAll) holds to 1e-4 (the stored precision) for both PNet and UParT,
-which confirms these denominators.
+CvsB = CvsL(1 − BvsAll) / (CvsL(1 − BvsAll) + BvsAll) holds to 3e-4 (the stored precision) for both PNet and UParT,
+which confirms these denominators (a CMSSW configuration of the PNet discriminators lists b in the denominator of
+CvsL as well; the stored values do not follow it). ``Jet_btagPNetQvG`` is taken as stored.
 """
 
 from __future__ import annotations
