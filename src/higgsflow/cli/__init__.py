@@ -37,6 +37,7 @@ SUBCOMMANDS: dict[str, str] = {
     "eft": "higgsflow.eft.cli",
     "sannt": "higgsflow.sannt.cli",
     "stats": "higgsflow.stats.cli",
+    "tag": "higgsflow.tagging.cli",
 }
 
 #: ``higgsflow <name>`` → ``module:function`` of a single top-level command

@@ -34,6 +34,7 @@ __all__ = [
     "describe_file",
     "file_format",
     "iter_tables",
+    "list_columns",
     "num_entries",
     "read_metadata",
     "read_table",
@@ -169,6 +170,23 @@ def num_entries(path: str | os.PathLike[str], *, tree: str = "tree") -> int:
         return int(pq.ParquetFile(path).metadata.num_rows)
     except Exception as exc:
         raise DataError(f"cannot open as Parquet: {exc}", file=path) from exc
+
+
+def list_columns(path: str | os.PathLike[str], *, tree: str = "tree") -> list[str]:
+    """The column (branch) names of the file, without uproot's jagged counters; nothing else is read.
+
+    Raises :class:`DataError` for a missing/unreadable file and :class:`SchemaError` for a missing tree.
+    """
+    path = Path(path)
+    _check_exists(path)
+    if file_format(path) == "root":
+        f, t = _open_tree(path, tree)
+        with f, reading(path):
+            return _data_branches(t)
+    import pyarrow.parquet as pq
+
+    with reading(path, "Parquet"):
+        return list(pq.ParquetFile(path).schema_arrow.names)
 
 
 def read_table(

@@ -1,0 +1,44 @@
+"""AK4 flavour tagging as CMS uses it: discriminants from class scores (BvsAll, CvsL, CvsB, QvsG and the ttH(cc)
+p_B+C, p_BvsC), working points at fixed light-jet mistag with per-flavour efficiencies, (pT, |η|) efficiency maps as
+``hist`` objects, and mutually exclusive categories in the (p_B+C, p_BvsC) plane; for higgsflow's scored files and
+for CMS NanoAOD's stored scores (docs/tagging.md).
+
+The names below import on first use, so that ``higgsflow --help`` stays light.
+"""
+
+from __future__ import annotations
+
+from higgsflow._lazy import lazy_exports
+
+_EXPORTS = {
+    "DISCRIMINANTS": "higgsflow.tagging.discriminants",
+    "NANOAOD_TAGGERS": "higgsflow.tagging.discriminants",
+    "check_scores": "higgsflow.tagging.discriminants",
+    "class_groups": "higgsflow.tagging.discriminants",
+    "discriminants": "higgsflow.tagging.discriminants",
+    "from_stored": "higgsflow.tagging.discriminants",
+    "TaggedJets": "higgsflow.tagging.jets",
+    "file_kind": "higgsflow.tagging.jets",
+    "flavour_from_labels": "higgsflow.tagging.jets",
+    "read_nanoaod_jets": "higgsflow.tagging.jets",
+    "read_scored_jets": "higgsflow.tagging.jets",
+    "DEFAULT_MISTAGS": "higgsflow.tagging.workingpoints",
+    "WorkingPoint": "higgsflow.tagging.workingpoints",
+    "efficiency_maps": "higgsflow.tagging.workingpoints",
+    "flavour_efficiencies": "higgsflow.tagging.workingpoints",
+    "map_efficiency": "higgsflow.tagging.workingpoints",
+    "working_points": "higgsflow.tagging.workingpoints",
+    "write_efficiency_maps": "higgsflow.tagging.workingpoints",
+    "Category": "higgsflow.tagging.categories",
+    "CategoryScheme": "higgsflow.tagging.categories",
+    "assign_categories": "higgsflow.tagging.categories",
+    "category_table": "higgsflow.tagging.categories",
+    "check_categories": "higgsflow.tagging.categories",
+    "derive_categories": "higgsflow.tagging.categories",
+    "load_categories": "higgsflow.tagging.categories",
+    "migration_matrix": "higgsflow.tagging.categories",
+    "plot_migration": "higgsflow.tagging.categories",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
