@@ -117,24 +117,34 @@ def _open_tree(path: Path, tree: str):
     return f, f[tree]
 
 
-def _check_complete(path: Path, f, t) -> None:
-    """Raise :class:`DataError` if a basket of the tree lies beyond the end of the file (a truncated copy).
+def _check_complete(path: Path, f, t, columns: Sequence[str] | None = None) -> None:
+    """Raise :class:`DataError` if a basket of the tree (of the branches ``columns`` and their counters, if given)
+    lies beyond the end of the file (a truncated copy).
 
     Reads only the branch headers, so it is cheap even for large files.
     """
     size = getattr(f.file.source, "num_bytes", None)
     if size is None:
         return
-    for branch in t.branches:
-        seeks, nbytes = branch.member("fBasketSeek"), branch.member("fBasketBytes")
-        for i in range(branch.num_baskets):
-            if int(seeks[i]) + int(nbytes[i]) > size:
-                raise DataError(
-                    f"file is truncated: branch data end at byte {int(seeks[i]) + int(nbytes[i])} but the file "
-                    f"has {size} bytes (an incomplete copy or download?)",
-                    file=path,
-                    field=branch.name,
-                )
+    if columns is None:
+        branches = list(t.branches)
+    else:
+        branches = [t[c] for c in columns if c in t]
+        branches += [b.count_branch for b in branches if getattr(b, "count_branch", None) is not None]
+    for branch in branches:
+        n = branch.num_baskets
+        if not n:
+            continue
+        ends = np.asarray(branch.member("fBasketSeek")[:n], dtype=np.int64) + np.asarray(
+            branch.member("fBasketBytes")[:n], dtype=np.int64
+        )
+        if ends.max() > size:
+            raise DataError(
+                f"file is truncated: branch data end at byte {int(ends.max())} but the file "
+                f"has {size} bytes (an incomplete copy or download?)",
+                file=path,
+                field=branch.name,
+            )
 
 
 def _data_branches(t) -> list[str]:
@@ -208,7 +218,7 @@ def read_table(
         f, t = _open_tree(path, tree)
         with f, reading(path):
             _check_columns(path, list(t.keys()), columns)
-            _check_complete(path, f, t)
+            _check_complete(path, f, t, columns)
             return t.arrays(
                 filter_name=list(columns) if columns is not None else _data_branches(t),
                 entry_start=entry_start,
@@ -263,7 +273,7 @@ def iter_tables(
         f, t = _open_tree(path, tree)
         with f:
             _check_columns(path, list(t.keys()), columns)
-            _check_complete(path, f, t)
+            _check_complete(path, f, t, columns)
             chunks = t.iterate(
                 filter_name=list(columns) if columns is not None else _data_branches(t),
                 step_size=step,
