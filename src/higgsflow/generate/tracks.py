@@ -183,7 +183,7 @@ def candidate_columns(table, *, radius: float = 0.4) -> dict[str, ak.Array]:
     jpt, jeta, jphi = (ak.to_numpy(table[k]).astype(np.float64) for k in ("jet_pt", "jet_eta", "jet_phi"))
     jet_p3 = np.column_stack([jpt * np.cos(jphi), jpt * np.sin(jphi), jpt * np.sinh(jeta)])
     sv = {}
-    if "sv_pt" in ak.fields(table):
+    if "sv_pt" in (table.fields if isinstance(table, ak.Array) else table):
         nsv = ak.to_numpy(ak.num(table["sv_pt"], axis=1))
         sv_jet = np.repeat(np.arange(nsv.size), nsv)
         s_pt = flat("sv_pt")
