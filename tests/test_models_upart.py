@@ -161,15 +161,17 @@ def test_config_builds_three_collections_with_all_heads(network):
 
 
 @pytest.mark.parametrize("network", ["upart", "deepjet"])
-def test_a_config_missing_a_collection_fails_at_build_with_one_line(network):
+def test_a_config_missing_a_collection_fails_at_build_with_one_line(network, tmp_path):
     opts = yaml.safe_load(CONFIG.read_text())
     for role in ("features", "vectors", "mask"):
         opts["inputs"].pop(f"npf_{role}")
-    cfg = DataConfig.from_dict(opts)
+    path = tmp_path / "no_neutrals.yaml"
+    path.write_text(yaml.safe_dump(opts))
+    cfg = DataConfig.load(path)
     with pytest.raises(ConfigError) as err:
         build_model(network, cfg, **TINY[network])
     msg = str(err.value)
-    assert "\n" not in msg and "npf_features" in msg and "inputs" in msg
+    assert "\n" not in msg and "npf_features" in msg and "inputs" in msg and "no_neutrals.yaml" in msg
 
 
 def test_charged_and_neutral_collections_are_the_pf_candidates_split_by_charge(files):
