@@ -28,6 +28,7 @@ from higgsflow.errors import ConfigError, HiggsflowError
 from higgsflow.generate import detector
 from higgsflow.generate.cms_card import PILEUP_Z_SPREAD_MM
 from higgsflow.generate.processes import class_spec
+from higgsflow.generate.tracks import candidate_features
 from higgsflow.generate.truth import Decay, ak4_flavour, heavy_hadrons_near, read_decays, read_heavy_hadrons
 from higgsflow.physics.kinematics import delta_phi, eta_phi
 from higgsflow.physics.substructure import nsubjettiness, softdrop_mass
@@ -409,7 +410,14 @@ def _process_batch(batch: _Batch, spec: ChunkSpec, jt: JetType, rng, charge_of) 
         cols["part_truth_pt"] = jag(
             np.where(gi >= 0, np.hypot(particles["px"][gi], particles["py"][gi]), 0.0)
         )
-    cols.update(_sv_columns(flow, particles, sel_idx, sel_jet, jeta[keep], jphi[keep], keep.size, rng))
+    sv_cols, sv_extra = _sv_columns(flow, particles, sel_idx, sel_jet, jeta[keep], jphi[keep], keep.size, rng)
+    cols.update(sv_cols)
+    feats = candidate_features(
+        flow.px[sel_idx], flow.py[sel_idx], flow.pz[sel_idx], flow.charge[sel_idx], flow.d0[sel_idx],
+        flow.d0err[sel_idx], flow.dz[sel_idx], flow.dzerr[sel_idx], sel_jet,
+        np.column_stack([jpx[keep], jpy[keep], jpz[keep]]), radius=jt.radius, **sv_extra,
+    )  # fmt: skip
+    cols.update({f"part_{k}": jag(v) for k, v in feats.items()})
     constituents = ak.zip(
         {"px": cols["part_px"], "py": cols["part_py"], "pz": cols["part_pz"], "E": cols["part_energy"]}
     )
@@ -436,8 +444,9 @@ def _process_batch(batch: _Batch, spec: ChunkSpec, jt: JetType, rng, charge_of) 
     return cols
 
 
-def _sv_columns(flow, particles, sel_idx, sel_jet, jet_eta, jet_phi, n_jets, rng) -> dict[str, ak.Array]:
-    """Jagged ``sv_*`` columns of the kept jets from their reconstructed tracks."""
+def _sv_columns(flow, particles, sel_idx, sel_jet, jet_eta, jet_phi, n_jets, rng) -> tuple[dict, dict]:
+    """Jagged ``sv_*`` columns of the kept jets from their reconstructed tracks, and the jet, momentum and
+    position of each vertex (for the per-candidate features)."""
     from higgsflow.generate.vertices import SV_FIELDS, secondary_vertices
 
     gi = flow.gen_index[sel_idx]
@@ -449,7 +458,12 @@ def _sv_columns(flow, particles, sel_idx, sel_jet, jet_eta, jet_phi, n_jets, rng
         flow.dzerr[idx], vertex, jet_eta, jet_phi, rng,
     )  # fmt: skip
     counts = np.bincount(sv_jet, minlength=n_jets)
-    return {f"sv_{k}": ak.unflatten(feats[k].astype(np.float32), counts) for k in SV_FIELDS}
+    extra = {
+        "sv_jet": sv_jet,
+        "sv_p3": np.column_stack([feats["px"], feats["py"], feats["pz"]]),
+        "sv_pos": np.column_stack([feats["x"], feats["y"], feats["z"]]),
+    }
+    return {f"sv_{k}": ak.unflatten(feats[k].astype(np.float32), counts) for k in SV_FIELDS}, extra
 
 
 def _label_jet(decays: list[Decay], eta: float, phi: float, radius: float) -> tuple[str | None, Decay | None]:

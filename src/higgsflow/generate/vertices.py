@@ -22,6 +22,7 @@ from higgsflow.physics.kinematics import delta_phi, eta_phi
 __all__ = ["SV_FIELDS", "secondary_vertices"]
 
 SV_FIELDS = ("pt", "mass", "ntracks", "dxy", "dxysig", "d3d", "d3dsig", "costhetasvpv", "deta", "dphi")
+_EXTRA = ("x", "y", "z", "px", "py", "pz")
 _PION_MASS = 0.13957
 _TRACK_PT_MIN = 0.8
 _DXYSIG_MIN = 3.0
@@ -47,11 +48,12 @@ def secondary_vertices(
 
     ``jet``: jet number of each track; ``vertex``: (n, 3) true production points (mm); the rest per track.
     Returns the jet number of each vertex (sorted by jet, then decreasing pT) and the vertex features
-    ``SV_FIELDS``.
+    ``SV_FIELDS``, plus the measured position ``x, y, z`` (mm) and momentum ``px, py, pz`` (GeV) of each vertex
+    (not written to files; the per-candidate ``drminsv``/``distminsv`` use them).
     """
     pt = np.hypot(px, py)
     use = (pt > _TRACK_PT_MIN) & (np.linalg.norm(vertex, axis=1) > _DISPLACED_MM)
-    empty = {k: np.zeros(0) for k in SV_FIELDS}
+    empty = {k: np.zeros(0) for k in (*SV_FIELDS, *_EXTRA)}
     if not use.any():
         return np.zeros(0, dtype=np.int64), empty
     keys = np.column_stack([jet[use].astype(np.float64), vertex[use]])
@@ -92,5 +94,11 @@ def secondary_vertices(
         "costhetasvpv": cos[good],
         "deta": eta - jet_eta[sv_jet],
         "dphi": delta_phi(phi, jet_phi[sv_jet]),
+        "x": pos[good, 0],
+        "y": pos[good, 1],
+        "z": pos[good, 2],
+        "px": sums["px"][good],
+        "py": sums["py"][good],
+        "pz": sums["pz"][good],
     }
     return sv_jet[order], {k: v[order] for k, v in feats.items()}

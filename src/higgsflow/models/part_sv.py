@@ -24,12 +24,111 @@ from torch import nn
 from higgsflow.models.contract import ContractModel
 from higgsflow.models.part import Block, Embed, PairEmbed, random_trim, trim_to_longest
 
-__all__ = ["ParticleTransformerSV"]
+__all__ = ["ParticleTransformerSV", "TokenParT", "regression_heads_from_config"]
 
 _MASKED = -1.0e4  # logit offset of padded keys (as in ParT)
 
 
-class ParticleTransformerSV(ContractModel):
+class TokenParT(ContractModel):
+    """The part shared by the ParT taggers over several token collections (:class:`ParticleTransformerSV`,
+    :class:`higgsflow.models.upart.UParT`): each collection has its own :class:`Embed` (made by the subclass
+    before :meth:`_init_core`); the tokens of all collections are concatenated into one sequence with pair
+    features from their four-vectors, then particle- and class-attention blocks, the ``logits`` head and one
+    linear output per regression head."""
+
+    export_mode = False
+
+    def _init_core(
+        self,
+        num_classes: int,
+        *,
+        regression_heads: tuple[str, ...],
+        pair_input_dim: int,
+        use_pre_activation_pair: bool,
+        embed_dims: tuple[int, ...],
+        pair_embed_dims: tuple[int, ...],
+        num_heads: int,
+        num_layers: int,
+        num_cls_layers: int,
+        block_params: dict[str, Any] | None,
+        cls_block_params: dict[str, Any] | None,
+        activation: str,
+        train_trim: bool,
+    ) -> None:
+        self.train_trim = train_trim
+        self.heads = ("logits", *regression_heads)
+        embed_dim = embed_dims[-1]
+        cfg = {"embed_dim": embed_dim, "num_heads": num_heads, "activation": activation}
+        cfg_cls = {
+            **cfg,
+            "dropout": 0.0,
+            "attn_dropout": 0.0,
+            "activation_dropout": 0.0,
+            **(cls_block_params or {}),
+        }
+        self.pair_embed = PairEmbed(
+            pair_input_dim,
+            (*pair_embed_dims, num_heads),
+            use_pre_activation_pair=use_pre_activation_pair,
+            activation=activation,
+        )
+        self.blocks = nn.ModuleList([Block(**{**cfg, **(block_params or {})}) for _ in range(num_layers)])
+        self.cls_blocks = nn.ModuleList([Block(**copy.deepcopy(cfg_cls)) for _ in range(num_cls_layers)])
+        self.norm = nn.LayerNorm(embed_dim)
+        self.fc = nn.Linear(embed_dim, num_classes)
+        self.regression = nn.ModuleDict({h: nn.Linear(embed_dim, 1) for h in regression_heads})
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+
+    def no_weight_decay(self) -> set[str]:
+        return {"cls_token"}
+
+    def _encode(
+        self, collections: list[tuple[Embed, torch.Tensor, torch.Tensor, torch.Tensor, bool]]
+    ) -> dict[str, torch.Tensor]:
+        """Heads from ``(embedding, features, vectors, mask, particles)`` per collection, in token order;
+        ``particles`` collections are randomly trimmed in training (weaver-core's ``trim``), every collection is
+        cut to its longest jet otherwise (not in export mode)."""
+        xs, vs, ms = [], [], []
+        for embed, x, v, m, particles in collections:
+            m = m.bool()
+            if self.training and self.train_trim and particles:
+                m, x, v = random_trim(m, x, v)
+            elif not self.export_mode:
+                m, x, v = trim_to_longest(m, x, v)
+            xs.append(embed(x))
+            vs.append(v)
+            ms.append(m)
+        x = torch.cat(xs, dim=1)  # (N, T, E)
+        v = torch.cat(vs, dim=2)
+        mask = torch.cat(ms, dim=2)
+        # a jet without any token attends to one zero token instead of nothing
+        mask = torch.cat((mask[..., :1] | ~mask.any(dim=-1, keepdim=True), mask[..., 1:]), dim=-1)
+        n, t = x.shape[0], x.shape[1]
+        x = x.masked_fill(~mask.transpose(1, 2), 0.0)
+        key_pad = torch.zeros(n, 1, 1, t, dtype=x.dtype, device=x.device).masked_fill(
+            ~mask.view(n, 1, 1, t), _MASKED
+        )
+        attn_mask = self.pair_embed(v, mask).to(x.dtype) + key_pad
+        for blk in self.blocks:
+            x = blk(x, attn_mask)
+        cls_mask = F.pad(key_pad, (1, 0), value=0.0)
+        c = self.cls_token.expand(n, -1, -1)
+        for blk in self.cls_blocks:
+            c = blk(x, cls_mask, x_cls=c)
+        z = self.norm(c.squeeze(1))
+        out = {"logits": self.fc(z)}
+        for h, lin in self.regression.items():
+            out[h] = lin(z).squeeze(-1)
+        return out
+
+
+def regression_heads_from_config(config: Any) -> tuple[str, ...]:
+    """The heads the config's ``loss`` section names besides ``logits``, in order of first use."""
+    return tuple(dict.fromkeys(h for _, h in config.required_heads() if h != "logits"))
+
+
+class ParticleTransformerSV(TokenParT):
     """ParT on PF + SV tokens; ``forward(inputs)`` returns ``{"logits": (N, K), <regression head>: (N,)}``."""
 
     input_groups: ClassVar[dict[str, tuple[str, ...]]] = {
@@ -37,7 +136,6 @@ class ParticleTransformerSV(ContractModel):
         "sv": ("features", "vectors", "mask"),
     }
     heads: tuple[str, ...] = ("logits",)
-    export_mode = False
 
     def __init__(
         self,
@@ -62,32 +160,23 @@ class ParticleTransformerSV(ContractModel):
         super().__init__()
         if seed is not None:
             torch.manual_seed(seed)
-        self.train_trim = train_trim
-        self.heads = ("logits", *regression_heads)
-        embed_dim = embed_dims[-1]
-        cfg = {"embed_dim": embed_dim, "num_heads": num_heads, "activation": activation}
-        cfg_cls = {
-            **cfg,
-            "dropout": 0.0,
-            "attn_dropout": 0.0,
-            "activation_dropout": 0.0,
-            **(cls_block_params or {}),
-        }
         self.pf_embed = Embed(pf_input_dim, tuple(embed_dims), activation)
         self.sv_embed = Embed(sv_input_dim, tuple(embed_dims), activation)
-        self.pair_embed = PairEmbed(
-            pair_input_dim,
-            (*pair_embed_dims, num_heads),
+        self._init_core(
+            num_classes,
+            regression_heads=tuple(regression_heads),
+            pair_input_dim=pair_input_dim,
             use_pre_activation_pair=use_pre_activation_pair,
+            embed_dims=tuple(embed_dims),
+            pair_embed_dims=tuple(pair_embed_dims),
+            num_heads=num_heads,
+            num_layers=num_layers,
+            num_cls_layers=num_cls_layers,
+            block_params=block_params,
+            cls_block_params=cls_block_params,
             activation=activation,
+            train_trim=train_trim,
         )
-        self.blocks = nn.ModuleList([Block(**{**cfg, **(block_params or {})}) for _ in range(num_layers)])
-        self.cls_blocks = nn.ModuleList([Block(**copy.deepcopy(cfg_cls)) for _ in range(num_cls_layers)])
-        self.norm = nn.LayerNorm(embed_dim)
-        self.fc = nn.Linear(embed_dim, num_classes)
-        self.regression = nn.ModuleDict({h: nn.Linear(embed_dim, 1) for h in regression_heads})
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
-        nn.init.trunc_normal_(self.cls_token, std=0.02)
 
     @classmethod
     def from_config(
@@ -95,8 +184,7 @@ class ParticleTransformerSV(ContractModel):
     ) -> ParticleTransformerSV:
         """Input sizes from the config's ``pf_features``/``sv_features``, classes from its labels and one
         regression head per head its loss names besides ``logits`` (unless ``regression_heads`` is given)."""
-        heads = [h for _, h in config.required_heads() if h != "logits"]
-        kwargs.setdefault("regression_heads", tuple(dict.fromkeys(heads)))
+        kwargs.setdefault("regression_heads", regression_heads_from_config(config))
         return cls(
             len(config.inputs[input_map[("pf", "features")]].variables),
             len(config.inputs[input_map[("sv", "features")]].variables),
@@ -104,38 +192,11 @@ class ParticleTransformerSV(ContractModel):
             **kwargs,
         )
 
-    def no_weight_decay(self) -> set[str]:
-        return {"cls_token"}
-
     def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        pf_x, pf_v = self.group(inputs, "pf", "features"), self.group(inputs, "pf", "vectors")
-        sv_x, sv_v = self.group(inputs, "sv", "features"), self.group(inputs, "sv", "vectors")
-        pf_m, sv_m = self.group(inputs, "pf", "mask").bool(), self.group(inputs, "sv", "mask").bool()
-        if self.training and self.train_trim:
-            pf_m, pf_x, pf_v = random_trim(pf_m, pf_x, pf_v)
-        elif not self.export_mode:
-            pf_m, pf_x, pf_v = trim_to_longest(pf_m, pf_x, pf_v)
-        if not self.export_mode:
-            sv_m, sv_x, sv_v = trim_to_longest(sv_m, sv_x, sv_v)
-        x = torch.cat((self.pf_embed(pf_x), self.sv_embed(sv_x)), dim=1)  # (N, P + S, E)
-        v = torch.cat((pf_v, sv_v), dim=2)
-        mask = torch.cat((pf_m, sv_m), dim=2)
-        # a jet without any token attends to one zero token instead of nothing
-        mask = torch.cat((mask[..., :1] | ~mask.any(dim=-1, keepdim=True), mask[..., 1:]), dim=-1)
-        n, t = x.shape[0], x.shape[1]
-        x = x.masked_fill(~mask.transpose(1, 2), 0.0)
-        key_pad = torch.zeros(n, 1, 1, t, dtype=x.dtype, device=x.device).masked_fill(
-            ~mask.view(n, 1, 1, t), _MASKED
-        )
-        attn_mask = self.pair_embed(v, mask).to(x.dtype) + key_pad
-        for blk in self.blocks:
-            x = blk(x, attn_mask)
-        cls_mask = F.pad(key_pad, (1, 0), value=0.0)
-        c = self.cls_token.expand(n, -1, -1)
-        for blk in self.cls_blocks:
-            c = blk(x, cls_mask, x_cls=c)
-        z = self.norm(c.squeeze(1))
-        out = {"logits": self.fc(z)}
-        for h, lin in self.regression.items():
-            out[h] = lin(z).squeeze(-1)
-        return out
+        g = self.group
+        return self._encode(
+            [
+                (self.pf_embed, g(inputs, "pf", "features"), g(inputs, "pf", "vectors"), g(inputs, "pf", "mask"), True),
+                (self.sv_embed, g(inputs, "sv", "features"), g(inputs, "sv", "vectors"), g(inputs, "sv", "mask"), False),
+            ]
+        )  # fmt: skip

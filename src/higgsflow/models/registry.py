@@ -29,6 +29,8 @@ _ALIASES = {
     "pn": "particlenet",
     "partsv": "part_sv",
     "particlenetsv": "particlenet_sv",
+    "upartak4": "upart",
+    "deepjetlike": "deepjet",
 }
 
 
@@ -54,10 +56,12 @@ def _builtin() -> None:
     if "part" in MODELS:
         return
     from higgsflow.models.baselines import DNN, PFN
+    from higgsflow.models.deepjet import DeepJet
     from higgsflow.models.part import ParticleTransformer
     from higgsflow.models.part_sv import ParticleTransformerSV
     from higgsflow.models.particlenet import ParticleNet
     from higgsflow.models.particlenet_sv import ParticleNetSV
+    from higgsflow.models.upart import UParT
 
     for name, cls in (
         ("part", ParticleTransformer),
@@ -68,6 +72,8 @@ def _builtin() -> None:
         MODELS.setdefault(name, contract_model(cls))
     MODELS.setdefault("part_sv", ParticleTransformerSV)
     MODELS.setdefault("particlenet_sv", ParticleNetSV)
+    MODELS.setdefault("upart", UParT)
+    MODELS.setdefault("deepjet", DeepJet)
 
 
 def main_collection(data_config: Any) -> str | None:
@@ -105,8 +111,8 @@ def resolve_inputs(cls: Any, data_config: Any, network: str) -> dict[tuple[str, 
 
 
 def build_model(name: str, data_config: Any, **kwargs: Any) -> nn.Module:
-    """Build architecture ``name`` (part, particlenet, pfn, dnn, part_sv, particlenet_sv or a registered
-    one) for ``data_config``: its input groups, its classes and the heads its task needs."""
+    """Build architecture ``name`` (part, particlenet, pfn, dnn, part_sv, particlenet_sv, upart, deepjet or a
+    registered one) for ``data_config``: its input groups, its classes and the heads its task needs."""
     _builtin()
     key = _key(name)
     if key not in MODELS:

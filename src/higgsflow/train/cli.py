@@ -68,7 +68,10 @@ def _progress_bar(total_epochs: int):
 def train_command(
     data_config: Path = typer.Option(..., "--data-config", "-c", help="weaver-style data config (YAML)"),
     network: str = typer.Option(
-        "part", "--network", "-n", help="part, particlenet, pfn, dnn, part_sv or particlenet_sv (PF + SV)"
+        "part",
+        "--network",
+        "-n",
+        help="part, particlenet, pfn, dnn, part_sv, particlenet_sv (PF + SV), upart, deepjet (charged + neutral PF + SV)",
     ),
     train_files: list[Path] = typer.Option(..., "--train", help="training files (.root/.parquet)"),
     val_files: list[Path] = typer.Option(..., "--val", help="validation files"),
