@@ -27,12 +27,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NETWORK = {
-    "embed_dims": [64, 64],
-    "pair_embed_dims": [32, 32],
-    "num_heads": 4,
-    "num_layers": 2,
-    "num_cls_layers": 1,
+#: the networks (a small PFN by default: the cheaper the step, the more the reading shows)
+NETWORKS = {
+    "pfn": {},
+    "part": {
+        "embed_dims": [64, 64],
+        "pair_embed_dims": [32, 32],
+        "num_heads": 4,
+        "num_layers": 2,
+        "num_cls_layers": 1,
+    },
+    "particlenet": {"conv_params": [[16, [64, 64, 64]], [16, [128, 128, 128]]], "fc_params": [[128, 0.1]]},
 }
 
 
@@ -43,8 +48,8 @@ def child(args: argparse.Namespace) -> None:
     from higgsflow.train import TrainSettings, train
 
     s = TrainSettings(
-        network="part",
-        network_kwargs=NETWORK,
+        network=args.network,
+        network_kwargs=NETWORKS[args.network],
         epochs=args.epochs,
         batch_size=256,
         optimizer="adamw",
@@ -52,6 +57,7 @@ def child(args: argparse.Namespace) -> None:
         load=args.load,
         fetch_jets=args.fetch_jets,
         checkpoint_every=None,
+        max_memory_gb=args.max_memory_gb,
         seed=1,
     )
     t0 = time.perf_counter()
@@ -70,6 +76,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--network", default="pfn", choices=sorted(NETWORKS))
+    ap.add_argument("--max-memory-gb", type=float, default=None)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--load", default="stream", help=argparse.SUPPRESS)
     ap.add_argument("--config", help=argparse.SUPPRESS)
@@ -104,7 +112,10 @@ def main() -> None:
                 out = f"{d}/run_{load}_{n}_{rep}"
                 cmd = [sys.executable, __file__, "--child", "--load", load, "--config", str(config),
                        "--train", *files[:n], "--val", val, "--out", out, "--epochs", str(args.epochs),
-                       "--fetch-jets", str(args.fetch_jets), "--threads", str(args.threads)]  # fmt: skip
+                       "--fetch-jets", str(args.fetch_jets), "--threads", str(args.threads),
+                       "--network", args.network]  # fmt: skip
+                if args.max_memory_gb:
+                    cmd += ["--max-memory-gb", str(args.max_memory_gb)]
                 res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
                 if res.returncode:
                     sys.exit(f"{load} {n}x failed:\n{res.stderr[-3000:]}")
@@ -118,7 +129,7 @@ def main() -> None:
         return statistics.median(r[field] for r in results[key])
 
     print(
-        f"\n{args.jets_per_file} jets per file, window {args.fetch_jets} jets, {args.epochs} epochs, reduced ParT, "
+        f"\n{args.jets_per_file} jets per file, window {args.fetch_jets} jets, {args.epochs} epochs, {args.network}, "
         f"{args.threads} threads; medians of {args.repeat}"
     )
     print(f"{'setting':12s} {'jets':>7s} {'peak RSS':>9s} {'jets/s':>8s}")

@@ -199,3 +199,17 @@ def test_cli_load_options(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--fetch-jets" in err[0]
     assert not (tmp_path / "r2").exists() and not (tmp_path / "r3").exists()
+
+
+def test_the_window_read_to_plan_memory_is_not_read_again(tmp_path, monkeypatch):
+    files = _files(tmp_path)
+    s = StreamingData(files, _cfg(), NAMES, batch_size=16, fetch_jets=50, chunk_jets=10, seed=3)
+    want = _ids(s.batches(0))
+    reads = []
+    real = StreamingData.load_window
+    monkeypatch.setattr(StreamingData, "load_window", lambda self, *a: reads.append(a[1:]) or real(self, *a))
+    first = s.first_window()
+    got = _ids(s.batches(0))
+    assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+    assert reads == [(0, i) for i in range(len(s.windows(0)))]  # window 0 once, for the plan
+    assert np.array_equal(np.sort(first.observers["jet_id"]), np.sort(np.concatenate(got)[: len(first)]))

@@ -148,7 +148,11 @@ class StreamingData:
             raise DataError("must be positive", field="fetch_jets (--fetch-jets)", expected="jets > 0")
         self.config, self.names = config, list(input_names)
         self.batch_size, self.fetch_jets = int(batch_size), int(fetch_jets)
-        self.chunk_jets = int(chunk_jets or max(1, min(50_000, self.fetch_jets // 8)))
+        # chunks of an eighth of a window (at least 5000 rows: each read has a fixed cost), at most 50 000 rows
+        self.chunk_jets = int(
+            chunk_jets or min(self.fetch_jets, max(5000, min(50_000, self.fetch_jets // 8)))
+        )
+        self._cached: tuple[tuple[int, int], JetArrays] | None = None  # a window read ahead (first_window)
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
         self.rank, self.world, self.train = rank, world, train
         self.branches = sorted(config.file_branches(train=train))
@@ -274,16 +278,16 @@ class StreamingData:
             return
         bounds = np.cumsum([0] + [sum(c.kept for c in w) for w in wins])
         w = int(np.searchsorted(bounds, pos, side="right")) - 1
+        if self._cached is not None and self._cached[0] != (epoch, w):
+            self._cached = None  # read ahead for another start (a resumed run): not needed
         pending: list[dict[str, Any]] = []  # pieces of the next batch
         have = 0
-        future: Future | None = self._pool.submit(self.load_window, wins[w], epoch, w)
+        future: Future | None = self._submit(wins, epoch, w)
         try:
             while pos < end and future is not None:
                 arr = future.result()
                 nxt = w + 1
-                future = (
-                    self._pool.submit(self.load_window, wins[nxt], epoch, nxt) if nxt < len(wins) else None
-                )
+                future = self._submit(wins, epoch, nxt) if nxt < len(wins) else None
                 data = _TorchDataset(arr, self.names)
                 local = pos - int(bounds[w])  # the window's first jet not yet used
                 stop_here = min(int(bounds[w + 1]), end) - int(bounds[w])
@@ -306,11 +310,24 @@ class StreamingData:
             if future is not None:
                 future.cancel()
 
+    def _submit(self, wins: list[list[Chunk]], epoch: int, index: int) -> Future:
+        """Read window ``index`` of ``epoch`` in the background (or hand over the one read ahead)."""
+        if self._cached is not None and self._cached[0] == (epoch, index):
+            done: Future = Future()
+            done.set_result(self._cached[1])
+            self._cached = None
+            return done
+        return self._pool.submit(self.load_window, wins[index], epoch, index)
+
     def first_window(self) -> JetArrays:
-        """The jets of the first window of epoch 0 (to plan the memory of a step)."""
-        return self.load_window(self.windows(0)[0], 0, 0)
+        """The jets of the first window of epoch 0 (to plan the memory of a step); kept until that epoch
+        starts, so it is read once."""
+        if self._cached is None or self._cached[0] != (0, 0):
+            self._cached = ((0, 0), self.load_window(self.windows(0)[0], 0, 0))
+        return self._cached[1]
 
     def close(self) -> None:
+        self._cached = None
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
