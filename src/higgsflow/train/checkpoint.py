@@ -79,6 +79,9 @@ RESUME_SAME = (
     "max_train_jets",
     "load",
     "fetch_jets",
+    "adversarial_eps",
+    "adversarial_every",
+    "adversarial_method",
 )
 
 

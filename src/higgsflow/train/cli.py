@@ -110,6 +110,12 @@ def train_command(
     fetch_jets: int = typer.Option(
         100_000, help="jets read at a time when streaming (about two windows are in memory)"
     ),
+    adversarial_eps: float | None = typer.Option(
+        None,
+        help="adversarial training: attack size ε in units of each feature's spread (e.g. 0.1; default: off)",
+    ),
+    adversarial_every: int = typer.Option(3, help="adversarial training on every n-th step"),
+    adversarial_method: str = typer.Option("ngm", help="ngm (normalised gradient) or fgsm (gradient sign)"),
     resume: bool = typer.Option(False, help="continue the run from its checkpoint.pt (same options)"),
     overwrite: bool = typer.Option(False, help="reuse an existing run folder"),
 ) -> None:
@@ -141,6 +147,9 @@ def train_command(
         checkpoint_every=checkpoint_every,
         load=load,
         fetch_jets=fetch_jets,
+        adversarial_eps=adversarial_eps,
+        adversarial_every=adversarial_every,
+        adversarial_method=adversarial_method,
     )
     progress, callback = _progress_bar(epochs)
     with progress:

@@ -104,6 +104,9 @@ class TrainSettings:
     checkpoint_every: int | None = 200
     load: str = "auto"
     fetch_jets: int = 100_000
+    adversarial_eps: float | None = None
+    adversarial_every: int = 3
+    adversarial_method: str = "ngm"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -115,6 +118,21 @@ class TrainSettings:
             raise ConfigError(
                 f"unknown load mode {self.load!r}", field="load (--load)", expected=" or ".join(LOAD_MODES)
             )
+        if self.adversarial_eps is not None:
+            from higgsflow.train.adversarial import METHODS
+
+            if not self.adversarial_eps > 0:
+                raise ConfigError(
+                    "must be positive", field="adversarial_eps (--adversarial-eps)", expected="ε > 0"
+                )
+            if self.adversarial_method not in METHODS:
+                raise ConfigError(
+                    f"unknown attack {self.adversarial_method!r}",
+                    field="adversarial_method (--adversarial-method)",
+                    expected=" or ".join(METHODS),
+                )
+            if int(self.adversarial_every) < 1:
+                raise ConfigError("must be at least 1", field="adversarial_every (--adversarial-every)")
         if int(self.fetch_jets) <= 0:
             raise ConfigError("must be positive", field="fetch_jets (--fetch-jets)", expected="jets > 0")
 
@@ -280,6 +298,7 @@ def train(
         val_files, cfg, names, mode=modes[1], batch_size=val_bs, shuffle=False, seed=0,
         max_jets=s.max_val_jets, arrays=val_arrays, **common,
     )  # fmt: skip
+    adversary = _adversary(s, train_data, names, out, resume)
     # the run folder is made only now: a run that stops while loading or planning (a bad file, a setting that
     # cannot fit) leaves nothing behind
     if rank == 0:
@@ -301,7 +320,10 @@ def train(
             "versions": versions(),
         }
         (out / "train.json").write_text(json.dumps(meta, indent=2, default=str))
+    if adversary is not None and rank == 0 and not resume:
+        adversary.to_json(out / "adversarial.json")
     trainer = _Trainer(s, model, task, train_data, val_data, out, device, micro, use_amp, rank, world, modes)
+    trainer.adversary = adversary
     try:
         if ck is not None:
             trainer.restore(ck, ckpt_path)
@@ -315,6 +337,25 @@ def train(
     if started_dist:
         torch.distributed.destroy_process_group()
     return TrainResult(out, trainer.history, int(trainer.best["epoch"]), float(trainer.best["loss"]))
+
+
+def _adversary(s: TrainSettings, data, names, out: Path, resume: bool):
+    """The attack of adversarial training (``--adversarial-eps``), its feature spreads measured on the training
+    jets (stored in ``adversarial.json``; a resumed run reads them back), or None."""
+    if not s.adversarial_eps:
+        return None
+    from higgsflow.train.adversarial import Adversary, feature_spreads
+
+    path = out / "adversarial.json"
+    if resume and path.is_file():
+        adv = Adversary.from_json(path)
+    else:
+        spreads = feature_spreads(data.sample(), names)
+        adv = Adversary(s.adversarial_eps, spreads, s.adversarial_method, s.adversarial_every)
+    log.info(
+        "adversarial training: every %d-th step, %s attack of size %g", adv.every, adv.method, adv.epsilon
+    )
+    return adv
 
 
 def _micro_batch(
@@ -368,6 +409,7 @@ class _Trainer:
         self.bad_epochs = 0
         self.sums = [0.0, 0]  # training loss sum and jets of the epoch in progress
         self.resume_rng: Any = None
+        self.adversary: Any = None
         self.writer = None
         if s.tensorboard and rank == 0:
             try:
@@ -477,16 +519,15 @@ class _Trainer:
             batch = to_device(batch, self.device, non_blocking=True)
             nb = len(batch["weight"])
             self.opt.zero_grad(set_to_none=True)
-            loss = accumulate(
-                self.net,
-                self.task,
-                batch,
-                self.micro,
-                self.scaler,
-                self.device,
-                self.use_amp,
-                ddp=self.world > 1,
+            adv = (
+                self.adversary
+                if self.adversary is not None and self.adversary.active(self.global_step)
+                else None
             )
+            loss = accumulate(
+                self.net, self.task, batch, self.micro, self.scaler, self.device, self.use_amp,
+                ddp=self.world > 1, adversary=adv, model=self.model,
+            )  # fmt: skip
             if s.grad_clip:
                 self.scaler.unscale_(self.opt.base if hasattr(self.opt, "base") else self.opt)
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.grad_clip)

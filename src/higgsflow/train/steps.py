@@ -34,10 +34,16 @@ def _slice(batch: dict[str, Any], sl: slice) -> dict[str, Any]:
     return {k: {n: t[sl] for n, t in v.items()} if isinstance(v, dict) else v[sl] for k, v in batch.items()}
 
 
-def accumulate(net, task: Task, batch, micro, scaler, device, use_amp, *, ddp=False) -> torch.Tensor:
+def accumulate(
+    net, task: Task, batch, micro, scaler, device, use_amp, *, ddp=False, adversary=None, model=None
+) -> torch.Tensor:
     """Forward and backward of one batch in micro-batches of ``micro`` jets; the gradient is that of the batch
-    loss (mean over its jets), which is returned (detached)."""
+    loss (mean over its jets), which is returned (detached). With an ``adversary``
+    (:class:`higgsflow.train.adversarial.Adversary`) the loss is the adversarial one, computed on micro-batches
+    of half the size (a pass holds the distorted and the nominal jets); ``model`` is ``net`` unwrapped."""
     nb = len(batch["weight"])
+    if adversary is not None:
+        micro = max(1, micro // 2)
     starts = range(0, nb, micro)
     total = torch.zeros((), device=device)
     for k, a in enumerate(starts):
@@ -46,8 +52,10 @@ def accumulate(net, task: Task, batch, micro, scaler, device, use_amp, *, ddp=Fa
         sync = not ddp or k == len(starts) - 1
         with nullcontext() if sync else net.no_sync():
             with torch.autocast(device.type, enabled=use_amp):
-                heads = forward_batch(net, part_batch["inputs"])
-            part = task.loss(heads, part_batch)
+                if adversary is not None:
+                    part = adversary.loss(model if model is not None else net, net, task, part_batch)
+                else:
+                    part = task.loss(forward_batch(net, part_batch["inputs"]), part_batch)
             if len(starts) > 1:
                 part = part * (len(part_batch["weight"]) / nb)
             scaler.scale(part).backward()
