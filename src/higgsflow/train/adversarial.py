@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from higgsflow.errors import ConfigError
 from higgsflow.models.contract import split_name
 
-__all__ = ["Adversary", "feature_spreads"]
+__all__ = ["Adversary", "attack_arrays", "feature_spreads"]
 
 METHODS = ("ngm", "fgsm")
 
@@ -172,3 +172,43 @@ class Adversary:
             w = batch["weight"].to(kl.dtype)
             value = value + (w * kl).sum() / w.sum().clamp(min=1e-12)
         return value
+
+
+def attack_arrays(
+    model: torch.nn.Module,
+    config: Any,
+    arrays: Any,
+    adversary: Adversary,
+    *,
+    batch_size: int = 256,
+    device: str = "cpu",
+) -> Any:
+    """A copy of ``arrays`` with every jet's inputs moved by the attack against its true label (the model in eval
+    mode): the robustness test of a tagger (AUC and rejection under an attack of size ε)."""
+    from higgsflow.data.loader import JetArrays
+    from higgsflow.train.task import Task
+
+    task = Task(config)
+    model = model.to(device).eval()
+    names = [n for n in arrays.inputs]
+    moved = {n: arrays.inputs[n].copy() for n in names if n in adversary.spreads}
+    n = len(arrays)
+    for a in range(0, n, batch_size):
+        sl = slice(a, min(a + batch_size, n))
+        batch = {
+            "inputs": {k: torch.from_numpy(arrays.inputs[k][sl]).to(device) for k in names},
+            "label": torch.from_numpy(arrays.label[sl]).to(device) if arrays.label is not None else None,
+            "targets": {k: torch.from_numpy(v[sl]).to(device) for k, v in arrays.target_values.items()},
+            "weight": torch.from_numpy(arrays.weight[sl]).to(device),
+        }
+        out = adversary.distort(model, task, batch)
+        for k in moved:
+            moved[k][sl] = out[k].cpu().numpy()
+    return JetArrays(
+        inputs={**arrays.inputs, **moved},
+        label=arrays.label,
+        weight=arrays.weight,
+        observers=arrays.observers,
+        targets=arrays.targets,
+        target_values=arrays.target_values,
+    )
