@@ -412,14 +412,16 @@ class DataConfig:
                 names += list(self.weights["reweight_vars"]) + list(self.weights["reweight_classes"])
         return list(dict.fromkeys(names))
 
-    def file_branches(self, *, train: bool = True) -> set[str]:
+    def file_branches(self, *, train: bool = True, labelled: bool = True) -> set[str]:
         """The branches to read from a file: every variable needed, with new variables resolved to their
-        inputs."""
+        inputs (without ``labelled``: not those of the labels and regression targets)."""
         needed = set(self.derived_variables(train=train))
+        if not labelled:
+            needed -= set(self.label_names)
         sel = self.selection if train else self.test_time_selection
         if sel:
             needed |= set(compile_expression(sel))
-        for e in (*self.label_exprs.values(), *self.targets.values()):
+        for e in (*self.label_exprs.values(), *self.targets.values()) if labelled else ():
             needed |= set(compile_expression(e))
         return self.resolve_branches(needed)
 

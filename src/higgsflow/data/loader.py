@@ -24,7 +24,7 @@ import numpy as np
 
 from higgsflow.data.config import DataConfig
 from higgsflow.data.expr import evaluate
-from higgsflow.data.io import iter_tables, num_entries
+from higgsflow.data.io import iter_tables, list_columns, num_entries
 from higgsflow.errors import ConfigError, DataError, SchemaError
 
 __all__ = [
@@ -269,8 +269,10 @@ def build_arrays(
     file: str | os.PathLike[str] | None = None,
     row_offset: int = 0,
     reweight: bool = True,
+    labelled: bool = True,
 ) -> JetArrays:
-    """Turn a table read from a file into model-ready arrays following ``config``.
+    """Turn a table read from a file into model-ready arrays following ``config``. With ``labelled=False``
+    (scoring files without truth, e.g. real data) the labels and regression targets are not read.
 
     Raises :class:`SchemaError` for a variable the file lacks, :class:`DataError` for NaN/inf or labels
     that are
@@ -284,7 +286,9 @@ def build_arrays(
     if sel_expr:
         keep = ak.to_numpy(ak.Array(evaluate(sel_expr, table, field="selection"))).astype(bool)
     labels = targets = None
-    if config.label_type == "simple":
+    if not labelled:
+        pass
+    elif config.label_type == "simple":
         mat = np.stack([ak.to_numpy(table[c]).astype(np.float64) for c in config.label_names], axis=1)
         bad = (mat.sum(axis=1) != 1) | ((mat != 0) & (mat != 1)).any(axis=1)
         if keep is not None:
@@ -306,7 +310,7 @@ def build_arrays(
             cols.append(v.reshape(n, -1))
         targets = np.concatenate(cols, axis=1)
     target_values = {}
-    for k, e in getattr(config, "targets", {}).items():
+    for k, e in getattr(config, "targets", {}).items() if labelled else ():
         v = ak.to_numpy(ak.Array(evaluate(e, table, field=f"targets.{k}"))).astype(np.float32).reshape(n)
         _check_finite(v if keep is None else np.where(keep, v, 0.0), file=file, name=k, row_offset=row_offset)
         target_values[k] = v
@@ -412,10 +416,34 @@ def iter_arrays(
         f = os.fspath(f)
         if num_entries(f, tree=config.treename) == 0:
             raise DataError("file holds no jets", file=f, expected="at least one entry")
+        read, labelled = branches, True
+        if not train:  # scoring: a file without the truth (real data) is scored without labels
+            truth = truth_branches(config)
+            missing = truth - set(list_columns(f, tree=config.treename))
+            if missing:
+                read, labelled = sorted(config.file_branches(train=False, labelled=False)), False
+                log.info("%s has no %s: scored without labels", f, ", ".join(sorted(missing)))
         offset = 0
-        for raw in iter_tables(f, branches, step=step, tree=config.treename):
-            yield f, build_arrays(config, raw, train=train, file=f, row_offset=offset, reweight=reweight)
+        for raw in iter_tables(f, read, step=step, tree=config.treename):
+            yield (
+                f,
+                build_arrays(
+                    config, raw, train=train, file=f, row_offset=offset, reweight=reweight, labelled=labelled
+                ),
+            )
             offset += len(raw)
+
+
+def truth_branches(config: DataConfig) -> set[str]:
+    """The file branches behind the labels and regression targets of ``config``."""
+    from higgsflow.data.expr import compile_expression
+
+    names: set[str] = set()
+    if config.label_type == "simple":
+        names |= set(config.label_names)
+    for e in (*config.label_exprs.values(), *config.targets.values()):
+        names |= set(compile_expression(e))
+    return config.resolve_branches(names)
 
 
 def load_arrays(
