@@ -76,3 +76,18 @@ def test_a_tagger_config_reads_the_converted_jets_without_truth(pfnano, tmp_path
 def test_a_file_without_pfnano_links_is_refused(real_data_dir):
     with pytest.raises(SchemaError, match="JetPFCands_jetIdx"):
         read_pfnano_jets(real_data_dir / "nano_tt_v15.root")
+
+
+def test_convert_command(real_data_dir, tmp_path, capsys):
+    from higgsflow.cli import main
+
+    out = tmp_path / "jets.root"
+    assert main(["convert", str(real_data_dir / "pfnano.root"), "--out", str(out)]) == 0
+    t = read_table(out, ["jet_pt", "part_px", "sv_pt"])
+    assert len(t) == 64 and ak.sum(ak.num(t["part_px"])) > 1000
+    capsys.readouterr()
+    assert main(["convert", str(real_data_dir / "pfnano.root"), "--out", str(out)]) == 1  # never overwritten
+    assert main(["convert", str(real_data_dir / "nano_tt_v15.root"), "--out", str(tmp_path / "x.root")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "exists" in err[0] and "JetPFCands_jetIdx" in err[1]
+    assert not (tmp_path / "x.root").exists()

@@ -181,6 +181,25 @@ def inspect_file(
             out.print(f"{key}: {summary.metadata[key]}")
 
 
+@app.command("convert")
+def convert_file(
+    path: str = typer.Argument(..., help="A CMS PFNano file (.root)."),
+    out: str = typer.Option(..., "--out", "-o", help="The jet file to write (.root or .parquet)."),
+    jets: str = typer.Option("Jet", help="The jet collection: Jet (AK4) or FatJet (AK8)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing output."),
+) -> None:
+    """Turn the jets of a PFNano file (their PF candidates and secondary vertices) into a jet file in the
+    generator's schema, one row per jet, for `higgsflow predict` and the data configs."""
+    from higgsflow.data.io import write_table
+    from higgsflow.data.nano import read_pfnano_jets
+    from higgsflow.outputs import check_output
+
+    check_output(out, overwrite=overwrite)
+    columns = read_pfnano_jets(path, jets=jets)
+    write_table(out, columns, overwrite=overwrite)
+    Console(highlight=False).print(f"{len(columns['jet_pt'])} {jets} jets of {path} → {out}")
+
+
 def _register_subcommands() -> None:
     for name, target in COMMANDS.items():
         module, _, function = target.partition(":")
