@@ -148,6 +148,22 @@ def _attr(node: Any, name: str, default: Any) -> Any:
     return default
 
 
+def _names_used(graph: Any) -> set[str]:
+    """Every name a node of ``graph`` reads, also inside subgraphs (``If``/``Loop`` bodies)."""
+    from onnx import AttributeProto
+
+    used = set()
+    for node in graph.node:
+        used.update(node.input)
+        for a in node.attribute:
+            if a.type == AttributeProto.GRAPH:
+                used |= _names_used(a.g)
+            elif a.type == AttributeProto.GRAPHS:
+                for sub in a.graphs:
+                    used |= _names_used(sub)
+    return used
+
+
 def fold_batchnorms(model: Any) -> int:
     """Fold, in place, every inference BatchNormalization of the ONNX graph ``model`` (a ``ModelProto``) that
     directly follows or precedes a ``Gemm`` (and is its only link) into that Gemm's weights and bias; returns how
@@ -193,8 +209,13 @@ def fold_batchnorms(model: Any) -> int:
             if plain_gemm(before) and len(consumers[x]) == 1 and x not in graph_outputs:
                 # Gemm → BN (the Gemm's output channels are the BN's channels: a Gemm output has rank 2)
                 gemm, trans_b = before, _attr(before, "transB", 0)
-                w = array(gemm.input[1]) * (s[:, None] if trans_b else s[None, :])
-                c0 = array(gemm.input[2]) if len(gemm.input) > 2 else np.zeros(1)
+                w = array(gemm.input[1])
+                if w.ndim != 2 or w.shape[0 if trans_b else 1] != s.size:
+                    continue
+                w = w * (s[:, None] if trans_b else s[None, :])
+                c0 = array(gemm.input[2]).reshape(-1) if len(gemm.input) > 2 else np.zeros(1)
+                if c0.size not in (1, s.size):
+                    continue
                 c = np.broadcast_to(c0, s.shape) * s + t
                 gemm.output[0] = bn.output[0]
             elif len(after) == 1 and plain_gemm(after[0]) and bn.output[0] not in graph_outputs:
@@ -204,7 +225,11 @@ def fold_batchnorms(model: Any) -> int:
                     continue
                 w0 = array(gemm.input[1])  # (N, K) when transB, else (K, N)
                 w_kn = w0.T if trans_b else w0
-                c0 = array(gemm.input[2]) if len(gemm.input) > 2 else np.zeros(1)
+                if w0.ndim != 2 or w_kn.shape[0] != s.size:
+                    continue
+                c0 = array(gemm.input[2]).reshape(-1) if len(gemm.input) > 2 else np.zeros(1)
+                if c0.size not in (1, w_kn.shape[1]):
+                    continue
                 c = np.broadcast_to(c0, (w_kn.shape[1],)) + t @ w_kn
                 w = w0 * (s[None, :] if trans_b else s[:, None])
                 gemm.input[0] = x
@@ -227,7 +252,7 @@ def fold_batchnorms(model: Any) -> int:
         else:
             break
     if folded:
-        used = {name for node in g.node for name in node.input} | {i.name for i in g.input}
+        used = _names_used(g) | {i.name for i in g.input}
         for init in [i for i in g.initializer if i.name not in used]:
             g.initializer.remove(init)
     return folded
