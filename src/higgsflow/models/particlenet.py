@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from higgsflow.models.part import bucketed, eval_chunk_size, random_trim, trim_to_longest
 from higgsflow.physics.pairs import delta_phi
@@ -72,27 +73,18 @@ class EdgeConvBlock(nn.Module):
             self.sc_bn = nn.BatchNorm1d(out_feats[-1])
         self.sc_act = nn.ReLU()
 
-    def forward(self, points: torch.Tensor, features: torch.Tensor, mask: torch.Tensor, etaphi: bool):
+    def forward(
+        self, points: torch.Tensor, features: torch.Tensor, mask: torch.Tensor | None, etaphi: bool
+    ) -> torch.Tensor:
+        """``points`` (N, C_p, P) for the kNN, ``features`` (N, C, P), ``mask`` (N, 1, P) bool or ``None``
+        when every slot is a real particle; returns (N, C_out, P)."""
         n, _, p = features.shape
-        # exported graphs need a constant k: they are fed at least k + 1 slots (padding is harmless)
-        k = self.k if torch.jit.is_tracing() else min(self.k, max(p - 1, 1))
-        dist = _distances(points, etaphi)
-        m = mask[:, 0]  # (N, P) bool
-        big = torch.finfo(dist.dtype).max
-        dist = dist.masked_fill(~m.unsqueeze(1), big)  # never pick a padded neighbour
-        ar = torch.arange(p, device=dist.device)
-        eye = ar.unsqueeze(0) == ar.unsqueeze(1)
-        dist = dist.masked_fill(eye, -1.0)  # self first, then dropped (as weaver-core)
-        if torch.jit.is_tracing():
-            vals, idx = dist.topk(k=k + 1, dim=-1, largest=False)
-        else:
-            vals, idx = _nearest(dist.detach(), min(k + 1, p), big)
-        idx, vals = idx[:, :, 1:], vals[:, :, 1:]
-        if not torch.jit.is_tracing() and idx.size(-1) < self.k:
-            pad = self.k - idx.size(-1)
-            idx = torch.cat((idx, idx.new_zeros(n, p, pad)), dim=-1)
-            vals = torch.cat((vals, vals.new_full((n, p, pad), big)), dim=-1)
-        nb_valid = (vals < big).to(features.dtype)  # (N, P, k)
+        idx, nb_valid = self._neighbours(points, mask, etaphi, p)
+        if not self.training:
+            return self._forward_eval(features, idx, nb_valid)
+        if nb_valid is None:
+            nb_valid = features.new_ones(n, p, self.k)
+        nb_valid = nb_valid.to(features.dtype)
         fts_t = features.transpose(1, 2)  # (N, P, C)
         batch = torch.arange(n, device=idx.device).view(-1, 1, 1)
         nbr = fts_t[batch, idx]  # (N, P, k, C)
@@ -104,6 +96,75 @@ class EdgeConvBlock(nn.Module):
         fts = (x * nb_valid.unsqueeze(1)).sum(-1) / count
         sc = features if self.sc is None else self.sc_bn(self.sc(features))
         return self.sc_act(sc + fts)
+
+    @torch.no_grad()
+    def _neighbours(
+        self, points: torch.Tensor, mask: torch.Tensor | None, etaphi: bool, p: int
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The k nearest real neighbours (N, P, k) of every slot and which of them exist (N, P, k) bool, or
+        ``None`` when all do (every slot real and more than k of them). The selection is not differentiable:
+        no graph is recorded for it."""
+        tracing = torch.jit.is_tracing()
+        # exported graphs need a constant k: they are fed at least k + 1 slots (padding is harmless)
+        k = self.k if tracing else min(self.k, max(p - 1, 1))
+        dist = _distances(points, etaphi)
+        big = torch.finfo(dist.dtype).max
+        if mask is not None:
+            dist = dist.masked_fill(~mask[:, 0].unsqueeze(1), big)  # never pick a padded neighbour
+        elif not tracing and p > self.k:
+            dist.diagonal(dim1=1, dim2=2).fill_(-1.0)  # self first, then dropped (as weaver-core)
+            return _nearest(dist, k + 1, big)[1][:, :, 1:], None
+        ar = torch.arange(p, device=dist.device)
+        dist = dist.masked_fill(ar.unsqueeze(0) == ar.unsqueeze(1), -1.0)  # self first, then dropped
+        if tracing:
+            vals, idx = dist.topk(k=k + 1, dim=-1, largest=False)
+        else:
+            vals, idx = _nearest(dist, min(k + 1, p), big)
+        idx, vals = idx[:, :, 1:], vals[:, :, 1:]
+        if not tracing and idx.size(-1) < self.k:
+            n, pad = idx.size(0), self.k - idx.size(-1)
+            idx = torch.cat((idx, idx.new_zeros(n, p, pad)), dim=-1)
+            vals = torch.cat((vals, vals.new_full((n, p, pad), big)), dim=-1)
+        return idx, vals < big
+
+    def _forward_eval(
+        self, features: torch.Tensor, idx: torch.Tensor, nb_valid: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Eval mode, the same function with less work: every BatchNorm folded into the layer before it, and
+        the first layer split, ``W·(x_i, x_j − x_i) = (W_1 − W_2)·x_i + W_2·x_j``, so it runs once per
+        particle instead of once per edge; the edge MLP runs channels-last as matrix products."""
+        n, c, p = features.shape
+        k = idx.size(-1)
+        fts_t = features.transpose(1, 2)  # (N, P, C)
+        w, b = _fold(self.convs[0].weight, self.bns[0])
+        w_i, w_j = w[:, :c], w[:, c:]
+        center = F.linear(fts_t, w_i - w_j, b)  # (N, P, C')
+        nbr = F.linear(fts_t, w_j).reshape(n * p, -1)
+        flat = idx + torch.arange(n, device=idx.device).view(-1, 1, 1) * p
+        x = nbr.index_select(0, flat.reshape(-1)).view(n, p, k, -1).add_(center.unsqueeze(2)).relu_()
+        x = x.view(n * p * k, -1)
+        for conv, bn in zip(self.convs[1:], self.bns[1:], strict=True):
+            w, b = _fold(conv.weight, bn)
+            x = torch.addmm(b, x, w.t()).relu_()  # (N·P·k, C')
+        x = x.view(n, p, k, -1)
+        if nb_valid is None:
+            fts = x.mean(dim=2)
+        else:
+            valid = nb_valid.to(x.dtype)
+            fts = torch.einsum("npkc,npk->npc", x, valid) / valid.sum(-1, keepdim=True).clamp(min=1)
+        if self.sc is None:
+            sc = fts_t
+        else:
+            w, b = _fold(self.sc.weight, self.sc_bn)
+            sc = F.linear(fts_t, w, b)
+        return (sc + fts).relu_().transpose(1, 2)
+
+
+def _fold(weight: torch.Tensor, bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 1×1 convolution ``weight`` (C', C, 1[, 1]) followed by the eval-mode BatchNorm ``bn`` as one affine map
+    ``(W (C', C), b (C'))``."""
+    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    return weight.flatten(1) * scale.unsqueeze(1), bn.bias - bn.running_mean * scale
 
 
 class ParticleNet(nn.Module):
@@ -191,6 +252,8 @@ class ParticleNet(nn.Module):
     def pool(self, mask: torch.Tensor, points: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         """The EdgeConv blocks (and the fusion) on the real particles of ``mask`` (N, 1, P) bool, mean-pooled
         over them: (N, C), the input of the head ``fc``. Padded slots may sit anywhere along the axis."""
+        if not self.training and not self.export_mode and bool(mask.all()):
+            return self._pool_full(points, features)  # e.g. one jet, cut to its length
         pad = ~mask
         counts = mask.to(features.dtype).sum(dim=-1).clamp(min=1)
         fts = self.bn_fts(features).masked_fill(pad, 0) if self.use_fts_bn else features
@@ -202,3 +265,14 @@ class ParticleNet(nn.Module):
         if self.use_fusion:
             fts = self.fusion_block(torch.cat(outputs, dim=1)).masked_fill(pad, 0)
         return fts.sum(dim=-1) / counts
+
+    def _pool_full(self, points: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """Eval mode when every slot holds a real particle: no masks to build or apply."""
+        fts = self.bn_fts(features) if self.use_fts_bn else features
+        outputs = []
+        for i, conv in enumerate(self.edge_convs):
+            fts = conv(points if i == 0 else fts, fts, None, etaphi=False)
+            outputs.append(fts)
+        if self.use_fusion:
+            fts = self.fusion_block(torch.cat(outputs, dim=1))
+        return fts.mean(dim=-1)

@@ -22,7 +22,7 @@ import torch
 from higgsflow.data.config import DataConfig
 from higgsflow.data.io import read_metadata, read_table, write_table
 from higgsflow.data.loader import JetArrays, expand_files, iter_arrays, load_arrays
-from higgsflow.errors import DataError, ModelError
+from higgsflow.errors import CheckpointError, DataError, ModelError
 from higgsflow.models.contract import split_name
 from higgsflow.models.registry import export_description
 from higgsflow.outputs import check_output, check_outputs
@@ -34,6 +34,7 @@ __all__ = [
     "OnnxScorer",
     "evaluate_run",
     "export_onnx",
+    "fold_batchnorms",
     "predict_files",
     "score_arrays",
 ]
@@ -138,6 +139,125 @@ class _Export(torch.nn.Module):
         return tuple(torch.softmax(out[h], dim=1) if h == "logits" else out[h] for h in self.heads)
 
 
+def _attr(node: Any, name: str, default: Any) -> Any:
+    from onnx import helper
+
+    for a in node.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
+
+
+def _names_used(graph: Any) -> set[str]:
+    """Every name a node of ``graph`` reads, also inside subgraphs (``If``/``Loop`` bodies)."""
+    from onnx import AttributeProto
+
+    used = set()
+    for node in graph.node:
+        used.update(node.input)
+        for a in node.attribute:
+            if a.type == AttributeProto.GRAPH:
+                used |= _names_used(a.g)
+            elif a.type == AttributeProto.GRAPHS:
+                for sub in a.graphs:
+                    used |= _names_used(sub)
+    return used
+
+
+def fold_batchnorms(model: Any) -> int:
+    """Fold, in place, every inference BatchNormalization of the ONNX graph ``model`` (a ``ModelProto``) that
+    directly follows or precedes a ``Gemm`` (and is its only link) into that Gemm's weights and bias; returns how
+    many were folded. ONNX Runtime fuses a batch norm into a convolution but not into a Gemm (ParT's pair
+    embedding: four batch norms over every particle pair). Same function up to float rounding."""
+    from onnx import numpy_helper
+
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    graph_outputs = {o.name for o in g.output}
+
+    def array(name: str) -> np.ndarray:
+        return numpy_helper.to_array(inits[name]).astype(np.float64)
+
+    def plain_gemm(node: Any) -> bool:
+        return (
+            node is not None
+            and node.op_type == "Gemm"
+            and node.input[1] in inits
+            and (len(node.input) < 3 or node.input[2] in inits)
+            and _attr(node, "alpha", 1.0) == 1.0
+            and _attr(node, "beta", 1.0) == 1.0
+            and not _attr(node, "transA", 0)
+        )
+
+    folded = 0
+    while True:
+        consumers: dict[str, list[Any]] = {}
+        for node in g.node:
+            for name in node.input:
+                consumers.setdefault(name, []).append(node)
+        producers = {o: node for node in g.node for o in node.output}
+        for bn in g.node:
+            if bn.op_type != "BatchNormalization" or len(bn.output) != 1 or _attr(bn, "training_mode", 0):
+                continue
+            x, *params = bn.input[:5]
+            if len(params) != 4 or not all(p in inits for p in params):
+                continue
+            scale, bias, mean, var = (array(p) for p in params)
+            s = scale / np.sqrt(var + _attr(bn, "epsilon", 1e-5))
+            t = bias - mean * s
+            before, after = producers.get(x), consumers.get(bn.output[0], [])
+            if plain_gemm(before) and len(consumers[x]) == 1 and x not in graph_outputs:
+                # Gemm → BN (the Gemm's output channels are the BN's channels: a Gemm output has rank 2)
+                gemm, trans_b = before, _attr(before, "transB", 0)
+                w = array(gemm.input[1])
+                if w.ndim != 2 or w.shape[0 if trans_b else 1] != s.size:
+                    continue
+                w = w * (s[:, None] if trans_b else s[None, :])
+                c0 = array(gemm.input[2]).reshape(-1) if len(gemm.input) > 2 else np.zeros(1)
+                if c0.size not in (1, s.size):
+                    continue
+                c = np.broadcast_to(c0, s.shape) * s + t
+                gemm.output[0] = bn.output[0]
+            elif len(after) == 1 and plain_gemm(after[0]) and bn.output[0] not in graph_outputs:
+                # BN → Gemm (the BN's channels are the Gemm's input columns: its input A has rank 2)
+                gemm, trans_b = after[0], _attr(after[0], "transB", 0)
+                if gemm.input[0] != bn.output[0]:
+                    continue
+                w0 = array(gemm.input[1])  # (N, K) when transB, else (K, N)
+                w_kn = w0.T if trans_b else w0
+                if w0.ndim != 2 or w_kn.shape[0] != s.size:
+                    continue
+                c0 = array(gemm.input[2]).reshape(-1) if len(gemm.input) > 2 else np.zeros(1)
+                if c0.size not in (1, w_kn.shape[1]):
+                    continue
+                c = np.broadcast_to(c0, (w_kn.shape[1],)) + t @ w_kn
+                w = w0 * (s[None, :] if trans_b else s[:, None])
+                gemm.input[0] = x
+            else:
+                continue
+            base = f"{bn.name or bn.output[0]}/folded"
+            for name, value in ((f"{base}_weight", w), (f"{base}_bias", c)):
+                g.initializer.append(
+                    numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name)
+                )
+                inits[name] = g.initializer[-1]
+            gemm.input[1] = f"{base}_weight"
+            if len(gemm.input) > 2:
+                gemm.input[2] = f"{base}_bias"
+            else:
+                gemm.input.append(f"{base}_bias")
+            g.node.remove(bn)
+            folded += 1
+            break
+        else:
+            break
+    if folded:
+        used = _names_used(g) | {i.name for i in g.input}
+        for init in [i for i in g.initializer if i.name not in used]:
+            g.initializer.remove(init)
+    return folded
+
+
 def export_onnx(
     run: str | os.PathLike[str],
     path: str | os.PathLike[str] | None = None,
@@ -187,6 +307,11 @@ def export_onnx(
                 opset_version=opset,
                 dynamo=False,
             )
+        import onnx
+
+        graph = onnx.load(os.fspath(tmp))
+        if fold_batchnorms(graph):
+            onnx.save(graph, os.fspath(tmp))
         tmp.replace(path)
     except Exception as exc:
         tmp.unlink(missing_ok=True)
@@ -198,9 +323,17 @@ def export_onnx(
 
 
 class OnnxScorer:
-    """Scores jets with ONNX Runtime (batches sorted by multiplicity and cut to their longest jet)."""
+    """Scores jets with ONNX Runtime (batches sorted by multiplicity and cut to their longest jet).
+
+    A run holds at most ``chunk`` jets (whatever the batch size): the shorter the run, the closer its jets'
+    lengths and the less padding is computed (ParT's pair embedding grows as the square of the length); below
+    ~64 jets the per-run cost takes over. A model exported before batch norms were folded at export is folded
+    when loaded."""
+
+    chunk = 64
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
+        import onnx
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -212,7 +345,12 @@ class OnnxScorer:
         if threads:
             opts.intra_op_num_threads = threads
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(os.fspath(self.path), opts, providers=["CPUExecutionProvider"])
+        source: str | bytes = os.fspath(self.path)
+        graph = onnx.load(source, load_external_data=False)
+        external = any(i.data_location == onnx.TensorProto.EXTERNAL for i in graph.graph.initializer)
+        if not external and fold_batchnorms(graph):
+            source = graph.SerializeToString()
+        self.session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
         meta_path = self.path.with_suffix(".json")
         self.min_particles = (
             json.loads(meta_path.read_text()).get("min_particles", 1) if meta_path.is_file() else 1
@@ -228,7 +366,7 @@ class OnnxScorer:
         main = next((m for m in masks.values() if m is not None), None)
         outs = [o.name for o in self.session.get_outputs()]
         out: dict[str, np.ndarray] = {}
-        for idx, _ in _batches(_lengths(config, arrays, main), batch_size):
+        for idx, _ in _batches(_lengths(config, arrays, main), min(batch_size, self.chunk)):
             feed = _cut_batch(arrays, self.input_names, masks, idx, self.min_particles)
             for name, res in zip(outs, self.session.run(None, feed), strict=True):
                 if name not in out:
@@ -328,7 +466,12 @@ def predict_files(
     onnx_path = run / "model.onnx"
     if backend == "onnx" and not onnx_path.is_file():
         check_output(onnx_path)
-    cfg, model = load_run_model(run)
+    if backend == "onnx":  # the network itself is not needed: only its data config
+        if not (run / "train.json").is_file():
+            raise CheckpointError("not a run folder (no train.json)", file=run)
+        cfg, model = DataConfig.load(run / "data_config.yaml"), None
+    else:
+        cfg, model = load_run_model(run)
     if cfg.test_time_selection:  # predict scores every jet so the score branches line up with the copy
         cfg = DataConfig({**cfg.options, "selection": None, "test_time_selection": None}, source=cfg.source)
     if backend == "onnx":
