@@ -45,6 +45,7 @@ __all__ = [
     "TriggerPath",
     "agreement",
     "btag_value",
+    "default_paths",
     "efficiency",
     "emulate",
     "emulate_nanoaod",
@@ -549,3 +550,14 @@ def emulate_nanoaod(
             row["agreement"] = agreement(dec, bits[p.hlt_bit])
         report.rows[name] = row
     return report
+
+
+def default_paths(path: str | os.PathLike[str], *, tree: str = "Events") -> dict[str, TriggerPath]:
+    """The paths to emulate on a file when none are configured: :data:`TALK_PATHS` whose score branch the file
+    has, and the :data:`NANOAOD_PATHS` whose HLT bit it stores."""
+    from higgsflow.data.io import list_columns
+
+    columns = set(list_columns(path, tree=tree))
+    out = {n: p for n, p in TALK_PATHS.items() if all(f"Jet_{s}" in columns for s in p.score_fields)}
+    out |= {n: p for n, p in NANOAOD_PATHS.items() if p.hlt_bit in columns}
+    return out
