@@ -5,7 +5,8 @@ Each model is a full-size network (its default hyper-parameters) from a run trai
 Runtime CPU session with ``intra_op_num_threads = inter_op_num_threads = 1``, sequential execution, all graph
 optimisations. Every call scores one jet padded to the config's lengths (what a fixed-size HLT producer feeds):
 
-- AK4 ParticleNet (``particlenet``): 50 PF candidates × 17 features (the JetClass inputs cut to CMS's AK4 size);
+- AK4 ParticleNet (``particlenet``): 50 PF candidates × 17 features (the JetClass inputs cut to CMS's AK4 size),
+  at the default (JetClass) size and as ParticleNet-Lite (``particlenet-lite``: EdgeConv 32/64 channels, k = 7);
 - UParT-AK4 (``upart``, examples/tagging/upart_ak4.yaml): 29 charged, 25 neutral candidates, 5 SVs;
 - AK8 ParT with SV tokens (``part_sv``, examples/tagging/pf_sv_regression.yaml): 128 PF candidates, 7 SVs
   (GloParT's token counts).
@@ -14,7 +15,7 @@ Gate: AK4 ParticleNet p50 < 5 ms per jet on one core (goal 2 ms). Times are wall
 it: a loaded machine inflates p99 far more than p50. The table adds the calling thread's CPU time per call
 (median), which does not count the time spent waiting for a core when the machine is oversubscribed.
 
-    PYTHONPATH=src python benchmarks/latency.py [--calls 500] [--only particlenet,upart,part_sv]
+    PYTHONPATH=src python benchmarks/latency.py [--calls 500] [--only particlenet,particlenet-lite,upart,part_sv]
 """
 
 from __future__ import annotations
@@ -82,19 +83,36 @@ def _session(onnx_path: Path):
     return ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
 
 
+#: rows that are a network with other hyper-parameters: ParticleNet-Lite (Qu & Gouskos 2020: two EdgeConv blocks of
+#: 32 and 64 channels, k = 7, one 128-unit layer), the size where a CPU HLT budget of a few ms is comfortable
+VARIANTS = {
+    "particlenet-lite": (
+        "particlenet",
+        {"conv_params": [[7, [32, 32, 32]], [7, [64, 64, 64]]], "fc_params": [[128, 0.1]]},
+    ),
+}
+
+
 def measure(model: str, calls: int, tmp: Path) -> dict[str, float]:
     from higgsflow.data import DataConfig, load_arrays
     from higgsflow.train import TrainSettings, train
     from higgsflow.train.inference import export_onnx
 
-    cfg_path, data = _toy(tmp, model)
+    network, kwargs = VARIANTS.get(model, (model, {}))
+    cfg_path, data = _toy(tmp, network)
     run = train(
         DataConfig.load(cfg_path),
         [data],
         [data],
         tmp / f"run_{model}",
         TrainSettings(
-            network=model, epochs=1, batch_size=16, max_train_jets=16, optimizer="adamw", scheduler="none"
+            network=network,
+            network_kwargs=kwargs,
+            epochs=1,
+            batch_size=16,
+            max_train_jets=16,
+            optimizer="adamw",
+            scheduler="none",
         ),
     )
     onnx_path = export_onnx(run.run_dir)
@@ -125,7 +143,7 @@ def measure(model: str, calls: int, tmp: Path) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calls", type=int, default=500, help="timed calls per model (default 500)")
-    ap.add_argument("--only", default="particlenet,upart,part_sv")
+    ap.add_argument("--only", default="particlenet,particlenet-lite,upart,part_sv")
     args = ap.parse_args()
     logging.disable(logging.WARNING)
     import os
@@ -136,7 +154,8 @@ def main() -> None:
     rows = {}
     with tempfile.TemporaryDirectory() as d:
         for model in args.only.split(","):
-            rows[model] = measure(model, args.calls, Path(d))
+            (Path(d) / model).mkdir()
+            rows[model] = measure(model, args.calls, Path(d) / model)
     try:
         la = os.getloadavg()
         load = f", load average {la[0]:.1f}/{la[1]:.1f}/{la[2]:.1f} on {os.cpu_count() or 0} cores"
