@@ -1,7 +1,8 @@
 """AK4 flavour tagging as CMS uses it: discriminants from class scores (BvsAll, CvsL, CvsB, QvsG and the ttH(cc)
 p_B+C, p_BvsC), working points at fixed light-jet mistag with per-flavour efficiencies, (pT, |η|) efficiency maps as
 ``hist`` objects, and mutually exclusive categories in the (p_B+C, p_BvsC) plane; for higgsflow's scored files and
-for CMS NanoAOD's stored scores (docs/tagging.md).
+for CMS NanoAOD's stored scores; AK8 GloParT discriminants (``ak8``) and the emulation of the HH → 4b HLT paths
+(``hlt``) (docs/tagging.md).
 
 The names below import on first use, so that ``higgsflow --help`` stays light.
 """
@@ -38,6 +39,18 @@ _EXPORTS = {
     "load_categories": "higgsflow.tagging.categories",
     "migration_matrix": "higgsflow.tagging.categories",
     "plot_migration": "higgsflow.tagging.categories",
+    "AK8_DISCRIMINANTS": "higgsflow.tagging.ak8",
+    "GLOPART3_CLASSES": "higgsflow.tagging.ak8",
+    "ak8_discriminants": "higgsflow.tagging.ak8",
+    "read_glopart_scores": "higgsflow.tagging.ak8",
+    "NANOAOD_PATHS": "higgsflow.tagging.hlt",
+    "TALK_PATHS": "higgsflow.tagging.hlt",
+    "BTagRequirement": "higgsflow.tagging.hlt",
+    "TriggerPath": "higgsflow.tagging.hlt",
+    "emulate": "higgsflow.tagging.hlt",
+    "emulate_nanoaod": "higgsflow.tagging.hlt",
+    "load_paths": "higgsflow.tagging.hlt",
+    "threshold_for_rate": "higgsflow.tagging.hlt",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -429,3 +429,51 @@ def categories_command(
         )
         summary = f"; {same} of {int(counts.sum())} jets in the same category" if same is not None else ""
         console.print(f"wrote {compare_plot}{summary}")
+
+
+@app.command("hlt")
+def hlt_command(
+    path: Annotated[
+        Path, typer.Argument(help="events with jagged Jet_pt, Jet_eta, Jet_<score> (CMS NanoAOD or alike)")
+    ],
+    paths: Annotated[
+        Path | None,
+        typer.Option(
+            "--paths",
+            help="trigger paths YAML (paths: {NAME: {jet_pt: [...], ht:, btag: {...}}}); default: the 2022, "
+            "2023 and legacy HH paths and the stored NanoAOD HH paths the file has",
+        ),
+    ] = None,
+    tree: Annotated[
+        str | None, typer.Option("--tree", help="TTree name (default: Events, else tree)")
+    ] = None,
+    no_jet_id: Annotated[bool, typer.Option("--no-jet-id", help="do not apply the tight jet ID")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write the table as JSON here")] = None,
+    overwrite: OVERWRITE = False,
+) -> None:
+    """Emulate HH → 4b trigger paths from the offline AK4 jets and b scores: the efficiency of each and, where the
+    file stores the path's HLT bit, the agreement (both fire, only emulation, only HLT, neither)."""
+    from higgsflow.outputs import check_outputs
+    from higgsflow.tagging.hlt import default_paths, emulate_nanoaod, load_paths
+
+    check_outputs([out], overwrite=overwrite)
+    if tree is None:
+        from higgsflow.data.io import list_columns
+        from higgsflow.errors import SchemaError
+
+        try:
+            list_columns(path, tree="Events")
+            tree = "Events"
+        except SchemaError:
+            tree = "tree"
+    chosen = load_paths(paths) if paths is not None else default_paths(path, tree=tree)
+    report = emulate_nanoaod(path, chosen, tree=tree, jet_id=not no_jet_id)
+    console.print(report.format())
+    console.print(
+        "emulated from offline AK4 jets (pT, |η| < 2.5"
+        + ("" if no_jet_id else ", tight ID")
+        + ") and offline scores; online PF jets and the HLT ParticleNet differ near thresholds"
+    )
+    if out is not None:
+        _json(out, report.to_dict())
+        console.print(f"wrote {out}")
