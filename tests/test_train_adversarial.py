@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from higgsflow.cli import main
-from higgsflow.data import DataConfig, JetArrays, load_arrays
+from higgsflow.data import DataConfig, JetArrays, load_arrays, read_table, write_table
 from higgsflow.data.toy import write_toy_jets
 from higgsflow.errors import ConfigError
 from higgsflow.models import build_model
-from higgsflow.train import TrainSettings, train
+from higgsflow.train import TrainSettings, evaluate_run, train
 from higgsflow.train.adversarial import Adversary, feature_spreads
 from higgsflow.train.task import Task
 from test_train_loop import CLASSES, TINY_PART, config_dict
@@ -176,3 +176,46 @@ def test_bad_adversarial_settings_are_one_line_errors(sample, tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error:") and field in err[0]
         assert not (tmp_path / "r").exists()
+
+
+def test_evaluate_under_attack_and_without_truth(sample, tmp_path, capsys):
+    cfg, tr, va = sample
+    run = train(
+        cfg, [tr], [va], tmp_path / "run", _settings(epochs=3, adversarial_eps=None, optimizer="adamw")
+    )
+    res = evaluate_run(run.run_dir, [va], attack_eps=0.5)
+    m = json.loads(res.metrics_path.read_text())
+    assert m["attack"]["spreads_from"] == "test jets" and m["attack"]["epsilon"] == 0.5
+    assert m["attack"]["auc"] < m["auc"] and m["attack"]["auc_drop"] == pytest.approx(
+        m["auc"] - m["attack"]["auc"]
+    )
+    # an adversarially trained run attacks with the spreads of its training jets
+    adv = train(cfg, [tr], [va], tmp_path / "adv", _settings(epochs=1))
+    m = json.loads(
+        evaluate_run(adv.run_dir, [va], attack_eps=0.2, attack_method="fgsm").metrics_path.read_text()
+    )
+    assert m["attack"]["spreads_from"].startswith("training") and m["attack"]["method"] == "fgsm"
+    # files without labels: evaluate says to use predict
+    table = read_table(va)
+    unlabelled = write_table(
+        tmp_path / "data.parquet", {k: table[k] for k in table.fields if not k.startswith("label_")}
+    )
+    capsys.readouterr()
+    assert main(["evaluate", str(run.run_dir), "--test", str(unlabelled), "--out", str(tmp_path / "e")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no labels" in err[0] and "predict" in err[0]
+    assert (
+        main(
+            [
+                "evaluate",
+                str(run.run_dir),
+                "--test",
+                str(va),
+                "--out",
+                str(tmp_path / "e2"),
+                "--attack-eps",
+                "-1",
+            ]
+        )
+        == 1
+    )

@@ -185,12 +185,30 @@ def evaluate_command(
     out: Path | None = typer.Option(None, help="output folder (default RUN/eval)"),
     batch_size: int = typer.Option(512, help="inference batch size"),
     overwrite: bool = typer.Option(False, help="replace an existing evaluation"),
+    attack_eps: float | None = typer.Option(
+        None, help="also the metrics under an attack of this size (in units of each feature's spread)"
+    ),
+    attack_method: str = typer.Option("ngm", help="ngm (normalised gradient) or fgsm (gradient sign)"),
 ) -> None:
     """Accuracy, AUC, background rejection at the JetClass working points; ROC and score plots."""
     from higgsflow.train.inference import evaluate_run
 
-    res = evaluate_run(run, test_files, out=out, batch_size=batch_size, overwrite=overwrite)
+    res = evaluate_run(
+        run,
+        test_files,
+        out=out,
+        batch_size=batch_size,
+        overwrite=overwrite,
+        attack_eps=attack_eps,
+        attack_method=attack_method,
+    )
     _print_metrics(res.metrics)
+    attack = json.loads(res.metrics_path.read_text()).get("attack")
+    if attack:
+        console.print(
+            f"under a {attack['method']} attack of ε = {attack['epsilon']:g}: AUC {attack['auc']:.4f} "
+            f"(nominal {res.metrics.auc:.4f}), accuracy {attack['accuracy']:.4f}"
+        )
     console.print(f"metrics: {res.metrics_path}")
     for name, p in res.plots.items():
         console.print(f"{name} plot: {p}")

@@ -396,9 +396,15 @@ def evaluate_run(
     batch_size: int = 512,
     max_jets: int | None = None,
     overwrite: bool = False,
+    attack_eps: float | None = None,
+    attack_method: str = "ngm",
 ) -> EvaluationResult:
     """Score ``test_files`` with a run's best model; write ``metrics.json`` (with, for a task with regression
-    heads, their response, resolution and quantile coverage under ``regression``), ``roc.png``, ``scores.png``."""
+    heads, their response, resolution and quantile coverage under ``regression``), ``roc.png``, ``scores.png``.
+
+    ``attack_eps``: also the metrics on the test jets moved by an attack of that size against their true labels
+    (:mod:`higgsflow.train.adversarial`; the feature spreads of the run's ``adversarial.json`` if it was
+    trained adversarially, else measured on the test jets), under ``attack`` in ``metrics.json``."""
     from higgsflow.evaluate.metrics import compute_metrics
     from higgsflow.evaluate.plots import plot_roc, plot_scores, sqrt_s_of
 
@@ -410,10 +416,28 @@ def evaluate_run(
     cfg, model = load_run_model(run)
     if cfg.label_type != "simple":
         raise ModelError("evaluate supports classification runs (simple labels)", file=run)
+    if attack_eps is not None:
+        from higgsflow.train.adversarial import METHODS
+
+        if not attack_eps > 0 or attack_method not in METHODS:
+            raise DataError(
+                f"no attack of size {attack_eps} by {attack_method!r}",
+                field="--attack-eps/--attack-method",
+                expected="ε > 0 and ngm or fgsm",
+            )
     arrays = load_arrays(test_files, cfg, train=False, max_jets=max_jets)
+    if arrays.label is None:
+        raise DataError(
+            "the test files have no labels: evaluate needs the truth (use `higgsflow predict` to score them)",
+            file=test_files[0],
+            field=", ".join(cfg.label_names),
+        )
     heads = score_heads(model, cfg, arrays, batch_size=batch_size)
     scores = heads["softmax"]
     metrics = compute_metrics(scores, arrays.label, cfg.label_names)
+    attack = None
+    if attack_eps is not None:
+        attack = _attacked_metrics(run, model, cfg, arrays, attack_eps, attack_method, metrics, batch_size)
     out.mkdir(parents=True, exist_ok=True)
     result = metrics.to_dict()
     regression = {
@@ -423,6 +447,8 @@ def evaluate_run(
     }
     if regression:  # response, resolution, quantile coverage of the regression heads
         result["regression"] = regression
+    if attack is not None:
+        result["attack"] = attack
     result["test_files"] = [os.fspath(f) for f in test_files]
     metrics_path.write_text(json.dumps(result, indent=2))
     com = sqrt_s_of(test_files)  # √s for the plot headers, from the files' metadata
@@ -431,6 +457,33 @@ def evaluate_run(
         "scores": plot_scores(scores, arrays.label, cfg.label_names, out / "scores.png", com=com),
     }
     return EvaluationResult(metrics, scores, arrays.label, plots, metrics_path)
+
+
+def _attacked_metrics(run, model, cfg, arrays, eps, method, nominal, batch_size) -> dict[str, Any]:
+    """AUC and rejection on the test jets moved by an attack of size ``eps``, beside the nominal ones."""
+    from higgsflow.evaluate.metrics import compute_metrics
+    from higgsflow.train.adversarial import Adversary, attack_arrays, feature_spreads
+
+    path = Path(run) / "adversarial.json"
+    if path.is_file():
+        adversary = Adversary.from_json(path, epsilon=eps, method=method)
+        spreads_from = "training jets (adversarial.json)"
+    else:
+        adversary = Adversary(eps, feature_spreads(arrays, model_input_names(model, cfg)), method)
+        spreads_from = "test jets"
+    moved = attack_arrays(model, cfg, arrays, adversary, batch_size=min(batch_size, 256))
+    attacked = compute_metrics(score_heads(model, cfg, moved, batch_size=batch_size)["softmax"], moved.label,
+                               cfg.label_names)  # fmt: skip
+    return {
+        "epsilon": eps,
+        "method": method,
+        "spreads_from": spreads_from,
+        "accuracy": attacked.accuracy,
+        "auc": attacked.auc,
+        "auc_per_class": attacked.auc_per_class,
+        "rejection": {k: (v if np.isfinite(v) else None) for k, v in attacked.rejection.items()},
+        "auc_drop": nominal.auc - attacked.auc,
+    }
 
 
 def predict_files(
