@@ -117,21 +117,16 @@ def _open_tree(path: Path, tree: str):
     return f, f[tree]
 
 
-def _check_complete(path: Path, f, t, columns: Sequence[str] | None = None) -> None:
-    """Raise :class:`DataError` if a basket of the tree (of the branches ``columns`` and their counters, if given)
-    lies beyond the end of the file (a truncated copy).
+def _check_complete(path: Path, f, t) -> None:
+    """Raise :class:`DataError` if a basket of the tree lies beyond the end of the file (a truncated copy).
 
     Reads only the branch headers, so it is cheap even for large files.
     """
     size = getattr(f.file.source, "num_bytes", None)
     if size is None:
         return
-    if columns is None:
-        branches = list(t.branches)
-    else:
-        branches = [t[c] for c in columns if c in t]
-        branches += [b.count_branch for b in branches if getattr(b, "count_branch", None) is not None]
-    for branch in branches:
+    # every branch, not only those read: a truncated file is a bad copy, whatever a command reads of it
+    for branch in t.branches:
         n = branch.num_baskets
         if not n:
             continue
@@ -218,7 +213,7 @@ def read_table(
         f, t = _open_tree(path, tree)
         with f, reading(path):
             _check_columns(path, list(t.keys()), columns)
-            _check_complete(path, f, t, columns)
+            _check_complete(path, f, t)
             return t.arrays(
                 filter_name=list(columns) if columns is not None else _data_branches(t),
                 entry_start=entry_start,
@@ -273,7 +268,7 @@ def iter_tables(
         f, t = _open_tree(path, tree)
         with f:
             _check_columns(path, list(t.keys()), columns)
-            _check_complete(path, f, t, columns)
+            _check_complete(path, f, t)
             chunks = t.iterate(
                 filter_name=list(columns) if columns is not None else _data_branches(t),
                 step_size=step,
