@@ -140,7 +140,10 @@ def generate_jets(
         Called with the number of jets finished, as they finish.
     options:
         ``pythia_settings`` (extra Pythia settings for every chunk, e.g. ``["Tune:pp = 21"]``), ``pileup``
-        (mean number of minimum-bias interactions per event; 0, the default, means none),
+        (mean number of minimum-bias interactions per event; 0, the default, means none), ``detector_shift``
+        (a shifted detector as a mismodelling proxy, e.g. ``{"ip_resolution": 1.2, "tracking_efficiency": 0.97,
+        "neutral_energy_scale": 1.05}``: the same events as with the nominal detector, see
+        :func:`higgsflow.generate.detector.simulate`),
         ``max_events`` (per chunk, safety limit), ``store_truth`` (add the true pT of each track).
 
     Returns the path written (the manifest with ``shard_size``). Without shards, jets are ordered by class (in the
@@ -162,13 +165,16 @@ def generate_jets(
         raise ConfigError(f"bad number of workers {workers!r}", field="workers", expected="an integer ≥ 1")
     if chunk_size < 1:
         raise ConfigError("bad chunk size", field="chunk_size", expected="an integer ≥ 1")
-    unknown = set(options) - {"max_events", "store_truth", "pythia_settings", "pileup"}
+    unknown = set(options) - {"max_events", "store_truth", "pythia_settings", "pileup", "detector_shift"}
     if unknown:
         raise ConfigError(
             f"unknown option {sorted(unknown)[0]!r}",
             field="options",
-            expected="max_events, store_truth, pythia_settings, pileup",
+            expected="max_events, store_truth, pythia_settings, pileup, detector_shift",
         )
+    from higgsflow.generate.detector import parse_shift
+
+    shift = parse_shift(options.get("detector_shift"))
     user_settings = tuple(str(x) for x in (options.get("pythia_settings") or ()))
     pileup = float(options.get("pileup") or 0.0)
     if not (0.0 <= pileup <= 200.0):
@@ -212,6 +218,7 @@ def generate_jets(
                     max_events=options.get("max_events"),
                     store_truth_index=bool(options.get("store_truth", False)),
                     pileup=pileup,
+                    detector_shift=tuple(sorted(shift.items())),
                     meta={"chunk": k, "resonance_mass": mass},
                 )
             )
@@ -226,6 +233,7 @@ def generate_jets(
         "max_events": options.get("max_events"),
         "pythia_settings": list(user_settings),
         "pileup": pileup,
+        **({"detector_shift": shift} if shift else {}),
     }
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     parts_dir = output.parent / f".{output.name}.parts"

@@ -48,6 +48,12 @@ def jets(
     pileup: float = typer.Option(
         0.0, "--pileup", help="Mean number of pile-up interactions (default 0: none)."
     ),
+    detector_shift: str = typer.Option(
+        None,
+        "--detector-shift",
+        help="A shifted detector (mismodelling proxy), e.g. "
+        "'ip_resolution=1.2,tracking_efficiency=0.97,neutral_energy_scale=1.05': the same events, other detector.",
+    ),
     shard_size: int = typer.Option(
         None,
         "--shard-size",
@@ -90,6 +96,7 @@ def jets(
             overwrite=overwrite,
             pythia_settings=pythia or None,
             pileup=pileup,
+            detector_shift=detector_shift,
             shard_size=shard_size,
             progress=lambda n: bar.advance(task, n),
         )

@@ -126,7 +126,44 @@ def helix_impact_parameters(
     return d0, dz
 
 
-def simulate(particles: dict[str, np.ndarray], rng: np.random.Generator) -> EFlow:
+#: detector-model variations (factors, 1 = nominal) for mismodelling studies: see :func:`simulate`
+SHIFTS = ("ip_resolution", "tracking_efficiency", "neutral_energy_scale")
+
+
+def parse_shift(text: str | dict | None) -> dict[str, float]:
+    """``"ip_resolution=1.2,tracking_efficiency=0.97"`` (or a dict) → the factors of a shifted detector."""
+    from higgsflow.errors import ConfigError
+
+    if not text:
+        return {}
+    items = (
+        text.items() if isinstance(text, dict) else (kv.partition("=")[::2] for kv in str(text).split(","))
+    )
+    out = {}
+    for k, v in items:
+        k = str(k).strip()
+        if k not in SHIFTS:
+            raise ConfigError(
+                f"unknown detector shift {k!r}", field="detector_shift", expected=", ".join(SHIFTS)
+            )
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"bad factor {v!r} for {k}", field="detector_shift", expected="a number"
+            ) from None
+        if not 0 < f <= (1 if k == "tracking_efficiency" else 10):
+            raise ConfigError(
+                f"factor {f} for {k} out of range", field="detector_shift",
+                expected="0 < f ≤ 1 for tracking_efficiency, 0 < f ≤ 10 otherwise",
+            )  # fmt: skip
+        out[k] = f
+    return out
+
+
+def simulate(
+    particles: dict[str, np.ndarray], rng: np.random.Generator, shift: dict[str, float] | None = None
+) -> EFlow:
     """Run the detector on a batch of stable generator particles and return the e-flow candidates.
 
     ``particles`` holds flat arrays ``event, pid, charge, px, py, pz, e, vx, vy, vz`` (GeV, mm): every stable
@@ -134,7 +171,16 @@ def simulate(particles: dict[str, np.ndarray], rng: np.random.Generator) -> EFlo
     interactions: their tracks are removed after the calorimeter step when their vertex is more than 0.1 mm
     from z = 0 in z (the card's TrackPileUpSubtractor), their neutral energy stays. The random draws come from
     ``rng`` only.
+
+    ``shift`` varies the detector as a mismodelling proxy (factors, 1 = nominal): ``ip_resolution`` widens the
+    true impact-parameter smearing while the stored errors stay nominal (the reconstruction does not know),
+    ``tracking_efficiency`` multiplies the track-finding efficiency, ``neutral_energy_scale`` the energy of the
+    neutral (calorimeter) candidates.
     """
+    shift = shift or {}
+    ip_res = float(shift.get("ip_resolution", 1.0))
+    trk_eff = float(shift.get("tracking_efficiency", 1.0))
+    neu_scale = float(shift.get("neutral_energy_scale", 1.0))
     n_in = particles["pid"].size
     pid = particles["pid"]
     apid = np.abs(pid)
@@ -150,7 +196,7 @@ def simulate(particles: dict[str, np.ndarray], rng: np.random.Generator) -> EFlo
     # --- tracking -------------------------------------------------------------------------------------------
     charged = keep & (charge != 0) & (p_t > 0)
     eff = card.tracking_efficiency(pid, p_t, eta)
-    tracked = charged & (rng.random(n_in) < eff)
+    tracked = charged & (rng.random(n_in) < eff * trk_eff)
     it = np.flatnonzero(tracked)
     t_pt_true = p_t[it]
     rel = card.momentum_resolution(pid[it], t_pt_true, eta[it])
@@ -160,8 +206,8 @@ def simulate(particles: dict[str, np.ndarray], rng: np.random.Generator) -> EFlo
     t_e = np.sqrt(t_px**2 + t_py**2 + t_pz**2)
     d0_true, dz_true = helix_impact_parameters(vx[it], vy[it], vz[it], px[it], py[it], pz[it], charge[it])
     d0err, dzerr = card.impact_parameter_resolution(t_pt, eta[it])
-    d0 = d0_true + d0err * rng.standard_normal(it.size)
-    dz = dz_true + dzerr * rng.standard_normal(it.size)
+    d0 = d0_true + ip_res * d0err * rng.standard_normal(it.size)
+    dz = dz_true + ip_res * dzerr * rng.standard_normal(it.size)
     t_apid = apid[it]
     kind = np.select([t_apid == 11, t_apid == 13], [1, 2], 0)
     is_lep = kind > 0
@@ -194,7 +240,7 @@ def simulate(particles: dict[str, np.ndarray], rng: np.random.Generator) -> EFlo
     ]  # fmt: skip
     n_ecal = cand[0][0].size
     c_event = np.concatenate([c[0] for c in cand])
-    c_e = np.concatenate([c[1] for c in cand])
+    c_e = np.concatenate([c[1] for c in cand]) * neu_scale
     c_eta = np.concatenate([c[2] for c in cand])
     c_phi = np.concatenate([c[3] for c in cand])
     c_kind = np.where(np.arange(c_e.size) < n_ecal, 3, 4)

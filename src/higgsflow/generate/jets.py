@@ -116,6 +116,7 @@ class ChunkSpec:
     max_events: int | None = None
     store_truth_index: bool = False
     pileup: float = 0.0
+    detector_shift: tuple[tuple[str, float], ...] = ()
     meta: dict = field(default_factory=dict, compare=False)
 
 
@@ -352,7 +353,7 @@ def _process_batch(batch: _Batch, spec: ChunkSpec, jt: JetType, rng, charge_of) 
         particles["pileup"] = np.zeros(evt.size, dtype=bool)
         for end, n_pu in zip(ends, batch.n_pileup, strict=True):
             particles["pileup"][end - n_pu : end] = True
-    flow = detector.simulate(particles, rng)
+    flow = detector.simulate(particles, rng, dict(spec.detector_shift))
     f_counts = np.bincount(flow.event, minlength=counts.size)
     jet_event, n_const, cidx, (jpx, jpy, jpz, je) = _cluster(
         flow.px, flow.py, flow.pz, flow.energy, f_counts, jt.radius
