@@ -199,7 +199,8 @@ def generate_jets(
             mass = None
             res = all_classes[name].resonance
             if mass_range is not None and res:
-                u = np.random.default_rng(np.random.SeedSequence([seed, crc, k, 99])).uniform(*mass_range)
+                low = min(max(mass_range[0], all_classes[name].mass_min), mass_range[1])
+                u = np.random.default_rng(np.random.SeedSequence([seed, crc, k, 99])).uniform(low, mass_range[1])
                 mass = float(u)
                 extra = (*user_settings, *_mass_settings(res, mass))
             specs.append(

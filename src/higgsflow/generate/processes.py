@@ -60,6 +60,9 @@ class ClassSpec:
     #: GloParT definitions of :func:`higgsflow.generate.truth.glopart_label` (partly merged W decays, QCD
     #: split by hadron flavour)
     scheme: str = "jetclass"
+    #: lowest resonance mass (GeV) drawn by ``--resonance-mass flat:LOW:HIGH`` for this class: classes with a
+    #: decay product outside the cone (XWW3q, Topbq) are kinematically suppressed at low mass (ΔR ≈ 2m/p_T)
+    mass_min: float = 0.0
 
     @property
     def label(self) -> str:
@@ -199,12 +202,17 @@ def _tau(pos: str, neg: str | None = None) -> tuple[str, ...]:
     return ("15:onMode = off", f"15:onPosIfAny = {ids[pos]}", f"15:onNegIfAny = {ids[neg]}")
 
 
-def _gx(name: str, decay: tuple[str, ...], desc: str) -> ClassSpec:
-    return ClassSpec(name, "ZH, Z→νν (X = narrow scalar)", (*_X, *decay), 25, desc, scheme="glopart")
+#: lowest flat-mass draw of the partly merged classes
+PARTIAL_MASS_MIN = 40.0
 
 
-def _gt(name: str, decay: tuple[str, ...], desc: str) -> ClassSpec:
-    return ClassSpec(name, "tt̄", (*_TT, *_TOP, *decay), 6, desc, scheme="glopart")
+def _gx(name: str, decay: tuple[str, ...], desc: str, mass_min: float = 0.0) -> ClassSpec:
+    proc = "ZH, Z→νν (X = narrow scalar)"
+    return ClassSpec(name, proc, (*_X, *decay), 25, desc, scheme="glopart", mass_min=mass_min)
+
+
+def _gt(name: str, decay: tuple[str, ...], desc: str, mass_min: float = 0.0) -> ClassSpec:
+    return ClassSpec(name, "tt̄", (*_TT, *_TOP, *decay), 6, desc, scheme="glopart", mass_min=mass_min)
 
 
 def _gq(name: str, desc: str) -> ClassSpec:
@@ -235,7 +243,12 @@ def _glopart_specs() -> list[ClassSpec]:
         specs.append(_gx(f"XWW4q_{nc}c", (*_WW, *wset), f"X → WW(*) → 4q, all 4 in the jet, {nc} of them c"))
     for nc, wset in w4.items():
         specs.append(
-            _gx(f"XWW3q_{nc}c", (*_WW, *wset), f"X → WW(*) → 4q, exactly 3 in the jet, {nc} of those c")
+            _gx(
+                f"XWW3q_{nc}c",
+                (*_WW, *wset),
+                f"X → WW(*) → 4q, exactly 3 in the jet, {nc} of those c",
+                PARTIAL_MASS_MIN,
+            )
         )
     for lep, (wl, tau) in _LEP.items():
         for nc, wq in ((0, _NOC), (1, _C)):
@@ -254,6 +267,7 @@ def _glopart_specs() -> list[ClassSpec]:
                 f"Topbq_{nc}c",
                 _w(wq, wq),
                 f"t → bW → bqq̄′, b and exactly one W quark in the jet; that quark is {'c' if nc else 'not c'}",
+                PARTIAL_MASS_MIN,
             )
         )
     for lep, (wl, tau) in _LEP.items():

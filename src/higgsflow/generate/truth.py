@@ -216,7 +216,7 @@ def glopart_label(
     """GloParT label of a jet at (η, φ) and the decay it comes from.
 
     Exactly one resonance decay may have visible products within ΔR < R; its class then follows from which
-    products are inside (:func:`_glopart_decay_label`). With none, the jet is QCD, split by the weakly
+    products are inside (:func:`_glopart_decay_label`); top classes also need a b hadron within ΔR < R. With none, the jet is QCD, split by the weakly
     decaying b and c hadrons (``hadrons``: rows of flavour, pT, η, φ) within ΔR < R. With several: no label.
     """
     touching: list[tuple[Decay, np.ndarray]] = []
@@ -229,14 +229,17 @@ def glopart_label(
             touching.append((d, inside & vis))
     if len(touching) > 1:
         return None, None
-    if touching:
-        d, inside = touching[0]
-        return _glopart_decay_label(d, inside), d
     n_b = n_c = 0
     if hadrons.size:
         near = np.hypot(hadrons[:, 2] - eta, _dphi(hadrons[:, 3], phi)) < radius
         n_b = int(np.count_nonzero(near & (hadrons[:, 0] == 5)))
         n_c = int(np.count_nonzero(near & (hadrons[:, 0] == 4)))
+    if touching:
+        d, inside = touching[0]
+        label = _glopart_decay_label(d, inside)
+        if label is not None and label.startswith("Top") and n_b == 0:
+            return None, d  # the talk's "1b": the b quark's hadron must be in the jet too
+        return label, d
     return qcd_flavour(n_b, n_c), None
 
 
