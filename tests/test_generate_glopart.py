@@ -73,21 +73,26 @@ def _decay(pid, leaves, eta, *, from_w=None, tau=None):
         (_decay(25, [4, -3, -4, 3], [1.5, 0.2, -0.1, -0.2], from_w=[True] * 4), "XWW3q_1c"),
         (_decay(25, [4, -3, -4, 3], [1.5, 0.2, -1.1, -0.2], from_w=[True] * 4), None),  # two out
         (_decay(25, [-11, 12, 2, -1], [0.1, 3.0, 0.2, -0.2], from_w=[True] * 4), "XWWevqq_0c"),
-        (_decay(25, [-15, 16, 4, -3], [0.1, 3.0, 0.2, -0.2], from_w=[True] * 4, tau=[TAU_H, 0, 0, 0]),
-         "XWWtauhvqq_1c"),  # fmt: skip
+        (
+            _decay(25, [-15, 16, 4, -3], [0.1, 3.0, 0.2, -0.2], from_w=[True] * 4, tau=[TAU_H, 0, 0, 0]),
+            "XWWtauhvqq_1c",
+        ),
         (_decay(6, [5, 4, -3], [0.0, 0.3, -0.3], from_w=[False, True, True]), "Topbqq_1c"),
         (_decay(6, [5, 4, -3], [0.0, 1.3, -0.3], from_w=[False, True, True]), "Topbq_0c"),
         (_decay(6, [5, 4, -3], [0.0, 0.3, -1.3], from_w=[False, True, True]), "Topbq_1c"),
         (_decay(6, [5, 4, -3], [1.0, 0.3, -0.3], from_w=[False, True, True]), None),  # b outside
         (_decay(6, [5, -13, 14], [0.0, 0.3, 2.0], from_w=[False, True, True]), "Topbmv"),
-        (_decay(6, [5, -15, 16], [0.0, 0.3, 2.0], from_w=[False, True, True], tau=[0, TAU_E, 0]), "Topbtauev"),
+        (
+            _decay(6, [5, -15, 16], [0.0, 0.3, 2.0], from_w=[False, True, True], tau=[0, TAU_E, 0]),
+            "Topbtauev",
+        ),
     ],
 )
 def test_glopart_label_of_a_decay_follows_the_products_in_the_cone(decay, label):
     b_hadron = np.array([[5, 100.0, 0.0, 0.0]])  # top classes need a b hadron in the cone
     assert glopart_label([decay], b_hadron, 0.0, 0.0, 0.8) == (label, decay)
     if label and label.startswith("Top"):
-        assert glopart_label([decay], b_hadron + [0, 0, 2.0, 0], 0.0, 0.0, 0.8) == (None, decay)
+        assert glopart_label([decay], np.array([[5, 100.0, 2.0, 0.0]]), 0.0, 0.0, 0.8) == (None, decay)
 
 
 def test_qcd_is_split_by_the_hadrons_in_the_cone_and_two_decays_give_no_label():
@@ -137,10 +142,16 @@ FAMILIES = {
     "Xcc": (2, lambda t: ((_col(t, "aux_n_chadrons") >= 2) & (_col(t, "aux_n_bhadrons") == 0)).all()),
     "Xtauhtaue": (2, lambda t: _has(t, "part_isElectron") & (_col(t, "aux_lepton_pid") == 15).all()),
     # two c quarks in the cone; a c hadron can end up just outside it
-    "XWW4q_2c": (4, lambda t: (_col(t, "aux_n_c_from_w") == 2).all() & (_col(t, "aux_n_chadrons") >= 1).all()),
+    "XWW4q_2c": (
+        4,
+        lambda t: (_col(t, "aux_n_c_from_w") == 2).all() & (_col(t, "aux_n_chadrons") >= 1).all(),
+    ),
     "XWW3q_1c": (3, lambda t: (_col(t, "aux_n_bhadrons") == 0).all()),
     "XWWmvqq_0c": (3, lambda t: _has(t, "part_isMuon") & (_col(t, "aux_lepton_pid") == 13).all()),
-    "Topbqq_1c": (3, lambda t: (_col(t, "aux_n_bhadrons") >= 1).all() & (_col(t, "aux_n_c_from_w") == 1).all()),
+    "Topbqq_1c": (
+        3,
+        lambda t: (_col(t, "aux_n_bhadrons") >= 1).all() & (_col(t, "aux_n_c_from_w") == 1).all(),
+    ),
     "Topbq_0c": (2, lambda t: (_col(t, "aux_n_bhadrons") >= 1).all()),
     "Topbev": (2, lambda t: _has(t, "part_isElectron") & (_col(t, "aux_lepton_pid") == 11).all()),
     "QCD_bb": (0, lambda t: (_col(t, "aux_n_bhadrons") >= 2).all()),

@@ -200,7 +200,9 @@ def generate_jets(
             res = all_classes[name].resonance
             if mass_range is not None and res:
                 low = min(max(mass_range[0], all_classes[name].mass_min), mass_range[1])
-                u = np.random.default_rng(np.random.SeedSequence([seed, crc, k, 99])).uniform(low, mass_range[1])
+                u = np.random.default_rng(np.random.SeedSequence([seed, crc, k, 99])).uniform(
+                    low, mass_range[1]
+                )
                 mass = float(u)
                 extra = (*user_settings, *_mass_settings(res, mass))
             specs.append(
