@@ -114,8 +114,9 @@ def generate_jets(
     Parameters
     ----------
     classes:
-        Class names (``QCD, Hbb, Hcc, Hgg, H4q, Hqql, Zqq, Wqq, Tbqq, Tbl`` and the options ``Hss, Hqq,
-        Htautau``), as a list or a comma-separated string.
+        Class names (``QCD, Hbb, Hcc, Hgg, H4q, Hqql, Zqq, Wqq, Tbqq, Tbl``, the options ``Hss, Hqq,
+        Htautau`` and the 37 GloParT classes of :data:`higgsflow.generate.processes.GLOPART_CLASSES`), as a list
+        or a comma-separated string.
     n_jets:
         Jets per class (> 0).
     output:
