@@ -11,6 +11,10 @@ and a hard-process p̂T window of 450–1100 GeV (so that the resonance, or the 
   charged lepton of Hqql/Tbl, the τ of H→ττ) lie within ΔR < R (0.8) of the jet axis;
 - a jet is labelled ``QCD`` only when no visible decay product of any resonance lies within ΔR < R;
 - other jets (partly merged resonance decays) are not written.
+
+The 37 GloParT classes (:data:`GLOPART_CLASSES`, ``scheme="glopart"``) follow the talk's definitions instead
+(:func:`higgsflow.generate.truth.glopart_label`): partly merged W decays are classes of their own (XWW3q, Topbq),
+leptons and τ decay modes are told apart, and QCD jets are split by their b and c hadrons.
 """
 
 from __future__ import annotations
@@ -285,8 +289,9 @@ def _glopart_specs() -> list[ClassSpec]:
 
 
 #: the GloParT classes, in the order of the talk's table
-GLOPART_CLASSES: tuple[str, ...] = tuple(s.name for s in _glopart_specs())
-CLASSES.update({s.name: s for s in _glopart_specs()})
+_GLOPART = _glopart_specs()
+GLOPART_CLASSES: tuple[str, ...] = tuple(s.name for s in _GLOPART)
+CLASSES.update({s.name: s for s in _GLOPART})
 
 _TT_AK4 = ("Beams:eCM = 13600", "Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
 _AK4_SPECTRUM = "tt̄ at √s = 13.6 TeV without p̂T cut; jets kept with pT > 20 GeV, |η| < 2.5"
