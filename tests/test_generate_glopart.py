@@ -178,6 +178,20 @@ def test_each_family_has_its_prongs_and_hadrons(generated, name):
     np.testing.assert_allclose(mass, drawn, rtol=0.1 if name.startswith("Top") else 0.01)
 
 
+def test_chunk_masses_of_the_families_are_uniform(generated):
+    """The chunk masses of the generated signal families (one chunk each, reused) are uniform in each class's
+    range [max(15, mass_min), 250] GeV (Kolmogorov–Smirnov on the masses mapped to [0, 1])."""
+    u = []
+    for name in FAMILIES:
+        if name.startswith("QCD"):
+            continue
+        (m,) = generated(name)[1]["chunk_resonance_masses"].values()
+        low = max(15.0, CLASSES[name].mass_min)
+        u.append((m - low) / (250.0 - low))
+    assert len(u) == 9 and min(u) >= 0 and max(u) <= 1
+    assert stats.kstest(u, "uniform").pvalue > 1e-3, u
+
+
 @pytest.mark.slow
 def test_every_glopart_class_is_generated(generated):
     for name in GLOPART_CLASSES:
