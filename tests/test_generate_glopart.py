@@ -116,13 +116,15 @@ def generated(tmp_path_factory):
     from higgsflow.generate import generate_jets
 
     d = tmp_path_factory.mktemp("glopart")
-    cache: dict[str, tuple[ak.Array, dict]] = {}
+    cache: dict[str, tuple[ak.Array, dict, Path]] = {}
 
     def get(name: str, n: int = 3):
         if name not in cache:
             out = generate_jets([name], n, d / f"{name}.parquet", seed=7, chunk_size=n, resonance_mass=FLAT)
-            cache[name] = (read_table(out), read_metadata(out))
-        return cache[name]
+            cache[name] = (read_table(out), read_metadata(out), out)
+        return cache[name][:2]
+
+    get.path = lambda name: (get(name), cache[name][2])[1]
 
     return get
 
@@ -166,6 +168,10 @@ def test_each_family_has_its_prongs_and_hadrons(generated, name):
     prongs, check = FAMILIES[name]
     assert len(t) == 3
     assert (_col(t, f"label_{name}") == 1).all()
+    # every GloParT label column is written (0 for the other classes), so the 37-class config reads the file
+    others = [g for g in GLOPART_CLASSES if g != name]
+    assert all(f"label_{g}" in t.fields for g in others)
+    assert sum(_col(t, f"label_{g}").sum() for g in others) == 0
     assert (_col(t, "aux_n_prongs") == prongs).all(), _col(t, "aux_n_prongs")
     assert check(t), name
     mass = _col(t, "aux_resonance_mass")
@@ -239,6 +245,18 @@ def test_config_builds_part_sv_with_the_mass_head_and_the_glopart_inputs():
         ("cross_entropy", "logits"),
         ("logcosh", "mass"),
     ]
+
+
+def test_the_config_reads_generated_glopart_files(generated):
+    cfg = DataConfig.load(CONFIG)
+    files = [generated.path("Xbb"), generated.path("QCD_light")]
+    arrays = load_arrays(files, cfg)
+    assert len(arrays) == 6
+    np.testing.assert_array_equal(arrays.label, [0, 0, 0, 36, 36, 36])  # Xbb, QCD_light in the table order
+    xbb, qcd = generated("Xbb")[0], generated("QCD_light")[0]
+    expected = np.concatenate([_col(xbb, "aux_resonance_mass"), _col(qcd, "aux_genjet_sdmass")]) / 100
+    np.testing.assert_allclose(arrays.target_values["mass"], expected, rtol=1e-6)
+    assert (_col(qcd, "aux_genjet_sdmass") > 0).all()
 
 
 def _toy_pt_msd(rng, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -148,7 +148,13 @@ def generate_jets(
     order given), then by chunk.
     """
     from higgsflow.generate.jets import JET_TYPES, ChunkSpec
-    from higgsflow.generate.processes import AK4_CLASSES, CLASSES, JETCLASS_LABELS, parse_classes
+    from higgsflow.generate.processes import (
+        AK4_CLASSES,
+        CLASSES,
+        GLOPART_CLASSES,
+        JETCLASS_LABELS,
+        parse_classes,
+    )
     from higgsflow.generate.truth import AK4_LABELS
 
     if jet_type not in JET_TYPES:
@@ -235,6 +241,8 @@ def generate_jets(
     parts_dir = output.parent / f".{output.name}.parts"
     base_labels = AK4_LABELS if jet_type == "ak4" else JETCLASS_LABELS
     label_names = list(base_labels) + [n for n in names if n not in base_labels]
+    if any(n in GLOPART_CLASSES for n in names):  # all 37, so that any GloParT file fits the 37-class config
+        label_names += [g for g in GLOPART_CLASSES if g not in label_names]
     metadata = {
         "generator": "higgsflow.generate.generate_jets",
         "settings": settings,
