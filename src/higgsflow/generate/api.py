@@ -114,8 +114,9 @@ def generate_jets(
     Parameters
     ----------
     classes:
-        Class names (``QCD, Hbb, Hcc, Hgg, H4q, Hqql, Zqq, Wqq, Tbqq, Tbl`` and the options ``Hss, Hqq,
-        Htautau``), as a list or a comma-separated string.
+        Class names (``QCD, Hbb, Hcc, Hgg, H4q, Hqql, Zqq, Wqq, Tbqq, Tbl``, the options ``Hss, Hqq,
+        Htautau`` and the 37 GloParT classes of :data:`higgsflow.generate.processes.GLOPART_CLASSES`), as a list
+        or a comma-separated string.
     n_jets:
         Jets per class (> 0).
     output:
@@ -150,7 +151,13 @@ def generate_jets(
     order given), then by chunk.
     """
     from higgsflow.generate.jets import JET_TYPES, ChunkSpec
-    from higgsflow.generate.processes import AK4_CLASSES, CLASSES, JETCLASS_LABELS, parse_classes
+    from higgsflow.generate.processes import (
+        AK4_CLASSES,
+        CLASSES,
+        GLOPART_CLASSES,
+        JETCLASS_LABELS,
+        parse_classes,
+    )
     from higgsflow.generate.truth import AK4_LABELS
 
     if jet_type not in JET_TYPES:
@@ -205,7 +212,10 @@ def generate_jets(
             mass = None
             res = all_classes[name].resonance
             if mass_range is not None and res:
-                u = np.random.default_rng(np.random.SeedSequence([seed, crc, k, 99])).uniform(*mass_range)
+                low = min(max(mass_range[0], all_classes[name].mass_min), mass_range[1])
+                u = np.random.default_rng(np.random.SeedSequence([seed, crc, k, 99])).uniform(
+                    low, mass_range[1]
+                )
                 mass = float(u)
                 extra = (*user_settings, *_mass_settings(res, mass))
             specs.append(
@@ -239,6 +249,8 @@ def generate_jets(
     parts_dir = output.parent / f".{output.name}.parts"
     base_labels = AK4_LABELS if jet_type == "ak4" else JETCLASS_LABELS
     label_names = list(base_labels) + [n for n in names if n not in base_labels]
+    if any(n in GLOPART_CLASSES for n in names):  # all 37, so that any GloParT file fits the 37-class config
+        label_names += [g for g in GLOPART_CLASSES if g not in label_names]
     metadata = {
         "generator": "higgsflow.generate.generate_jets",
         "settings": settings,

@@ -24,7 +24,7 @@ def jets(
         "--classes",
         help=(
             "Comma-separated classes: QCD, Hbb, Hcc, Hgg, H4q, Hqql, Zqq, Wqq, Tbqq, Tbl, options Hss, Hqq, "
-            "Htautau; with --jet-type ak4: b, bb, c, cc, s, ud, g, tauh. Default: the ten JetClass classes "
+            "Htautau, the 37 GloParT classes (Xbb ... QCD_light, see docs/generate.md); with --jet-type ak4: b, bb, c, cc, s, ud, g, tauh. Default: the ten JetClass classes "
             "(ak8) or the eight flavour classes (ak4)."
         ),
     ),

@@ -29,7 +29,14 @@ from higgsflow.generate import detector
 from higgsflow.generate.cms_card import PILEUP_Z_SPREAD_MM
 from higgsflow.generate.processes import class_spec
 from higgsflow.generate.tracks import candidate_features
-from higgsflow.generate.truth import Decay, ak4_flavour, heavy_hadrons_near, read_decays, read_heavy_hadrons
+from higgsflow.generate.truth import (
+    Decay,
+    ak4_flavour,
+    glopart_label,
+    heavy_hadrons_near,
+    read_decays,
+    read_heavy_hadrons,
+)
 from higgsflow.physics.kinematics import delta_phi, eta_phi
 from higgsflow.physics.substructure import nsubjettiness, softdrop_mass
 
@@ -364,7 +371,15 @@ def _process_batch(batch: _Batch, spec: ChunkSpec, jt: JetType, rng, charge_of) 
     # truth labels: the class of a fully contained decay, QCD if nothing is near
     labels = np.full(jet_event.size, "", dtype=object)
     match: list[Decay | None] = [None] * jet_event.size
+    glopart = class_spec(spec.name, spec.jet_type).scheme == "glopart"
     for j in np.flatnonzero(sel):
+        if glopart:
+            ev = jet_event[j]
+            labels[j], match[j] = glopart_label(
+                batch.decays[ev], batch.hadrons[ev], jeta[j], jphi[j], jt.radius
+            )
+            labels[j] = labels[j] or ""
+            continue
         if jt.name == "ak4":
             labels[j] = ak4_flavour(batch.hadrons[jet_event[j]], jeta[j], jphi[j], jt.radius) or ""
             continue
@@ -439,6 +454,7 @@ def _process_batch(batch: _Batch, spec: ChunkSpec, jt: JetType, rng, charge_of) 
     )
     cols.update(_gen_jets(particles, counts, jet_event[keep], jeta[keep], jphi[keep], jt.radius))
     cols.update(_aux(match, keep))
+    cols["aux_n_prongs"] = _n_prongs(match, keep, jeta[keep], jphi[keep], jt.radius)
     n_b, n_c = _count_hadrons(batch.hadrons, jet_event[keep], jeta[keep], jphi[keep], jt.radius)
     cols["aux_n_bhadrons"] = n_b
     cols["aux_n_chadrons"] = n_c
@@ -543,6 +559,19 @@ def _count_hadrons(hadrons, events, eta, phi, radius) -> tuple[np.ndarray, np.nd
         n_b[i] = int(np.count_nonzero(inside & (h[:, 0] == 5)))
         n_c[i] = int(np.count_nonzero(inside & (h[:, 0] == 4)))
     return n_b, n_c
+
+
+def _n_prongs(match: list[Decay | None], keep: np.ndarray, eta, phi, radius: float) -> np.ndarray:
+    """Number of visible decay products (quarks, gluons, charged leptons, τ) of the matched decay within
+    ΔR < R of each kept jet's axis (0 for QCD)."""
+    out = np.zeros(keep.size, np.int32)
+    for i, j in enumerate(keep.tolist()):
+        d = match[j]
+        if d is None:
+            continue
+        v_eta, v_phi = d.visible()
+        out[i] = int(np.count_nonzero(np.hypot(v_eta - eta[i], delta_phi(v_phi, phi[i])) < radius))
+    return out
 
 
 def _aux(match: list[Decay | None], keep: np.ndarray) -> dict[str, np.ndarray]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Decay", "classify_decay", "read_decays"]
+__all__ = ["Decay", "classify_decay", "glopart_label", "qcd_flavour", "read_decays"]
 
 RESONANCES = (6, 23, 24, 25)
 _QUARKS = (1, 2, 3, 4, 5)
@@ -35,6 +35,8 @@ class Decay:
     leaf_eta: list[float] = field(default_factory=list)
     leaf_phi: list[float] = field(default_factory=list)
     leaf_from_w: list[bool] = field(default_factory=list)
+    #: τ decay mode (``TAU_*``) of each leaf (``TAU_NONE`` for leaves that are not τ)
+    leaf_tau: list[int] = field(default_factory=list)
     tau_decay: int = TAU_NONE
     label: str | None = None
 
@@ -84,6 +86,7 @@ def read_decays(process, event=None) -> list[Decay]:
     if event is not None and any(abs(p) == 15 for d in out for p in d.leaf_pid):
         modes = _tau_modes(event)
         for d in out:
+            d.leaf_tau = [modes.get(p, TAU_H) if abs(p) == 15 else TAU_NONE for p in d.leaf_pid]
             taus = [p for p in d.leaf_pid if abs(p) == 15]
             if taus:
                 d.tau_decay = modes.get(taus[0], TAU_H)
@@ -142,6 +145,102 @@ def classify_decay(pid: int, leaves: list[int]) -> str | None:
     if apid == 23 and len(vis) == 2 and n_q == 2:
         return "Zqq"
     return None
+
+
+_TAU_NAME = {TAU_E: "e", TAU_MU: "m", TAU_H: "h"}
+_LEPTON_NAME = {11: "e", 13: "m"}
+
+
+def _glopart_decay_label(d: Decay, inside: np.ndarray) -> str | None:
+    """The GloParT class of a decay given which of its leaves lie in the jet cone (None: no class).
+
+    ``inside`` has one flag per leaf (neutrinos' flags are ignored). X = a spin-0 resonance (PDG 25).
+    """
+    pid = np.abs(np.asarray(d.leaf_pid))
+    tau = np.asarray(d.leaf_tau if len(d.leaf_tau) == pid.size else [TAU_NONE] * pid.size)
+    vis = ~np.isin(pid, _NEUTRINOS)
+    quark = np.isin(pid, _QUARKS)
+    lep = np.isin(pid, _CHARGED_LEPTONS)
+    n_q, n_l = int(quark.sum()), int(lep.sum())
+    all_in = bool(inside[vis].all())
+    apid = abs(d.pid)
+    if apid == 25:
+        if pid.size == 2 and n_q == 2 and pid[0] == pid[1]:
+            return {5: "Xbb", 4: "Xcc", 3: "Xss", 2: "Xqq", 1: "Xqq"}[int(pid[0])] if all_in else None
+        if pid.size == 2 and (pid == 15).all():
+            modes = sorted(int(t) for t in tau)
+            name = {(TAU_E, TAU_H): "e", (TAU_MU, TAU_H): "m", (TAU_H, TAU_H): "h"}.get(tuple(modes))
+            return f"Xtauhtau{name}" if (all_in and name) else None
+        if pid.size == 4 and n_q == 4:
+            n_in = int(inside.sum())
+            n_c = int(np.count_nonzero(inside & (pid == 4)))
+            return {4: f"XWW4q_{n_c}c", 3: f"XWW3q_{n_c}c"}.get(n_in)
+        if pid.size == 4 and n_q == 2 and n_l == 1 and all_in:
+            return f"XWW{_lepton_text(pid, tau)}qq_{int(np.count_nonzero(pid == 4))}c"
+        return None
+    if apid == 6:
+        b = np.flatnonzero((pid == 5) & ~np.asarray(d.leaf_from_w, dtype=bool))
+        if b.size != 1 or not inside[b[0]]:
+            return None
+        w = np.asarray(d.leaf_from_w, dtype=bool)
+        if n_q == 3:
+            w_in = w & inside
+            n_c = int(np.count_nonzero(w_in & (pid == 4)))
+            return {2: f"Topbqq_{n_c}c", 1: f"Topbq_{n_c}c"}.get(int(w_in.sum()))
+        if n_l == 1 and all_in:
+            return f"Topb{_lepton_text(pid, tau)}"
+    return None
+
+
+def _lepton_text(pid: np.ndarray, tau: np.ndarray) -> str:
+    """``ev``, ``mv``, ``tauev``, ``taumv`` or ``tauhv`` for the charged lepton among the leaves."""
+    k = int(np.flatnonzero(np.isin(pid, _CHARGED_LEPTONS))[0])
+    if pid[k] == 15:
+        return f"tau{_TAU_NAME.get(int(tau[k]), 'h')}v"
+    return f"{_LEPTON_NAME[int(pid[k])]}v"
+
+
+def qcd_flavour(n_b: int, n_c: int) -> str:
+    """GloParT QCD class from the numbers of b and c hadrons in the jet: b hadrons first (≥ 2: ``QCD_bb``),
+    then c hadrons (≥ 2: ``QCD_cc``), else ``QCD_light``."""
+    if n_b:
+        return "QCD_bb" if n_b >= 2 else "QCD_b"
+    if n_c:
+        return "QCD_cc" if n_c >= 2 else "QCD_c"
+    return "QCD_light"
+
+
+def glopart_label(
+    decays: list[Decay], hadrons: np.ndarray, eta: float, phi: float, radius: float
+) -> tuple[str | None, Decay | None]:
+    """GloParT label of a jet at (η, φ) and the decay it comes from.
+
+    Exactly one resonance decay may have visible products within ΔR < R; its class then follows from which
+    products are inside (:func:`_glopart_decay_label`); top classes also need a b hadron within ΔR < R. With none, the jet is QCD, split by the weakly
+    decaying b and c hadrons (``hadrons``: rows of flavour, pT, η, φ) within ΔR < R. With several: no label.
+    """
+    touching: list[tuple[Decay, np.ndarray]] = []
+    for d in decays:
+        if not d.leaf_pid:
+            continue
+        inside = np.hypot(np.asarray(d.leaf_eta) - eta, _dphi(np.asarray(d.leaf_phi), phi)) < radius
+        vis = ~np.isin(np.abs(np.asarray(d.leaf_pid)), _NEUTRINOS)
+        if (inside & vis).any():
+            touching.append((d, inside & vis))
+    if len(touching) > 1:
+        return None, None
+    n_b = n_c = 0
+    if hadrons.size:
+        near = np.hypot(hadrons[:, 2] - eta, _dphi(hadrons[:, 3], phi)) < radius
+        n_b = int(np.count_nonzero(near & (hadrons[:, 0] == 5)))
+        n_c = int(np.count_nonzero(near & (hadrons[:, 0] == 4)))
+    if touching:
+        d, inside = touching[0]
+        label = _glopart_decay_label(d, inside)
+        if label is not None and label.startswith("Top") and n_b == 0:
+            return None, d  # the talk's "1b": the b quark's hadron must be in the jet too
+        return label, d
+    return qcd_flavour(n_b, n_c), None
 
 
 def _hadron_flavour(aid: np.ndarray) -> np.ndarray:
