@@ -300,7 +300,7 @@ def checks(rows: dict) -> list[dict]:
             "kind": "goal",
             "what": "adversarial training halves the nominal-to-shifted rejection drop",
             "value": f"{fmt(sh_adv)} with vs {fmt(sh)} without",
-            "ok": bool(sh_adv <= 0.5 * sh) if np.isfinite(sh) and np.isfinite(sh_adv) else None,
+            "ok": bool(sh_adv <= 0.5 * sh) if np.isfinite(sh) and np.isfinite(sh_adv) and sh > 0 else None,
         },
         {
             "kind": "goal",
