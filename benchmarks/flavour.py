@@ -27,11 +27,12 @@ Sizes. Default (``python benchmarks/flavour.py``): 500 training jets per class (
 250 shifted test per class), 8 epochs, batch 256; UParT reduced to embeddings (64, 128, 64), pair embedding
 (32, 32, 32), 4 + 1 blocks of 4 heads; ParticleNet (weaver-core's ParticleNetTagger defaults) and the
 DeepJet-like baseline at their full sizes. ``--full-size`` gives UParT ParT's full size (128, 512, 128; 8 + 2
-blocks of 8 heads) and belongs on a GPU. ``--quick`` is a smoke run (60 training jets per class, 1 epoch, a tiny
+blocks of 8 heads) and belongs on a GPU. ``--quick`` is a smoke run (60 training jets per class, 1 epoch, batch 64, a tiny
 UParT of 16-wide embeddings and one block): it only shows that the chain runs, its figures are noise.
 
-Time. The quick run took 3 min 13 s on 2 shared CPU cores: generation 85 s (1,080 jets, ~13 jets/s), training
-and evaluation 60 s DeepJet-like, 14 s ParticleNet, 16 s + 11 s the two tiny UParTs, most of it fixed costs.
+Time. The quick run takes about 3 min on 2 shared CPU cores: generation 85 s (1,080 jets, ~13 jets/s),
+training and evaluation of the four models about 95 s (at batch 256: 60 s DeepJet-like, 14 s ParticleNet,
+16 s + 11 s the two tiny UParTs), most of it fixed costs.
 Scaling linearly in jets × epochs (an upper bound for the fixed costs, a lower one for the reduced UParT, which
 is ~10x the tiny one per jet) the default size needs about 12 min of generation (9,000 jets) and 1–1.5 hours of training on 2
 cores. Larger samples (``--jets-per-class 5000`` and more, ``--full-size``) belong on a GPU (``--device cuda``,
@@ -198,7 +199,9 @@ def tagging_metrics(heads: dict, arrays) -> dict:
 
 
 # ---------------------------------------------------------------- training -------------------------------------
-def run_model(name, spec, files, work: Path, epochs: int, upart_kwargs: dict, device: str) -> dict:
+def run_model(
+    name, spec, files, work: Path, epochs: int, upart_kwargs: dict, device: str, batch: int
+) -> dict:
     from higgsflow.data.loader import load_arrays
     from higgsflow.train import TrainSettings, evaluate_run, train
     from higgsflow.train.inference import score_heads
@@ -213,7 +216,7 @@ def run_model(name, spec, files, work: Path, epochs: int, upart_kwargs: dict, de
         device=device,
         adversarial_eps=ADV_EPS if adversarial else None,
         adversarial_every=ADV_EVERY,
-        **SETTINGS,
+        **{**SETTINGS, "batch_size": batch},
     )
     run_dir = work / name.replace("+", "_")
     t0 = time.time()
@@ -363,8 +366,9 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", type=Path, help="write the table as JSON")
     a = ap.parse_args(argv)
-    if a.quick:
-        a.jets_per_class, a.epochs = 60, 1
+    batch = SETTINGS["batch_size"]
+    if a.quick:  # batches of 64 so that the adversarial run takes some adversarial steps
+        a.jets_per_class, a.epochs, batch = 60, 1, 64
     upart = UPART_TINY if a.quick else (UPART_FULL if a.full_size else UPART_REDUCED)
     data = a.data or a.work / "data"
     t0 = time.time()
@@ -375,9 +379,9 @@ def main(argv=None) -> int:
     t_gen = time.time() - t0
     rows = {}
     for name, spec in MODELS.items():
-        rows[name] = run_model(name, spec, files, a.work, a.epochs, upart, a.device)
+        rows[name] = run_model(name, spec, files, a.work, a.epochs, upart, a.device, batch)
     sizes = (
-        f"sizes: {a.jets_per_class} training jets per class, {a.epochs} epoch(s), batch {SETTINGS['batch_size']};"
+        f"sizes: {a.jets_per_class} training jets per class, {a.epochs} epoch(s), batch {batch};"
         f" UParT options {upart or 'ParT defaults (full size)'}; ParticleNet: ParticleNetTagger defaults;"
         f" DeepJet-like: full size; adversarial eps {ADV_EPS} every {ADV_EVERY} batches"
     )
