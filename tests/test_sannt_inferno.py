@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from higgsflow.errors import ConfigError, DataError
+from higgsflow.sannt.histogram import node_histogram
 from higgsflow.sannt.inferno import INFERNO, PAPER_SIGMA, inferno_samples, run_inferno_seed
 from higgsflow.sannt.likelihood import Templates, fisher_information, profiled_sigma
-from higgsflow.sannt.train import SanntConfig
+from higgsflow.sannt.train import SanntConfig, network_templates, train_cennt, train_sannt
 
 N = 200_000
 
@@ -112,7 +113,7 @@ def _optimal_classifier_sigma(data, nuisances: bool, n_bins: int = 10) -> float:
             "kappa_up": [[1.0, bkg.norm_systematics.get(k, (1.0, 1.0))[0]] for k in names],
             "kappa_down": [[1.0, bkg.norm_systematics.get(k, (1.0, 1.0))[1]] for k in names],
         }
-    t = Templates.from_arrays(nom, poi_matrix=[[1.0], [0.0]], **kw)
+    t = Templates.from_arrays(nom, poi_matrix=[[1.0], [0.0]], **{k: np.array(v) for k, v in kw.items()})
     return INFERNO["signal"]["yield"] * float(profiled_sigma(fisher_information(t), 1)[0])
 
 
@@ -139,3 +140,55 @@ def test_run_inferno_seed_measures_sigma_of_the_signal_yield():
         assert PAPER_SIGMA[3]["analytical likelihood"] < v < 100
     with pytest.raises(ConfigError, match="benchmark"):
         run_inferno_seed(0, 5, n_train=10, n_test=10, config=cfg)
+
+
+def test_node_histogram_exact_without_gradient_soft_with():
+    """INFERNO's binning: exact argmax counts for measurement, softmax(z/T) soft counts for training, whose
+    gradient moves weight towards the node whose logit rises."""
+    z = torch.tensor([[2.0, 0.0, -1.0], [0.0, 3.0, 0.0], [1.0, 1.1, 0.9]], dtype=torch.float64)
+    w = torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64)
+    with torch.no_grad():
+        np.testing.assert_array_equal(node_histogram(z, w, 0.1).numpy(), [1.0, 6.0, 0.0])
+    zg = z.clone().requires_grad_(True)
+    soft = node_histogram(zg, w, 0.1)
+    assert float(soft.sum()) == pytest.approx(7.0)  # every event counted once
+    expected = (w[:, None] * torch.softmax(z / 0.1, 1)).sum(0)
+    torch.testing.assert_close(soft.detach(), expected)
+    soft[2].backward()
+    assert float(zg.grad[2, 2]) > 0 and float(zg.grad[2, 0]) < 0
+    # a low temperature approaches the exact counts
+    with torch.enable_grad():
+        sharp = node_histogram(z.clone().requires_grad_(True), w, 1e-3)
+    np.testing.assert_allclose(sharp.detach().numpy(), [1.0, 6.0, 0.0], atol=1e-6)
+    with pytest.raises(DataError, match="temperature"):
+        node_histogram(z, w, 0.0)
+
+
+def test_default_binning_nodes_from_scratch_score_when_fine_tuning():
+    torch.set_num_threads(1)
+    data = inferno_samples(1500, 5, 3)
+    cfg = SanntConfig(hidden=(8,), n_bins=4, ce_epochs=1, sannt_epochs=2, sannt_batch_events=500)
+    scratch = train_sannt(data, data, cfg, seed=0)
+    assert scratch.network.binning == "nodes" and scratch.network.n_classes == 2 * 4  # C · n_bins bins
+    t = network_templates(scratch.network, data, cfg)
+    assert t.nominal.shape == (2, 8)
+    assert float(t.nominal[0].sum()) == pytest.approx(50.0) and float(t.nominal[1].sum()) == pytest.approx(
+        1000.0
+    )
+    ce = train_cennt(data, data, cfg, seed=0)
+    tuned = train_sannt(data, data, cfg, seed=0, init=ce.network)
+    assert tuned.network.binning == "score" and tuned.network.n_classes == 2
+    with pytest.raises(ConfigError, match="binning"):
+        train_sannt(data, data, SanntConfig(hidden=(8,), binning="nodes"), seed=0, init=ce.network)
+    with pytest.raises(ConfigError, match="binning"):
+        SanntConfig(binning="bins")
+
+
+@pytest.mark.slow
+def test_inferno_benchmark_gate_one_seed():
+    """One seed of benchmarks/sannt.py --inferno (library defaults, ~2-4 min per benchmark on one thread):
+    SANNT ≥ 15% (benchmark 3) and ≥ 20% (benchmark 4) below CENNT."""
+    torch.set_num_threads(1)
+    for bench, gate in ((3, 0.15), (4, 0.20)):
+        res = run_inferno_seed(0, bench)
+        assert res.sigma["SANNT"] < (1 - gate) * res.sigma["CENNT"]

@@ -132,14 +132,15 @@ def run_inferno_seed(
     seed: int,
     benchmark: int = 3,
     *,
-    n_train: int = 50000,
-    n_test: int = 200000,
+    n_train: int = 20000,
+    n_test: int = 100000,
     config: SanntConfig | None = None,
-    fine_tune: bool = True,
+    fine_tune: bool = False,
     callback: Callable[[str, int, float], None] | None = None,
     methods: Sequence[str] = ("CENNT", "SANNT"),
 ) -> InfernoSeed:
-    """CENNT and SANNT (fine-tuned from the CENNT network, or from scratch) on one seed of a benchmark.
+    """CENNT and SANNT on one seed of a benchmark: SANNT from scratch with the default (``"nodes"``) binning, or
+    (``fine_tune``) fine-tuning the CENNT network with ``"score"`` binning.
 
     Training and validation samples have ``n_train`` simulated events per process, the test sample ``n_test``;
     σ(s) = 50 σ(μ) from :func:`~higgsflow.sannt.pyhf_model.pyhf_sigma` on the test templates.
