@@ -87,7 +87,7 @@ class SanntConfig:
     sannt_patience: int = 50
     sannt_optimizer: str | None = None
     binning: str | None = None
-    temperature: float = 0.1
+    temperature: float = 1.0
     sannt_batch_events: int = 2000
 
     def __post_init__(self) -> None:
@@ -221,7 +221,7 @@ def _templates(
     edges: torch.Tensor,
     bandwidth: float,
     batch: list[dict] | None = None,
-    temperature: float = 0.1,
+    temperature: float = 1.0,
 ) -> Templates:
     """Templates of the category histograms of the network; ``batch`` picks events per process."""
     inputs: list[torch.Tensor] = []
