@@ -646,6 +646,7 @@ def train_analysis(
         bandwidth=settings.bandwidth,
         ce_epochs=settings.ce_epochs,
         sannt_epochs=settings.sannt_epochs,
+        binning="score",  # the saved network, predict and the written analysis bin the class scores
     )
     ce = train_cennt(train, val, tcfg, seed=settings.seed, callback=callback)
     history = {"CENNT": ce}

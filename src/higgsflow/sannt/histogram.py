@@ -22,7 +22,13 @@ import torch
 
 from higgsflow.errors import DataError
 
-__all__ = ["category_histogram", "smooth_category_histogram", "smooth_histogram", "soft_histogram"]
+__all__ = [
+    "category_histogram",
+    "node_histogram",
+    "smooth_category_histogram",
+    "smooth_histogram",
+    "soft_histogram",
+]
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -135,3 +141,30 @@ def category_histogram(
         return exact
     smooth = smooth_category_histogram(scores, weights.detach(), edges, bandwidth)
     return exact + (smooth - smooth.detach())
+
+
+def node_histogram(logits: torch.Tensor, weights: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Histogram of events assigned to the bin of their highest output node (INFERNO's binning).
+
+    Every output node of the network is one bin; an event goes to the bin of its largest logit. With gradients
+    enabled the forward pass is INFERNO's soft assignment Σ_i w_i softmax(z_i/T)_b (differentiable, tending to
+    the exact counts as the network sharpens its logits or T → 0); without, the exact counts.
+
+    Parameters
+    ----------
+    logits: ``(N, B)`` network outputs, one per bin.
+    weights: ``(N,)`` event weights.
+    temperature: T > 0 of the softmax.
+    """
+    if logits.ndim != 2 or logits.shape[0] != weights.shape[0]:
+        raise DataError(
+            f"logits of shape {tuple(logits.shape)} and {weights.shape[0]} weights",
+            field="weights",
+            expected="(N, B) logits and one weight per event",
+        )
+    if not temperature > 0:
+        raise DataError(f"temperature {temperature}", field="temperature", expected="a positive number")
+    if torch.is_grad_enabled() and logits.requires_grad:
+        return (weights[:, None] * torch.softmax(logits / temperature, dim=1)).sum(0)
+    idx = logits.detach().argmax(1)
+    return torch.zeros(logits.shape[1], dtype=weights.dtype).index_add(0, idx, weights)

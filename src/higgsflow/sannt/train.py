@@ -1,8 +1,18 @@
 """CENNT (cross-entropy) and SANNT (systematic-aware, σ(μ) loss) training of a multi-class score network.
 
-The network maps the features to C = M + 1 softmax scores (one class per POI, one for all backgrounds). Events
-are histogrammed in the category of their highest score, in that score (``n_bins`` equal bins on [1/C, 1] per
-category). SANNT minimises the profiled expected uncertainty Σ_m ω_m σ(μ_m) of the binned likelihood built
+Two ways of binning the network's output (``SanntConfig.binning``):
+
+- ``"score"``: the network maps the features to C = M + 1 softmax scores (one class per POI, one for all
+  backgrounds). Events are histogrammed in the category of their highest score, in that score (``n_bins`` equal
+  bins on [1/C, 1] per category). This is the classifier's own output, so a CENNT network can be fine-tuned.
+- ``"nodes"`` (INFERNO's, de Castro & Dorigo 2018): the network has C · ``n_bins`` outputs, one per bin, and an
+  event goes to the bin of its highest output; training uses the soft assignment softmax(z/T)
+  (:func:`~higgsflow.sannt.histogram.node_histogram`). The bins are then arbitrary regions of feature space,
+  not intervals of one score, which lets the network keep bins that constrain the nuisance parameters apart
+  from the signal-rich ones. Trained from scratch, in mini-batches, with Adam.
+
+By default (``binning=None``) SANNT fine-tuning a CENNT network uses ``"score"`` and SANNT from scratch
+``"nodes"``. SANNT minimises the profiled expected uncertainty Σ_m ω_m σ(μ_m) of the binned likelihood built
 from these histograms (:mod:`higgsflow.sannt.likelihood`), with the exact histograms in the forward pass
 and the Gaussian-kernel surrogate gradient in the backward pass (:mod:`higgsflow.sannt.histogram`). Because
 the loss is a property of the whole dataset, SANNT uses large batches (by default the full training set)
@@ -22,7 +32,7 @@ from torch import nn
 
 from higgsflow.errors import ConfigError, DataError
 from higgsflow.sannt.data import SystematicDataset
-from higgsflow.sannt.histogram import category_histogram
+from higgsflow.sannt.histogram import category_histogram, node_histogram
 from higgsflow.sannt.likelihood import Templates, fisher_information, profiled_sigma
 
 __all__ = [
@@ -53,10 +63,14 @@ class SanntConfig:
     min_yield: bins with at most this many expected events carry no information.
     ce_epochs, ce_lr, ce_batch_size, ce_patience: CENNT training (Adam, mini-batches, early stopping on the
         validation cross-entropy).
-    sannt_epochs, sannt_lr, sannt_batches, sannt_patience, sannt_optimizer: SANNT training (SGD with momentum
-        0.9 by default, or Adam, whose per-parameter steps followed the surrogate gradient less well here);
-        each epoch splits every process into ``sannt_batches`` batches, weights scaled up accordingly; early
-        stopping on the validation σ(μ).
+    binning: ``"score"``, ``"nodes"`` or ``None`` (``"score"`` when fine-tuning, ``"nodes"`` from scratch).
+    temperature: T of the softmax soft assignment of ``"nodes"`` binning.
+    sannt_epochs, sannt_lr, sannt_batches, sannt_patience, sannt_optimizer: SANNT training; early stopping
+        on the validation σ(μ). Each epoch splits every process into ``sannt_batches`` batches, weights scaled
+        up accordingly. ``None`` picks per binning: ``"score"``: SGD with momentum 0.9 (Adam's per-parameter
+        steps followed the surrogate gradient less well), learning rate 0.02, the full training set as one
+        batch; ``"nodes"``: Adam, learning rate 10⁻³, batches of about ``sannt_batch_events`` events of the
+        largest process.
     """
 
     hidden: tuple[int, ...] = (64, 64)
@@ -68,21 +82,39 @@ class SanntConfig:
     ce_batch_size: int = 2048
     ce_patience: int = 8
     sannt_epochs: int = 150
-    sannt_lr: float = 0.02
-    sannt_batches: int = 1
+    sannt_lr: float | None = None
+    sannt_batches: int | None = None
     sannt_patience: int = 50
-    sannt_optimizer: str = "sgd"
+    sannt_optimizer: str | None = None
+    binning: str | None = None
+    temperature: float = 1.0
+    sannt_batch_events: int = 2000
 
     def __post_init__(self) -> None:
-        for name in ("n_bins", "ce_epochs", "ce_batch_size", "sannt_epochs", "sannt_batches"):
-            if int(getattr(self, name)) < 1:
+        for name in (
+            "n_bins",
+            "ce_epochs",
+            "ce_batch_size",
+            "sannt_epochs",
+            "sannt_batches",
+            "sannt_batch_events",
+        ):
+            if getattr(self, name) is not None and int(getattr(self, name)) < 1:
                 raise ConfigError(
                     f"{name} = {getattr(self, name)}", field=name, expected="a positive integer"
                 )
-        if self.sannt_optimizer not in ("adam", "sgd"):
+        if self.sannt_optimizer not in (None, "adam", "sgd"):
             raise ConfigError(
                 f"optimizer {self.sannt_optimizer!r}", field="sannt_optimizer", expected="adam or sgd"
             )
+        if self.binning not in (None, "score", "nodes"):
+            raise ConfigError(f"binning {self.binning!r}", field="binning", expected="score or nodes")
+        if not self.temperature > 0:
+            raise ConfigError(
+                f"temperature = {self.temperature}", field="temperature", expected="a positive number"
+            )
+        if self.sannt_lr is not None and not self.sannt_lr > 0:
+            raise ConfigError(f"sannt_lr = {self.sannt_lr}", field="sannt_lr", expected="a positive number")
         if self.bandwidth is not None and not self.bandwidth > 0:
             raise ConfigError(
                 f"bandwidth = {self.bandwidth}", field="bandwidth", expected="a positive number"
@@ -90,10 +122,20 @@ class SanntConfig:
 
 
 class ScoreNetwork(nn.Module):
-    """MLP from standardised features to class logits; ``scores(x)`` gives the softmax (float64)."""
+    """MLP from standardised features to class logits; ``scores(x)`` gives the softmax (float64).
+
+    ``binning`` says how its output is binned: ``"score"`` (``n_classes`` = POIs + 1 class scores) or
+    ``"nodes"`` (``n_classes`` = the number of bins, one output each).
+    """
 
     def __init__(
-        self, n_features: int, n_classes: int, hidden: Sequence[int], mean: np.ndarray, std: np.ndarray
+        self,
+        n_features: int,
+        n_classes: int,
+        hidden: Sequence[int],
+        mean: np.ndarray,
+        std: np.ndarray,
+        binning: str = "score",
     ):
         super().__init__()
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
@@ -106,6 +148,7 @@ class ScoreNetwork(nn.Module):
         layers.append(nn.Linear(width, n_classes))
         self.net = nn.Sequential(*layers).float()
         self.n_classes = n_classes
+        self.binning = binning
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net((x - self.mean) / self.std)
@@ -178,6 +221,7 @@ def _templates(
     edges: torch.Tensor,
     bandwidth: float,
     batch: list[dict] | None = None,
+    temperature: float = 1.0,
 ) -> Templates:
     """Templates of the category histograms of the network; ``batch`` picks events per process."""
     inputs: list[torch.Tensor] = []
@@ -203,10 +247,17 @@ def _templates(
             sides_all.append(sides)
         plan.append((nom_slot, w_nom, sides_all))
     sizes = [len(x) for x in inputs]
-    scores = net.scores(torch.cat(inputs)).split(sizes)
+    if net.binning == "nodes":
+        scores = net(torch.cat(inputs)).double().split(sizes)
 
-    def hist(s: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        return category_histogram(s, w, edges, bandwidth)
+        def hist(s: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+            return node_histogram(s, w, temperature)
+
+    else:
+        scores = net.scores(torch.cat(inputs)).split(sizes)
+
+        def hist(s: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+            return category_histogram(s, w, edges, bandwidth)
 
     nominal, up, down = [], [], []
     for nom_slot, w_nom, sides_all in plan:
@@ -247,7 +298,9 @@ def network_templates(net: ScoreNetwork, data: SystematicDataset, config: SanntC
     """Exact (no-gradient) templates of a trained network on a dataset, for measurement and plots."""
     edges = bin_edges(net.n_classes, config.n_bins)
     with torch.no_grad():
-        return _templates(net, _Prepared(data), edges, _bandwidth(config, net.n_classes))
+        return _templates(
+            net, _Prepared(data), edges, _bandwidth(config, net.n_classes), None, config.temperature
+        )
 
 
 def sigma_objective(
@@ -258,12 +311,16 @@ def sigma_objective(
     return (poi_weights * sigma).sum(), sigma
 
 
-def _new_network(data: SystematicDataset, config: SanntConfig, seed: int) -> ScoreNetwork:
+def _new_network(
+    data: SystematicDataset, config: SanntConfig, seed: int, binning: str = "score"
+) -> ScoreNetwork:
     torch.manual_seed(seed)
     x = np.concatenate([s.features for s in data.samples])
     std = x.std(0)
+    n_cls = len(data.pois) + 1
+    n_out = n_cls * config.n_bins if binning == "nodes" else n_cls
     return ScoreNetwork(
-        data.n_features, len(data.pois) + 1, config.hidden, x.mean(0), np.where(std > 0, std, 1)
+        data.n_features, n_out, config.hidden, x.mean(0), np.where(std > 0, std, 1), binning=binning
     )
 
 
@@ -272,7 +329,7 @@ def _val_sigma(
 ) -> tuple[float, list]:
     edges = bin_edges(net.n_classes, config.n_bins)
     with torch.no_grad():
-        t = _templates(net, prep, edges, _bandwidth(config, net.n_classes))
+        t = _templates(net, prep, edges, _bandwidth(config, net.n_classes), None, config.temperature)
         obj, sigma = sigma_objective(t, weights, config.min_yield)
     return float(obj), sigma.tolist()
 
@@ -384,10 +441,21 @@ def train_sannt(
     callback: called as ``callback(method, epoch, validation objective)`` after each epoch (progress bars).
     """
     config = config or SanntConfig()
-    net = copy.deepcopy(init) if init is not None else _new_network(train, config, seed)
-    if net.n_classes != len(train.pois) + 1:
+    binning = config.binning or ("score" if init is not None else "nodes")
+    if init is not None and getattr(init, "binning", "score") != binning:
         raise ConfigError(
-            f"network has {net.n_classes} outputs", field="init", expected=f"{len(train.pois) + 1} (POIs + 1)"
+            f"binning {binning!r} for a network binned as {init.binning!r}",
+            field="binning",
+            expected=f"{init.binning!r} (or None) when fine-tuning it",
+        )
+    net = copy.deepcopy(init) if init is not None else _new_network(train, config, seed, binning)
+    n_cls = len(train.pois) + 1
+    expected = n_cls * config.n_bins if binning == "nodes" else n_cls
+    if net.n_classes != expected:
+        raise ConfigError(
+            f"network has {net.n_classes} outputs",
+            field="init",
+            expected=f"{expected} ({'bins' if binning == 'nodes' else 'POIs + 1'})",
         )
     weights = torch.ones(len(train.pois), dtype=torch.float64)
     if poi_weights is not None:
@@ -401,20 +469,28 @@ def train_sannt(
     prep, prep_val = _Prepared(train), _Prepared(val)
     edges = bin_edges(net.n_classes, config.n_bins)
     bw = _bandwidth(config, net.n_classes)
-    if config.sannt_optimizer == "adam":
-        opt = torch.optim.Adam(net.parameters(), lr=config.sannt_lr)
+    nodes = binning == "nodes"
+    optimizer = config.sannt_optimizer or ("adam" if nodes else "sgd")
+    lr = config.sannt_lr or (1e-3 if nodes else 0.02)
+    n_batches = config.sannt_batches
+    if n_batches is None:
+        largest = max(len(x) for x in prep.x)
+        n_batches = max(1, round(largest / config.sannt_batch_events)) if nodes else 1
+    if optimizer == "adam":
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
     else:  # the loss is smooth only through the surrogate: plain gradient steps follow it more faithfully
-        opt = torch.optim.SGD(net.parameters(), lr=config.sannt_lr, momentum=0.9)
+        opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
     result = TrainResult(net, "SANNT" if init is None else "SANNT (fine-tuned)")
     best, _ = _val_sigma(net, prep_val, config, weights) if init is not None else (np.inf, None)
     best_state, bad = copy.deepcopy(net.state_dict()), 0
     for epoch in range(config.sannt_epochs):
         net.train()
         total = 0.0
-        batches = _batches(prep, config.sannt_batches, gen)
+        batches = _batches(prep, n_batches, gen)
         try:
             for batch in batches:
-                loss, _ = sigma_objective(_templates(net, prep, edges, bw, batch), weights, config.min_yield)
+                t = _templates(net, prep, edges, bw, batch, config.temperature)
+                loss, _ = sigma_objective(t, weights, config.min_yield)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
