@@ -169,8 +169,8 @@ class Adversary:
             logp = F.log_softmax(heads["logits"].float(), dim=1)
             logp_adv, logp_nom = logp[:n], logp[n:]
             kl = (logp_adv.exp() * (logp_adv - logp_nom)).sum(1)
-            w = batch["weight"].to(kl.dtype)
-            value = value + (w * kl).sum() / w.sum().clamp(min=1e-12)
+            # the mean over the jets of w · KL, as every loss term (so micro-batches add up exactly)
+            value = value + (batch["weight"].to(kl.dtype) * kl).mean()
         return value
 
 
