@@ -418,10 +418,10 @@ def iter_arrays(
             raise DataError("file holds no jets", file=f, expected="at least one entry")
         read, labelled = branches, True
         if not train:  # scoring: a file without the truth (real data) is scored without labels
-            truth = truth_branches(config)
-            missing = truth - set(list_columns(f, tree=config.treename))
-            if missing:
-                read, labelled = sorted(config.file_branches(train=False, labelled=False)), False
+            without = config.file_branches(train=False, labelled=False)
+            missing = set(branches) - without - set(list_columns(f, tree=config.treename))
+            if missing:  # only truth branches are missing (anything else fails when read, naming it)
+                read, labelled = sorted(without), False
                 log.info("%s has no %s: scored without labels", f, ", ".join(sorted(missing)))
         offset = 0
         for raw in iter_tables(f, read, step=step, tree=config.treename):
@@ -432,18 +432,6 @@ def iter_arrays(
                 ),
             )
             offset += len(raw)
-
-
-def truth_branches(config: DataConfig) -> set[str]:
-    """The file branches behind the labels and regression targets of ``config``."""
-    from higgsflow.data.expr import compile_expression
-
-    names: set[str] = set()
-    if config.label_type == "simple":
-        names |= set(config.label_names)
-    for e in (*config.label_exprs.values(), *config.targets.values()):
-        names |= set(compile_expression(e))
-    return config.resolve_branches(names)
 
 
 def load_arrays(

@@ -31,9 +31,25 @@ import torch.nn.functional as F
 from higgsflow.errors import ConfigError
 from higgsflow.models.contract import split_name
 
-__all__ = ["Adversary", "attack_arrays", "feature_spreads"]
+__all__ = ["Adversary", "attack_arrays", "check_attack", "feature_spreads"]
 
 METHODS = ("ngm", "fgsm")
+
+
+def check_attack(epsilon: Any, method: str, every: int = 1, *, option: str = "adversarial") -> None:
+    """Refuse an attack that cannot be made (ε ≤ 0, an unknown method, every < 1) with one :class:`ConfigError`
+    naming the option (``adversarial_eps (--adversarial-eps)`` ..., or ``--attack-eps`` ... for ``attack``)."""
+
+    def field(name: str) -> str:
+        flag = f"--{option}-{name}"
+        return f"{option}_{name} ({flag})" if option == "adversarial" else flag
+
+    if not (isinstance(epsilon, (int, float)) and epsilon > 0):
+        raise ConfigError(f"must be positive, not {epsilon}", field=field("eps"), expected="ε > 0")
+    if method not in METHODS:
+        raise ConfigError(f"unknown attack {method!r}", field=field("method"), expected=" or ".join(METHODS))
+    if int(every) < 1:
+        raise ConfigError("must be at least 1", field=field("every"))
 
 
 def feature_spreads(
@@ -78,18 +94,7 @@ class Adversary:
     every: int = 3
 
     def __post_init__(self) -> None:
-        if not self.epsilon > 0:
-            raise ConfigError(
-                "must be positive", field="adversarial_eps (--adversarial-eps)", expected="ε > 0"
-            )
-        if self.method not in METHODS:
-            raise ConfigError(
-                f"unknown attack {self.method!r}",
-                field="adversarial_method (--adversarial-method)",
-                expected=" or ".join(METHODS),
-            )
-        if int(self.every) < 1:
-            raise ConfigError("must be at least 1", field="adversarial_every (--adversarial-every)")
+        check_attack(self.epsilon, self.method, self.every)
         if not any(any(c) for _, c in self.spreads.values()):
             raise ConfigError(
                 "no continuous input feature to attack", field="adversarial_eps (--adversarial-eps)"

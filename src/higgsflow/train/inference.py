@@ -417,14 +417,9 @@ def evaluate_run(
     if cfg.label_type != "simple":
         raise ModelError("evaluate supports classification runs (simple labels)", file=run)
     if attack_eps is not None:
-        from higgsflow.train.adversarial import METHODS
+        from higgsflow.train.adversarial import check_attack
 
-        if not attack_eps > 0 or attack_method not in METHODS:
-            raise DataError(
-                f"no attack of size {attack_eps} by {attack_method!r}",
-                field="--attack-eps/--attack-method",
-                expected="ε > 0 and ngm or fgsm",
-            )
+        check_attack(attack_eps, attack_method, option="attack")
     arrays = load_arrays(test_files, cfg, train=False, max_jets=max_jets)
     if arrays.label is None:
         raise DataError(

@@ -70,12 +70,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# the names the loop had before it was split (kept for code that imports them from here)
-_accumulate = accumulate
-_validate = validate
-_to = to_device
-_rng_state, _set_rng_state = rng_state, set_rng_state
-
 
 @dataclass
 class TrainSettings:
@@ -119,20 +113,9 @@ class TrainSettings:
                 f"unknown load mode {self.load!r}", field="load (--load)", expected=" or ".join(LOAD_MODES)
             )
         if self.adversarial_eps is not None:
-            from higgsflow.train.adversarial import METHODS
+            from higgsflow.train.adversarial import check_attack
 
-            if not self.adversarial_eps > 0:
-                raise ConfigError(
-                    "must be positive", field="adversarial_eps (--adversarial-eps)", expected="ε > 0"
-                )
-            if self.adversarial_method not in METHODS:
-                raise ConfigError(
-                    f"unknown attack {self.adversarial_method!r}",
-                    field="adversarial_method (--adversarial-method)",
-                    expected=" or ".join(METHODS),
-                )
-            if int(self.adversarial_every) < 1:
-                raise ConfigError("must be at least 1", field="adversarial_every (--adversarial-every)")
+            check_attack(self.adversarial_eps, self.adversarial_method, self.adversarial_every)
         if int(self.fetch_jets) <= 0:
             raise ConfigError("must be positive", field="fetch_jets (--fetch-jets)", expected="jets > 0")
 
