@@ -132,7 +132,12 @@ def build_model(name: str, data_config: Any, **kwargs: Any) -> nn.Module:
     unused = [c for c in dict.fromkeys(split_name(n)[0] for n in data_config.inputs) if c not in used]
     if unused and input_map and (key, tuple(unused)) not in _WARNED:
         _WARNED.add((key, tuple(unused)))
-        log.warning("network %s reads no input of the collection(s) %s", name, ", ".join(unused))
+        log.warning(
+            "network %s does not use the data config's input(s) of the collection(s) %s (%s)",
+            name,
+            ", ".join(unused),
+            ", ".join(n for n in data_config.inputs if split_name(n)[0] in unused),
+        )
     heads = tuple(getattr(model, "heads", ("logits",)))
     for field, head in getattr(data_config, "required_heads", lambda: [])():
         if head not in heads:

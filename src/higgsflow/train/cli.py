@@ -246,25 +246,55 @@ def export_command(
 
 
 def demo_command(
-    out: Path = typer.Option(Path("higgsflow-demo"), "--out", "-o", help="folder for the sample and the run"),
-    jets_per_class: int = typer.Option(300, help="generated jets per class"),
-    epochs: int = typer.Option(6, help="training epochs"),
+    task: str = typer.Option(
+        "jetclass",
+        "--task",
+        help="jetclass: AK8 jets of five JetClass classes and a small ParT; flavour: AK4 flavour jets (b, bb, c, "
+        "cc, s, ud, g, τh), a small UParT-AK4 with p_T regression, and the CMS discriminants",
+    ),
+    out: Path = typer.Option(None, "--out", "-o", help="folder for the sample and the run [higgsflow-demo]"),
+    jets_per_class: int = typer.Option(None, help="generated jets per class [jetclass 300, flavour 250]"),
+    epochs: int = typer.Option(None, help="training epochs [jetclass 6, flavour 15]"),
     seed: int = typer.Option(1, help="random seed"),
     workers: int = typer.Option(1, help="generator processes"),
-    toy: bool = typer.Option(False, help="use the built-in toy jets instead of the Pythia generator"),
+    toy: bool = typer.Option(False, help="use the built-in toy jets instead of the Pythia generator (jetclass)"),
     overwrite: bool = typer.Option(False, help="replace an existing demo folder"),
 ) -> None:
-    """Generate a small JetClass-like sample, train a small ParT, evaluate, print the table and plot paths."""
+    """Generate a small sample, train a small tagger, evaluate, print the table and plot paths."""
     from rich.table import Table
 
+    from higgsflow.errors import ConfigError
     from higgsflow.train.demo import RichDemoProgress, run_demo
 
+    tasks = ("jetclass", "flavour")
+    if task not in tasks:
+        raise ConfigError(f"unknown demo task {task!r}", field="--task", expected=" or ".join(tasks))
+    if toy and task != "jetclass":
+        raise ConfigError("--toy makes JetClass-like jets only", field="--toy", expected="--task jetclass")
+    out = out if out is not None else Path("higgsflow-demo")
     report = RichDemoProgress(console)
+    if task == "flavour":
+        from higgsflow.train.flavour_demo import print_flavour_summary, run_flavour_demo
+
+        try:
+            fresult = run_flavour_demo(
+                out,
+                jets_per_class=250 if jets_per_class is None else jets_per_class,
+                epochs=15 if epochs is None else epochs,
+                seed=seed,
+                workers=workers,
+                overwrite=overwrite,
+                progress=report,
+            )
+        finally:
+            report.finish()
+        print_flavour_summary(fresult, console)
+        return
     try:
         result = run_demo(
             out,
-            jets_per_class=jets_per_class,
-            epochs=epochs,
+            jets_per_class=300 if jets_per_class is None else jets_per_class,
+            epochs=6 if epochs is None else epochs,
             seed=seed,
             workers=workers,
             toy=toy,

@@ -28,6 +28,8 @@ __all__ = [
     "RichDemoProgress",
     "balanced_split",
     "demo_data_config",
+    "prepare_demo_folder",
+    "write_splits",
     "run_demo",
 ]
 
@@ -185,6 +187,7 @@ def _generate(
     workers: int,
     toy: bool,
     progress: Callable[[int], None] | None = None,
+    jet_type: str = "ak8",
 ) -> list[Path]:
     if toy:
         from higgsflow.data.toy import write_toy_jets
@@ -204,9 +207,62 @@ def _generate(
     # n_jets is per class; the generator returns the one file it wrote
     return [
         Path(
-            generate_jets(list(classes), jets_per_class, path, seed=seed, workers=workers, progress=progress)
+            generate_jets(
+                list(classes),
+                jets_per_class,
+                path,
+                seed=seed,
+                workers=workers,
+                progress=progress,
+                jet_type=jet_type,
+            )
         )
     ]
+
+
+def write_splits(
+    table, classes, out: Path, *, seed: int, sqrt_s: float | None
+) -> tuple[dict[str, Path], dict[str, dict[str, int]]]:
+    """Split the jets of ``table`` 60/20/20 class by class (:func:`balanced_split`) into ``out/train.parquet``,
+    ``val.parquet``, ``test.parquet``; returns the paths and the jets per class of each split (``"_n"``: the
+    number of jets of each split)."""
+    labels = np.stack([np.asarray(table[f"label_{c}"]) for c in classes], axis=1).argmax(axis=1)
+    idx_train, idx_val, idx_test = balanced_split(labels, (0.6, 0.2, 0.2), seed=seed)
+    splits = {"train": idx_train, "val": idx_val, "test": idx_test}
+    counts: dict[str, dict[str, int]] = {
+        name: {c: int((labels[idx] == k).sum()) for k, c in enumerate(classes)} for name, idx in splits.items()
+    }
+    counts["_n"] = {name: len(idx) for name, idx in splits.items()}
+    paths = {}
+    for name, idx in splits.items():
+        part = table[idx]
+        paths[name] = write_table(
+            out / f"{name}.parquet",
+            {k: part[k] for k in part.fields},
+            metadata={"demo_split": name, "sqrt_s_tev": sqrt_s},
+        )
+    return paths, counts
+
+
+def prepare_demo_folder(out: str | os.PathLike[str], *, overwrite: bool) -> Path:
+    """Make the demo's output folder; an existing non-empty one is replaced only with ``overwrite`` and only if
+    an earlier demo made it (its marker file), never an arbitrary folder."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise DataError("demo folder exists", file=out, expected="a new --out folder or --overwrite")
+        if not (out / _MARKER).is_file():
+            raise DataError(
+                "folder is not empty and was not made by higgsflow demo; refusing to delete it",
+                file=out,
+                expected="a new or empty --out folder",
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / _MARKER).write_text(
+        "made by higgsflow demo; `higgsflow demo --overwrite` may delete this folder\n"
+    )
+    return out
 
 
 def run_demo(
@@ -238,22 +294,7 @@ def run_demo(
         report = progress
     else:
         report = _Messages(progress)
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise DataError("demo folder exists", file=out, expected="a new --out folder or --overwrite")
-        # only a folder that an earlier demo made is ever deleted, never an arbitrary one
-        if not (out / _MARKER).is_file():
-            raise DataError(
-                "folder is not empty and was not made by higgsflow demo; refusing to delete it",
-                file=out,
-                expected="a new or empty --out folder",
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / _MARKER).write_text(
-        "made by higgsflow demo; `higgsflow demo --overwrite` may delete this folder\n"
-    )
+    out = prepare_demo_folder(out, overwrite=overwrite)
     n_classes = len(DEMO_CLASSES)
     report.stage(
         "generate",
@@ -274,28 +315,15 @@ def run_demo(
         import awkward as ak
 
         table = ak.concatenate([table, read_table(f)])
-    labels = np.stack([np.asarray(table[f"label_{c}"]) for c in DEMO_CLASSES], axis=1).argmax(axis=1)
-    idx_train, idx_val, idx_test = balanced_split(labels, (0.6, 0.2, 0.2), seed=seed)
-    splits = {"train": idx_train, "val": idx_val, "test": idx_test}
-    counts = {
-        name: {c: int((labels[idx] == k).sum()) for k, c in enumerate(DEMO_CLASSES)}
-        for name, idx in splits.items()
-    }
     com = sqrt_s_of(files)
-    paths = {}
-    for name, idx in splits.items():
-        part = table[idx]
-        paths[name] = write_table(
-            out / f"{name}.parquet",
-            {k: part[k] for k in part.fields},
-            metadata={"demo_split": name, "sqrt_s_tev": com},
-        )
+    paths, counts = write_splits(table, DEMO_CLASSES, out, seed=seed, sqrt_s=com)
+    n_train, n_test = counts["_n"]["train"], counts["_n"]["test"]
     cfg = demo_data_config()
     cfg.dump(out / "data_config.yaml")
     cfg = DataConfig.load(out / "data_config.yaml")
     report.stage(
         "train",
-        f"training a small ParT on {len(idx_train)} jets for {epochs} epoch{'s' if epochs != 1 else ''}",
+        f"training a small ParT on {n_train} jets for {epochs} epoch{'s' if epochs != 1 else ''}",
         total=epochs,
     )
     settings = TrainSettings(
@@ -309,10 +337,11 @@ def run_demo(
         seed=seed,
     )
     run = train(cfg, [paths["train"]], [paths["val"]], out / "run", settings, progress=report.training)
-    report.stage("evaluate", f"evaluating on the {len(idx_test)} test jets")
+    report.stage("evaluate", f"evaluating on the {n_test} test jets")
     ev = evaluate_run(run.run_dir, [paths["test"]])
     report.finish()
-    return DemoResult(run.run_dir, ev.metrics, ev.plots, len(idx_test), counts, epochs)
+    counts.pop("_n")
+    return DemoResult(run.run_dir, ev.metrics, ev.plots, n_test, counts, epochs)
 
 
 class RichDemoProgress(DemoProgress):
