@@ -425,10 +425,12 @@ def test_node_binning_beats_the_classifier_and_reports_both_sigmas(trained):
     hist = res["history"]
     ce = hist["CENNT"]["val_sigma"][hist["CENNT"]["best_epoch"]][0]
     sn = hist["SANNT"]["val_sigma"][hist["SANNT"]["best_epoch"]][0]
-    assert sn < 0.5 * ce  # the toy is INFERNO's benchmark 4: the nuisance-aware bins halve σ(μ) here
+    assert sn < ce  # (the example's CENNT has 10 epochs only: it gives the POI weight)
     entry = res["sigma"]["mu"]
     assert entry["sigma_training"] == pytest.approx(entry["sigma_mu_training"] * 0.05, rel=1e-12)
-    assert 0.2 < entry["sigma_mu"] < 0.6  # σ(s) = 50 σ(μ) ≈ 20 events: INFERNO's 18.7 on its benchmark 4
+    # the toy is INFERNO's benchmark 4 (σ(s) = 50 σ(μ); INFERNO: 18.7 events with 25× more training events):
+    # below the 0.465 of the CENNT classifier trained to convergence (60 epochs, 2 × 8 score bins) on these files
+    assert 0.3 < entry["sigma_mu"] < 0.45
 
 
 def test_old_network_json_without_binning_loads_as_score_binned(trained_score, tmp_path):
