@@ -471,3 +471,13 @@ def test_train_cli_binning_option(trained, tmp_path, capsys):
     assert net["binning"] == "score" and net["method"] == "SANNT (fine-tuned)"
     derived = yaml.safe_load((out / "analysis.yaml").read_text())
     assert [r["Name"] for r in derived["Regions"]] == ["SR_mu", "SR_background"]
+
+
+def test_node_binning_warns_about_too_few_steps_per_epoch(trained, tmp_path, caplog):
+    _, toy, _ = trained
+    config = _config(tmp_path, toy, _set(["SANNT", "BatchEvents"], 2000))  # 2800 training events: 1 step
+    from higgsflow.sannt.analysis import train_analysis
+
+    with caplog.at_level("WARNING", logger="higgsflow.sannt.analysis"):
+        train_analysis(config)
+    assert any("BatchEvents = 2000 gives 1 training step" in r.getMessage() for r in caplog.records)

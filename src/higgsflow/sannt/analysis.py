@@ -759,6 +759,15 @@ def train_analysis(
         sannt_batch_events=settings.batch_events,
         binning=settings.binning,  # the saved network, predict and the written analysis bin the same way
     )
+    if settings.method == "SANNT" and settings.binning == "nodes":
+        steps = max(1, round(max(len(s.weights) for s in train.samples) / settings.batch_events))
+        if steps < 5:
+            log.warning(
+                "SANNT.BatchEvents = %d gives %d training step(s) per epoch; node binning trained best with ~10 "
+                "(a smaller BatchEvents, or more epochs)",
+                settings.batch_events,
+                steps,
+            )
     ce = train_cennt(train, val, tcfg, seed=settings.seed, callback=callback)
     history = {"CENNT": ce}
     result = ce
