@@ -3,13 +3,16 @@ trained network, its templates and the pyhf workspace out (``higgsflow sannt tra
 
 The config is the one ``higgsflow stats build`` reads (:func:`higgsflow.stats.load_config`): samples and their
 files, the POIs as ``NormFactors``, the weights, and the systematics as normalisation effects, weight columns or
-varied files. Its one region gives the preselection; SANNT splits it into one category per network class and
-bins the score in each. The ``SANNT`` section names the input features and the training settings::
+varied files. Its one region gives the preselection. With the default node binning SANNT trains from scratch a
+network with one output node per bin and the region keeps one bin per node; with score binning it fine-tunes the
+CENNT classifier and splits the region into one category per class, binning the score in each. The ``SANNT``
+section names the input features and the training settings::
 
     SANNT:
       Features: [x0, x1, x2]     # input columns, in this order
-      Bins: 8                    # bins of the output score per category
-      Method: SANNT              # or CENNT (the cross-entropy baseline)
+      Binning: nodes             # or score
+      Bins: 8                    # nodes per class (nodes), or bins of the score per category (score)
+      Method: SANNT              # or CENNT (the cross-entropy baseline, always score-binned)
       CrossSection: {mu: {Value: 0.05, Unit: pb}}   # report σ of the cross section too
 """
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,10 +37,12 @@ log = logging.getLogger(__name__)
 _SETTINGS_KEYS = {
     "Features",
     "Bins",
+    "Binning",
     "Method",
     "FineTune",
     "Hidden",
     "Bandwidth",
+    "BatchEvents",
     "Epochs",
     "ValidationFraction",
     "Seed",
@@ -54,12 +59,19 @@ class SanntSettings:
     Attributes
     ----------
     features: input columns (network inputs, in this order).
-    n_bins: ``Bins``: bins of the output score per category. The network has C = POIs + 1 outputs; an event
-        goes to the category of its highest output and is binned in that output on [1/C, 1], so the fit has
-        C regions of ``n_bins`` bins each (before any ``MergeBins`` of the region).
-    method: ``SANNT`` (default) or ``CENNT``.
-    fine_tune: SANNT starts from the CENNT network (default, recommended) or from scratch.
+    binning: ``Binning``: ``"nodes"`` (default; INFERNO's) or ``"score"``.
+    n_bins: ``Bins``. ``"nodes"``: output nodes per class: the network has C × ``n_bins`` outputs (C = POIs +
+        1), every node is a bin and an event goes to the bin of its highest node, so the fit has one region of
+        up to C × ``n_bins`` bins (nodes without background are merged into the bin below). ``"score"``: bins of
+        the output score per category: the network has C outputs; an event goes to the category of its highest
+        output and is binned in that output on [1/C, 1], so the fit has C regions of ``n_bins`` bins each. Both
+        before any ``MergeBins`` of the region.
+    method: ``SANNT`` (default) or ``CENNT`` (the classifier, always binned on its class scores).
+    fine_tune: SANNT starts from the CENNT network (``"score"`` binning only) or from scratch; ``None``: the
+        default of the binning (``"score"``: fine-tune, ``"nodes"``: from scratch).
     hidden, bandwidth, ce_epochs, sannt_epochs: network widths, surrogate kernel width, maximum epochs.
+    batch_events: node binning: events of the largest sample per SANNT training batch (each sample is split
+        into as many batches; score binning trains on the full set as one batch).
     validation: fraction of each sample's events used for early stopping (weights scaled up accordingly).
     seed: initialisation, validation split and batches.
     poi_weights: ω per POI in the loss Σ ω σ(μ) (default 1/σ of the CENNT network: relative uncertainties).
@@ -69,12 +81,14 @@ class SanntSettings:
 
     features: list[str]
     n_bins: int = 8
+    binning: str = "nodes"
     method: str = "SANNT"
-    fine_tune: bool = True
+    fine_tune: bool | None = None
     hidden: tuple[int, ...] = (64, 64)
     bandwidth: float | None = None
     ce_epochs: int = 60
     sannt_epochs: int = 150
+    batch_events: int = 2000
     validation: float = 0.3
     seed: int = 0
     poi_weights: dict[str, float] | None = None
@@ -100,6 +114,16 @@ def _int(value: Any, file: str | None, where: str, least: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise ConfigError(f"{value!r}", file=file, field=where, expected=f"an integer >= {least}")
     return value
+
+
+def _check_fine_tune(binning: str, fine_tune: bool | None, file: str | None) -> None:
+    if fine_tune and binning == "nodes":
+        raise ConfigError(
+            "node binning trains from scratch (the CENNT network has one output per class, not per bin)",
+            file=file,
+            field="SANNT.FineTune",
+            expected="false, or Binning: score",
+        )
 
 
 def _settings(raw: Any, pois: list[str], file: str | None) -> SanntSettings:
@@ -142,18 +166,27 @@ def _settings(raw: Any, pois: list[str], file: str | None) -> SanntSettings:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ConfigError(f"{value!r}", file=file, field=f"{where}.Value", expected="a positive number")
         xs[poi] = (float(value), str(spec.get("Unit", "")))
+    binning = s.get("Binning", "nodes")
+    if binning not in ("nodes", "score"):
+        raise ConfigError(f"{binning!r}", file=file, field="SANNT.Binning", expected="nodes or score")
+    fine_tune = s.get("FineTune")
+    if fine_tune is not None and not isinstance(fine_tune, bool):
+        raise ConfigError(f"{fine_tune!r}", file=file, field="SANNT.FineTune", expected="true or false")
+    _check_fine_tune(binning, fine_tune, file)
     branch = str(s.get("ScoreBranch", "sannt"))
     if not branch.isidentifier():
         raise ConfigError(f"{branch!r}", file=file, field="SANNT.ScoreBranch", expected="a name like sannt")
     return SanntSettings(
         features=list(feats),
         n_bins=_int(s.get("Bins", 8), file, "SANNT.Bins"),
+        binning=binning,
         method=method,
-        fine_tune=bool(s.get("FineTune", True)),
+        fine_tune=fine_tune,
         hidden=hidden,
         bandwidth=None if bw is None else float(bw),
         ce_epochs=_int(epochs.get("CENNT", 60), file, "SANNT.Epochs.CENNT"),
         sannt_epochs=_int(epochs.get("SANNT", 150), file, "SANNT.Epochs.SANNT"),
+        batch_events=_int(s.get("BatchEvents", 2000), file, "SANNT.BatchEvents"),
         validation=float(val),
         seed=_int(s.get("Seed", 0), file, "SANNT.Seed", least=0),
         poi_weights=weights,
@@ -378,15 +411,15 @@ def _events(cfg, settings, sample, files: list[_File], weight: str | None, key: 
 
 # ------------------------------------------------------------------------------------------- datasets
 def _datasets(cfg, settings: SanntSettings, inputs: _Inputs):
-    """Training and validation :class:`~higgsflow.sannt.data.SystematicDataset` (weights scaled up so that each
-    split has the full expected yields)."""
+    """Training, validation and all events as :class:`~higgsflow.sannt.data.SystematicDataset` (weights of the
+    splits scaled up so that each has the full expected yields)."""
     from higgsflow.sannt.data import Sample, SystematicDataset, Variation
 
     f = cfg.file
     poi_of = {s: nf.name for nf in cfg.norm_factors for s in nf.samples}
     rng = np.random.default_rng(settings.seed)
     frac = settings.validation
-    train, val = [], []
+    train, val, full = [], [], []
     for s in cfg.mc_samples:
         x, w = _events(cfg, settings, s, inputs.samples[s.name], s.weight, f"Samples.{s.name}.Weight")
         n = len(w)
@@ -447,15 +480,22 @@ def _datasets(cfg, settings: SanntSettings, inputs: _Inputs):
             u = cfg.lumi_uncertainty
             norms["lumi"] = (1.0 + u, 1.0 - u)
 
-        def split(sel_val: bool, x=x, w=w, is_val=is_val, shapes=shapes, norms=norms, name=s.name, n=n):
-            scale = 1 / frac if sel_val else 1 / (1 - frac)
-            pick = is_val if sel_val else ~is_val
+        def split(
+            sel_val: bool | None, x=x, w=w, is_val=is_val, shapes=shapes, norms=norms, name=s.name, n=n
+        ):
+            if sel_val is None:  # every event
+                scale, pick = 1.0, np.ones(n, dtype=bool)
+            else:
+                scale = 1 / frac if sel_val else 1 / (1 - frac)
+                pick = is_val if sel_val else ~is_val
             var = {}
             for nuis, sides in shapes.items():
                 out = []
                 for xv, wv in sides:
                     if xv is None or len(xv) == n:
                         p = pick
+                    elif sel_val is None:
+                        p = np.ones(len(wv), dtype=bool)
                     else:  # an independent sample: its own random split
                         pv = np.zeros(len(wv), dtype=bool)
                         pv[
@@ -477,15 +517,21 @@ def _datasets(cfg, settings: SanntSettings, inputs: _Inputs):
 
         train.append(split(False))
         val.append(split(True))
-    return SystematicDataset(train), SystematicDataset(val)
+        full.append(split(None))
+    return SystematicDataset(train), SystematicDataset(val), SystematicDataset(full)
 
 
 # ------------------------------------------------------------------------------------------- the run
-def derived_config(raw: Mapping[str, Any], cfg, settings: SanntSettings) -> dict[str, Any]:
-    """The analysis config for ``higgsflow stats build`` on the scored files: the region split into one region
-    per category (``Variable: <prefix>_score``, ``Selection: ... & <prefix>_category == c``, the score bins),
-    file paths reduced to their names (resolved against ``--inputs``, the folder of the scored copies), no
-    ``SANNT`` section."""
+def derived_config(
+    raw: Mapping[str, Any], cfg, settings: SanntSettings, edges: Sequence[float] | None = None
+) -> dict[str, Any]:
+    """The analysis config for ``higgsflow stats build`` on the scored files, file paths reduced to their names
+    (resolved against ``--inputs``, the folder of the scored copies), no ``SANNT`` section.
+
+    ``"nodes"`` binning: the one region with ``Variable: <prefix>_bin`` and integer ``Binning`` ``edges`` (default
+    0, 1, ..., C × ``n_bins``: one bin per output node). ``"score"``: the region split into one region per category
+    (``Variable: <prefix>_score``, ``Selection: ... & <prefix>_category == c``, the score bins).
+    """
     out = {k: copy.deepcopy(v) for k, v in raw.items() if k != "SANNT"}
     general = dict(out.get("General") or {})
     general.pop("InputPath", None)
@@ -493,28 +539,43 @@ def derived_config(raw: Mapping[str, Any], cfg, settings: SanntSettings) -> dict
     region = cfg.regions[0]
     classes = [*cfg.pois, "background"]
     n_cls = len(classes)
-    edges = np.linspace(1.0 / n_cls, 1.0, settings.n_bins + 1).tolist()
+    name = "CENNT" if settings.method == "CENNT" else "SANNT"
+    merge = {
+        k: v
+        for k, v in (
+            ("MinBackground", region.merge_min_background),
+            ("MaxRelStat", region.merge_max_rel_stat),
+        )
+        if v is not None
+    }
     regions = []
-    for c, cls in enumerate(classes):
-        cat = f"{settings.score_branch}_category == {c}"
+    if settings.binning == "nodes":
+        n_out = n_cls * settings.n_bins
         r: dict[str, Any] = {
-            "Name": f"{region.name}_{cls}",
-            "Variable": f"{settings.score_branch}_score",
-            "Label": f"{'CENNT' if settings.method == 'CENNT' else 'SANNT'} score, {cls} category",
-            "Binning": list(edges),
-            "Selection": f"({region.selection}) & ({cat})" if region.selection else cat,
+            "Name": region.name,
+            "Variable": f"{settings.score_branch}_bin",
+            "Label": f"{name} bin (output node)",
+            "Binning": [int(e) for e in (edges if edges is not None else range(n_out + 1))],
         }
-        merge = {
-            k: v
-            for k, v in (
-                ("MinBackground", region.merge_min_background),
-                ("MaxRelStat", region.merge_max_rel_stat),
-            )
-            if v is not None
-        }
+        if region.selection:
+            r["Selection"] = region.selection
         if merge:
             r["MergeBins"] = merge
         regions.append(r)
+    else:
+        score_edges = np.linspace(1.0 / n_cls, 1.0, settings.n_bins + 1).tolist()
+        for c, cls in enumerate(classes):
+            cat = f"{settings.score_branch}_category == {c}"
+            r = {
+                "Name": f"{region.name}_{cls}",
+                "Variable": f"{settings.score_branch}_score",
+                "Label": f"{name} score, {cls} category",
+                "Binning": list(score_edges),
+                "Selection": f"({region.selection}) & ({cat})" if region.selection else cat,
+            }
+            if merge:
+                r["MergeBins"] = merge
+            regions.append(r)
     out["Regions"] = regions
     paths = {s.name: s.paths for s in cfg.samples}
     samples = []
@@ -609,12 +670,51 @@ class SanntRun:
         return paths
 
 
-def _sigma_entry(poi: str, sigma: float, settings: SanntSettings) -> dict[str, Any]:
-    entry: dict[str, Any] = {"sigma_mu": sigma}
+def _sigma_entry(poi: str, sigma: float, training: float, settings: SanntSettings) -> dict[str, Any]:
+    entry: dict[str, Any] = {"sigma_mu": sigma, "sigma_mu_training": training}
     if poi in settings.cross_sections:
         value, unit = settings.cross_sections[poi]
-        entry.update({"cross_section": value, "unit": unit, "sigma": sigma * value})
+        entry.update(
+            {"cross_section": value, "unit": unit, "sigma": sigma * value, "sigma_training": training * value}
+        )
     return entry
+
+
+def _node_edges(templates, dcfg, n_out: int) -> list[int]:
+    """Integer edges that give every output node holding background its own bin; a node without background (the
+    ``stats`` fit needs background in every bin) joins the bin below it (the lowest such nodes the bin above)."""
+    signal = dcfg.signal_samples()
+    data = {s.name for s in dcfg.samples if s.data}
+    region = dcfg.regions[0].name
+    bkg = sum(
+        t.yields
+        for (r, sample, var), t in templates.items()
+        if r == region and var == "nominal" and sample not in signal and sample not in data
+    )
+    filled = [k for k in range(n_out) if bkg[k] > 0] if np.ndim(bkg) else []
+    if not filled:
+        raise DataError("no background event in the region", file=dcfg.file, field=region)
+    return [0, *filled[1:], n_out]
+
+
+def _training_sigma(net, data, tcfg) -> list[float]:
+    """σ(μ) per POI from SANNT's own likelihood of ``data`` with the bin assignment training used (node binning:
+    the soft assignment softmax(z/T); score binning: exact counts)."""
+    import torch
+
+    from higgsflow.sannt.train import _bandwidth, _Prepared, _templates, bin_edges, sigma_objective
+
+    with torch.enable_grad():  # the node histogram is soft only where it would be differentiated
+        t = _templates(
+            net,
+            _Prepared(data),
+            bin_edges(net.n_classes, tcfg.n_bins),
+            _bandwidth(tcfg, net.n_classes),
+            None,
+            tcfg.temperature,
+        )
+        _, sigma = sigma_objective(t, torch.ones(len(data.pois), dtype=torch.float64), tcfg.min_yield)
+    return sigma.detach().tolist()
 
 
 def train_analysis(
@@ -622,11 +722,13 @@ def train_analysis(
     *,
     input_dir: str | os.PathLike[str] | None = None,
     method: str | None = None,
+    binning: str | None = None,
     callback=None,
 ) -> SanntRun:
     """Read the files of ``config``, train (CENNT, then SANNT unless ``method="CENNT"``), score every file, fill
     the templates and build the workspace exactly as ``higgsflow stats build`` does on the scored files, and
-    measure σ of every POI with pyhf (Asimov)."""
+    measure σ of every POI with pyhf (Asimov). ``binning`` (``"nodes"`` or ``"score"``) overrides
+    ``SANNT.Binning``."""
     import torch
 
     from higgsflow.sannt.model import SanntModel
@@ -638,16 +740,34 @@ def train_analysis(
     cfg, settings, raw = load_analysis(config, input_dir=input_dir)
     if method is not None:
         settings.method = method.upper()
+    if binning is not None:
+        if binning not in ("nodes", "score"):
+            raise ConfigError(f"{binning!r}", field="--binning", expected="nodes or score")
+        settings.binning = binning
+    if settings.method == "CENNT":  # the classifier has one output per class: binned on its scores
+        settings.binning = "score"
+    _check_fine_tune(settings.binning, settings.fine_tune, cfg.file)
+    fine_tune = settings.binning == "score" if settings.fine_tune is None else settings.fine_tune
     inputs = _Inputs(cfg, settings)
-    train, val = _datasets(cfg, settings, inputs)
+    train, val, full = _datasets(cfg, settings, inputs)
     tcfg = SanntConfig(
         hidden=settings.hidden,
         n_bins=settings.n_bins,
         bandwidth=settings.bandwidth,
         ce_epochs=settings.ce_epochs,
         sannt_epochs=settings.sannt_epochs,
-        binning="score",  # the saved network, predict and the written analysis bin the class scores
+        sannt_batch_events=settings.batch_events,
+        binning=settings.binning,  # the saved network, predict and the written analysis bin the same way
     )
+    if settings.method == "SANNT" and settings.binning == "nodes":
+        steps = max(1, round(max(len(s.weights) for s in train.samples) / settings.batch_events))
+        if steps < 5:
+            log.warning(
+                "SANNT.BatchEvents = %d gives %d training step(s) per epoch; node binning trained best with ~10 "
+                "(a smaller BatchEvents, or more epochs)",
+                settings.batch_events,
+                steps,
+            )
     ce = train_cennt(train, val, tcfg, seed=settings.seed, callback=callback)
     history = {"CENNT": ce}
     result = ce
@@ -661,7 +781,7 @@ def train_analysis(
             val,
             tcfg,
             seed=settings.seed,
-            init=ce.network if settings.fine_tune else None,
+            init=ce.network if fine_tune else None,
             poi_weights=weights,
             callback=callback,
         )
@@ -674,6 +794,7 @@ def train_analysis(
         score_branch=settings.score_branch,
         method=result.method,
         hidden=settings.hidden,
+        binning=settings.binning,
     )
     # the templates from the scored events, as `higgsflow stats build RUN/analysis.yaml` fills them
     derived = derived_config(raw, cfg, settings)
@@ -693,28 +814,49 @@ def train_analysis(
             arrays[s.name] = {
                 k: np.asarray(v, dtype=float) for k, v in scored(inputs.samples[s.name]).items()
             }
-        for syst in dcfg.systematics:
-            orig = next(y for y in cfg.systematics if y.name == syst.name)
-            for src, osrc in ((syst.up, orig.up), (syst.down, orig.down)):
-                if "Path" in osrc:
-                    key = f"{syst.name}:{osrc['Path']}"
+        variation_keys = {}
+        for syst in cfg.systematics:
+            for d, src in (("Up", syst.up), ("Down", syst.down)):
+                if "Path" in src:
+                    key = f"{syst.name}:{src['Path']}"
+                    variation_keys[(syst.name, d)] = key
                     arrays[key] = {
                         k: np.asarray(v, dtype=float)
-                        for k, v in scored(inputs.variations[osrc["Path"]]).items()
+                        for k, v in scored(inputs.variations[src["Path"]]).items()
                     }
-                    src["Sample"] = key
-    templates = templates_from_arrays(dcfg, arrays)
+
+    def fill(dcfg):
+        for syst in dcfg.systematics:
+            for d, src in (("Up", syst.up), ("Down", syst.down)):
+                if (syst.name, d) in variation_keys:
+                    src["Sample"] = variation_keys[(syst.name, d)]
+        return templates_from_arrays(dcfg, arrays)
+
+    if settings.binning == "nodes":  # one bin per node that holds background (before any MergeBins)
+        probe = copy.deepcopy(derived)
+        probe["Regions"][0].pop("MergeBins", None)
+        pcfg = load_config(probe)
+        edges = _node_edges(fill(pcfg), pcfg, model.n_outputs)
+        if len(edges) < model.n_outputs + 1:
+            derived = derived_config(raw, cfg, settings, edges)
+            dcfg = load_config(derived)
+    templates = fill(dcfg)
     spec = build_workspace(dcfg, templates)
     meta = plot_metadata(dcfg, templates)
     fit = pyhf_sigma(spec)
+    training = _training_sigma(result.network, full, tcfg)
     results = {
         "method": result.method,
+        "binning": settings.binning,
         "features": settings.features,
         "classes": model.classes,
         "n_bins": settings.n_bins,
-        "sigma": {p: _sigma_entry(p, fit[p], settings) for p in cfg.pois},
-        "sigma_note": "expected σ of each POI from a pyhf fit to the Asimov data of workspace.json "
-        "(exact Hessian); sigma = sigma_mu × cross_section where a cross section is given",
+        "n_outputs": model.n_outputs,
+        "sigma": {p: _sigma_entry(p, fit[p], training[i], settings) for i, p in enumerate(cfg.pois)},
+        "sigma_note": "sigma_mu: expected σ of each POI from a pyhf fit to the Asimov data of workspace.json "
+        "(exact Hessian), the fit `higgsflow stats` runs on the scored files; sigma_mu_training: σ of SANNT's own "
+        "likelihood of every selected event with the bin assignment it was trained with (node binning: the soft "
+        "assignment); sigma = sigma_mu × cross_section where a cross section is given",
         "history": {
             name: {
                 "best_epoch": h.best_epoch,

@@ -102,6 +102,12 @@ def train(
         None, "--inputs", help="folder of the config's relative file paths (default: the config's folder)"
     ),
     cennt: bool = typer.Option(False, "--cennt", help="train only the cross-entropy baseline (CENNT)"),
+    binning: str | None = typer.Option(
+        None,
+        "--binning",
+        help="nodes (one output node per bin, from scratch) or score (bins of the CENNT class scores, "
+        "fine-tuned); default: the config's SANNT.Binning, else nodes",
+    ),
     threads: int = typer.Option(1, help="torch CPU threads (1 is fastest for these small networks)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the run folder's files"),
 ) -> None:
@@ -119,6 +125,8 @@ def train(
 
     if threads < 1:
         raise ConfigError(f"{threads}", field="--threads", expected="an integer >= 1")
+    if binning is not None and binning not in ("nodes", "score"):
+        raise ConfigError(f"{binning!r}", field="--binning", expected="nodes or score")
     check_output(out, folder=True, overwrite=overwrite)
     check_outputs([out / n for n in SanntRun.OUTPUTS], overwrite=overwrite)
     torch.set_num_threads(threads)
@@ -129,15 +137,22 @@ def train(
         def tick(method: str, epoch: int, value: float) -> None:
             progress.update(task, description=f"{method} epoch {epoch} ({value:.4g})")
 
-        run = train_analysis(config, input_dir=inputs, method="CENNT" if cennt else None, callback=tick)
+        run = train_analysis(
+            config,
+            input_dir=inputs,
+            method="CENNT" if cennt else None,
+            binning=binning,
+            callback=tick,
+        )
     run.write(out, overwrite=overwrite)
     table = Table(title=f"{run.results['method']}: expected σ (pyhf, Asimov)")
     table.add_column("POI")
     table.add_column("σ(μ)")
     table.add_column("σ (cross section)")
+    table.add_column("σ(μ) training")
     for poi, entry in run.results["sigma"].items():
         xs = f"{entry['sigma']:.4g} {entry['unit']}" if "sigma" in entry else "-"
-        table.add_row(poi, f"{entry['sigma_mu']:.4g}", xs)
+        table.add_row(poi, f"{entry['sigma_mu']:.4g}", xs, f"{entry['sigma_mu_training']:.4g}")
     console.print(table)
     console.print(f"wrote {out}/: " + ", ".join(SanntRun.OUTPUTS))
 
@@ -149,8 +164,9 @@ def predict(
     out: Path = typer.Option(..., "--out", "-o", help="folder for the scored copies"),
     tree: str = typer.Option("tree", help="tree name in ROOT files"),
 ) -> None:
-    """Write copies of FILES with the branches <prefix>_score (the highest output), <prefix>_category (its
-    class index) and <prefix>_<class> (every output) added; never overwrites."""
+    """Write copies of FILES with the network's branches added; never overwrites. Node binning: <prefix>_bin
+    (the highest output node: the bin), <prefix>_score (its probability), <prefix>_node<k> (every node). Score
+    binning: <prefix>_score (the highest output), <prefix>_category (its class index), <prefix>_<class>."""
     from higgsflow.sannt.model import predict_files
 
     for p in predict_files(run, files, out, tree=tree):

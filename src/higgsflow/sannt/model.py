@@ -5,12 +5,17 @@ with ``torch.load(weights_only=True)``: no pickle) and ``network.json`` (its arc
 input order, the classes and the binning of the output). :func:`load` returns a :class:`SanntModel`:
 
 >>> model = load("runs/sannt")                        # doctest: +SKIP
->>> probs = model.predict(events)                     # doctest: +SKIP  (N, C) softmax, float64
->>> category, score = model.categorise(events)        # doctest: +SKIP
+>>> probs = model.predict(events)                     # doctest: +SKIP  softmax of the outputs, float64
+>>> bins = model.bins(events)                         # doctest: +SKIP  the bin of each event (int)
 
-The network has C = (number of POIs) + 1 outputs: one class per POI and one for all backgrounds. An event goes to
-the category of its highest output (``category``) and is binned in that output (``score``, in [1/C, 1]) with
-``n_bins`` equal bins per category, so the fit has C × ``n_bins`` bins.
+The output is binned in one of two ways (``binning`` in ``network.json``; a file without it is ``"score"``):
+
+- ``"nodes"`` (the default of ``higgsflow sannt train``): the network has ``n_outputs`` = C × ``n_bins`` output
+  nodes (C = number of POIs + 1) and every node is one bin: an event goes to the bin of its highest output.
+  ``predict`` gives the softmax over the nodes, ``bins`` the index of the highest node.
+- ``"score"``: the network has C outputs, one class per POI and one for all backgrounds. An event goes to the
+  category of its highest output (``category``) and is binned in that output (``score``, in [1/C, 1]) with
+  ``n_bins`` equal bins per category, so the fit has C × ``n_bins`` bins.
 """
 
 from __future__ import annotations
@@ -26,26 +31,29 @@ import numpy as np
 
 from higgsflow.errors import CheckpointError, DataError
 
-__all__ = ["FORMAT", "SanntModel", "load", "predict_files"]
+__all__ = ["BINNINGS", "FORMAT", "SanntModel", "load", "predict_files"]
 
 FORMAT = "higgsflow-sannt-network"
 #: rows per network call; training and ``predict`` both score a file's rows in these chunks, so the scores of an
 #: event are the same bits in both
 CHUNK = 65536
+#: how the output is binned: one bin per output node, or bins of the highest class score per category
+BINNINGS = ("nodes", "score")
 
 
 class SanntModel:
-    """A trained score network with its feature names, classes and output binning.
+    """A trained network with its feature names, classes and output binning.
 
     Attributes
     ----------
     network: the :class:`~higgsflow.sannt.train.ScoreNetwork` (torch module).
     features: input column names, in the network's input order.
-    classes: output classes: the POI names, then ``background``.
+    classes: the classes of the training: the POI names, then ``background``.
     pois: the POIs.
-    n_bins: bins of the output score per category (C = ``len(classes)`` categories, C × n_bins bins in all).
-    score_branch: prefix of the branches ``predict`` writes (``<prefix>_score``, ``<prefix>_category``,
-        ``<prefix>_<class>``).
+    binning: ``"nodes"`` (every output node is a bin) or ``"score"`` (bins of the highest class score).
+    n_bins: ``"nodes"``: output nodes per class, so the network has ``n_outputs`` = C × n_bins nodes, one bin
+        each; ``"score"``: bins of the highest score per category (C categories, C × n_bins bins in all).
+    score_branch: prefix of the branches ``predict`` writes (:meth:`branches`).
     method: ``CENNT``, ``SANNT`` or ``SANNT (fine-tuned)``.
     """
 
@@ -59,7 +67,10 @@ class SanntModel:
         score_branch: str = "sannt",
         method: str = "SANNT",
         hidden: Sequence[int] = (64, 64),
+        binning: str = "score",
     ):
+        if binning not in BINNINGS:
+            raise DataError(f"binning {binning!r}", field="binning", expected=" or ".join(BINNINGS))
         self.network = network.eval()
         self.features = list(features)
         self.pois = list(pois)
@@ -68,10 +79,19 @@ class SanntModel:
         self.score_branch = score_branch
         self.method = method
         self.hidden = [int(h) for h in hidden]
+        self.binning = binning
+
+    @property
+    def n_outputs(self) -> int:
+        """Outputs of the network: C × ``n_bins`` nodes (``"nodes"``) or C class scores (``"score"``)."""
+        return len(self.classes) * self.n_bins if self.binning == "nodes" else len(self.classes)
 
     @property
     def edges(self) -> np.ndarray:
-        """Bin edges of the score in every category: ``n_bins`` equal bins on [1/C, 1]."""
+        """``"score"``: the bin edges of the score in every category, ``n_bins`` equal bins on [1/C, 1];
+        ``"nodes"``: the integer edges 0, 1, ..., ``n_outputs`` of the bin index (bin k is [k, k + 1))."""
+        if self.binning == "nodes":
+            return np.arange(self.n_outputs + 1, dtype=float)
         return np.linspace(1.0 / len(self.classes), 1.0, self.n_bins + 1)
 
     def config(self) -> dict[str, Any]:
@@ -83,7 +103,9 @@ class SanntModel:
             "pois": self.pois,
             "classes": self.classes,
             "hidden": self.hidden,
+            "binning": self.binning,
             "n_bins": self.n_bins,
+            "n_outputs": self.n_outputs,
             "edges": self.edges.tolist(),
             "score_branch": self.score_branch,
             "method": self.method,
@@ -156,7 +178,9 @@ class SanntModel:
         return col
 
     def predict(self, x: Any) -> np.ndarray:
-        """Class probabilities (softmax, float64) of shape ``(N, C)``, columns in the order of ``classes``.
+        """Softmax of the network's outputs (float64), shape ``(N, n_outputs)``: with ``"nodes"`` binning the
+        probability of every output node (bin), with ``"score"`` binning of every class (columns in the order of
+        ``classes``). The bin of an event is the highest output (:meth:`bins`).
 
         ``x``: a numpy array ``(N, F)`` (float32, float64 or integers) with the columns in the order of
         ``features``, or an awkward record array / structured array / mapping with those fields. Raises
@@ -166,7 +190,7 @@ class SanntModel:
         import torch
 
         mat = self._matrix(x)
-        out = np.empty((len(mat), len(self.classes)), dtype=np.float64)
+        out = np.empty((len(mat), self.n_outputs), dtype=np.float64)
         with torch.no_grad():
             for start in range(0, len(mat), CHUNK):
                 chunk = torch.from_numpy(mat[start : start + CHUNK])
@@ -174,22 +198,50 @@ class SanntModel:
         return out
 
     def categorise(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
-        """``(category, score)``: the index of the highest output (in ``classes``) and that output."""
+        """``(index, value)`` of the highest output: ``"score"``: the category (index in ``classes``) and its
+        score; ``"nodes"``: the bin (output node) and its probability."""
         probs = self.predict(x)
         cat = probs.argmax(1)
         return cat, probs[np.arange(len(probs)), cat]
 
+    def _bins(self, probs: np.ndarray) -> np.ndarray:
+        cat = probs.argmax(1)
+        if self.binning == "nodes":
+            return cat.astype(np.int32)
+        score = probs[np.arange(len(probs)), cat]  # open outer bins, as the training histograms
+        within = np.searchsorted(self.edges[1:-1], score, side="right")
+        return (cat * self.n_bins + within).astype(np.int32)
+
+    def bins(self, x: Any) -> np.ndarray:
+        """The bin of every event (int32, 0 ... C × ``n_bins`` − 1): ``"nodes"``: the index of the highest output
+        node; ``"score"``: category × ``n_bins`` + the bin of its score."""
+        return self._bins(self.predict(x))
+
     def branches(self, x: Any) -> dict[str, np.ndarray]:
-        """The columns ``predict`` adds to a file: ``<prefix>_score``, ``<prefix>_category`` and
-        ``<prefix>_<class>`` per class."""
+        """The columns ``predict`` adds to a file.
+
+        ``"nodes"``: ``<prefix>_bin`` (int32, the highest output node: the bin), ``<prefix>_score`` (its
+        probability) and ``<prefix>_node<k>`` (the probability of every node k). ``"score"``:
+        ``<prefix>_score`` (the highest class score), ``<prefix>_category`` (int32, its class index) and
+        ``<prefix>_<class>`` per class.
+        """
         probs = self.predict(x)
         cat = probs.argmax(1)
+        p = self.score_branch
+        if self.binning == "nodes":
+            out = {
+                f"{p}_bin": cat.astype(np.int32),
+                f"{p}_score": probs[np.arange(len(probs)), cat],
+            }
+            for k in range(self.n_outputs):
+                out[f"{p}_node{k}"] = np.ascontiguousarray(probs[:, k])
+            return out
         out = {
-            f"{self.score_branch}_score": probs[np.arange(len(probs)), cat],
-            f"{self.score_branch}_category": cat.astype(np.int32),
+            f"{p}_score": probs[np.arange(len(probs)), cat],
+            f"{p}_category": cat.astype(np.int32),
         }
         for j, c in enumerate(self.classes):
-            out[f"{self.score_branch}_{c}"] = np.ascontiguousarray(probs[:, j])
+            out[f"{p}_{c}"] = np.ascontiguousarray(probs[:, j])
         return out
 
     def save(self, folder: str | os.PathLike[str], *, overwrite: bool = False) -> tuple[Path, Path]:
@@ -223,9 +275,13 @@ def load(run_dir: str | os.PathLike[str]) -> SanntModel:
         raise CheckpointError(f"not JSON: {exc}", file=cfg_path) from exc
     if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
         raise CheckpointError("not a SANNT network description", file=cfg_path, field="format")
+    binning = cfg.get("binning", "score")  # saved before node binning existed: score-binned
+    if binning not in BINNINGS:
+        raise CheckpointError(f"{binning!r}", file=cfg_path, field="binning", expected=" or ".join(BINNINGS))
     try:
         n_feat, n_cls = len(cfg["features"]), len(cfg["pois"]) + 1
-        net = ScoreNetwork(n_feat, n_cls, cfg["hidden"], np.zeros(n_feat), np.ones(n_feat))
+        n_out = n_cls * int(cfg["n_bins"]) if binning == "nodes" else n_cls
+        net = ScoreNetwork(n_feat, n_out, cfg["hidden"], np.zeros(n_feat), np.ones(n_feat), binning=binning)
         state = torch.load(weights, map_location="cpu", weights_only=True)
         net.load_state_dict(state)
         return SanntModel(
@@ -236,6 +292,7 @@ def load(run_dir: str | os.PathLike[str]) -> SanntModel:
             score_branch=cfg.get("score_branch", "sannt"),
             method=cfg.get("method", "SANNT"),
             hidden=cfg["hidden"],
+            binning=binning,
         )
     except KeyError as exc:
         raise CheckpointError("missing entry", file=cfg_path, field=str(exc.args[0])) from exc
