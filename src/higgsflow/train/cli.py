@@ -257,7 +257,9 @@ def demo_command(
     epochs: int = typer.Option(None, help="training epochs [jetclass 6, flavour 15]"),
     seed: int = typer.Option(1, help="random seed"),
     workers: int = typer.Option(1, help="generator processes"),
-    toy: bool = typer.Option(False, help="use the built-in toy jets instead of the Pythia generator (jetclass)"),
+    toy: bool = typer.Option(
+        False, help="use the built-in toy jets instead of the Pythia generator (jetclass)"
+    ),
     overwrite: bool = typer.Option(False, help="replace an existing demo folder"),
 ) -> None:
     """Generate a small sample, train a small tagger, evaluate, print the table and plot paths."""

@@ -29,8 +29,8 @@ __all__ = [
     "balanced_split",
     "demo_data_config",
     "prepare_demo_folder",
-    "write_splits",
     "run_demo",
+    "write_splits",
 ]
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,8 @@ def write_splits(
     idx_train, idx_val, idx_test = balanced_split(labels, (0.6, 0.2, 0.2), seed=seed)
     splits = {"train": idx_train, "val": idx_val, "test": idx_test}
     counts: dict[str, dict[str, int]] = {
-        name: {c: int((labels[idx] == k).sum()) for k, c in enumerate(classes)} for name, idx in splits.items()
+        name: {c: int((labels[idx] == k).sum()) for k, c in enumerate(classes)}
+        for name, idx in splits.items()
     }
     counts["_n"] = {name: len(idx) for name, idx in splits.items()}
     paths = {}

@@ -22,7 +22,14 @@ import numpy as np
 
 from higgsflow.data.io import read_table
 
-__all__ = ["DEMO_UPART", "FLAVOUR_CLASSES", "FlavourDemoResult", "flavour_summary", "print_flavour_summary", "run_flavour_demo"]
+__all__ = [
+    "DEMO_UPART",
+    "FLAVOUR_CLASSES",
+    "FlavourDemoResult",
+    "flavour_summary",
+    "print_flavour_summary",
+    "run_flavour_demo",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +58,21 @@ class FlavourDemoResult:
     epochs: int = 0
 
 
-def _auc_interval(score: np.ndarray, is_sig: np.ndarray, *, seed: int = 1, n_boot: int = 200) -> dict[str, float]:
+def _auc_interval(
+    score: np.ndarray, is_sig: np.ndarray, *, seed: int = 1, n_boot: int = 200
+) -> dict[str, float]:
     """ROC AUC and its 68 % bootstrap interval (resampling signal and background jets separately)."""
     from sklearn.metrics import roc_auc_score
 
     sig, bkg = score[is_sig], score[~is_sig]
     if sig.size == 0 or bkg.size == 0:
-        return {"auc": float("nan"), "lo": float("nan"), "hi": float("nan"), "n_sig": sig.size, "n_bkg": bkg.size}
+        return {
+            "auc": float("nan"),
+            "lo": float("nan"),
+            "hi": float("nan"),
+            "n_sig": sig.size,
+            "n_bkg": bkg.size,
+        }
     y = np.r_[np.ones(sig.size), np.zeros(bkg.size)]
     auc = float(roc_auc_score(y, np.r_[sig, bkg]))
     rng = np.random.default_rng(seed)
@@ -209,7 +224,12 @@ def run_flavour_demo(
         seed=seed,
     )
     run = train(
-        DataConfig.load(config), [paths["train"]], [paths["val"]], out / "run", settings, progress=report.training
+        DataConfig.load(config),
+        [paths["train"]],
+        [paths["val"]],
+        out / "run",
+        settings,
+        progress=report.training,
     )
     report.stage("evaluate", f"evaluating on the {sizes['test']} test jets and computing the discriminants")
     ev = evaluate_run(run.run_dir, [paths["test"]])
@@ -223,14 +243,12 @@ def run_flavour_demo(
         arrays.observers["jet_pt"],
         arrays.observers["jet_genjet_wnu_pt"],
     )
-    summary["test_jets"] = int(len(arrays.label))
+    summary["test_jets"] = len(arrays.label)
     summary["run"] = os.fspath(run.run_dir)
     summary_path = out / "flavour.json"
     summary_path.write_text(json.dumps(summary, indent=2))
     report.finish()
-    return FlavourDemoResult(
-        run.run_dir, summary, summary_path, ev.plots, int(len(arrays.label)), counts, epochs
-    )
+    return FlavourDemoResult(run.run_dir, summary, summary_path, ev.plots, len(arrays.label), counts, epochs)
 
 
 def _f(x: float) -> str:
@@ -277,7 +295,9 @@ def print_flavour_summary(result: FlavourDemoResult, console: Any) -> None:
                 f"{row['jets']} jets",
             )
     if "coverage_16_84" in s:
-        table.add_row(escape("[q16, q84] coverage of p_T,gen/p_T (target 0.68)"), _f(s["coverage_16_84"]), "", "")
+        table.add_row(
+            escape("[q16, q84] coverage of p_T,gen/p_T (target 0.68)"), _f(s["coverage_16_84"]), "", ""
+        )
     console.print(table)
     console.print(
         "b jets = b + bb, c jets = c + cc, light = ud + s + g; resolution = half the 16–84 % width of "
