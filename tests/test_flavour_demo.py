@@ -84,3 +84,22 @@ def test_flavour_demo_runs_the_ak4_chain(tmp_path, capsys):
     summary = json.loads((out / "flavour.json").read_text())
     assert summary["discriminants"]["BvsAll"]["n_sig"] + summary["discriminants"]["BvsAll"]["n_bkg"] > 0
     assert (out / "run" / "eval" / "roc.png").is_file()
+
+
+def test_flavour_roc_plot_curves_match_the_cut_counts(tmp_path):
+    from higgsflow.tagging.plots import efficiency_curve, plot_flavour_rocs
+
+    rng = np.random.default_rng(5)
+    flavour = np.r_[np.full(300, 5), np.full(300, 4), np.full(600, 0)]
+    bvsall = np.r_[rng.uniform(0.5, 1, 300), rng.uniform(0.2, 0.8, 300), rng.uniform(0, 0.6, 600)]
+    eff, mis, auc = efficiency_curve(bvsall, flavour == 5, flavour == 0)
+    # every point is a cut: the b efficiency and light rate are the fractions above some threshold
+    for t in (0.55, 0.58):
+        e, m = np.mean(bvsall[flavour == 5] > t), np.mean(bvsall[flavour == 0] > t)
+        assert np.any(np.isclose(eff, e) & np.isclose(mis, m, atol=1 / 600))
+    assert auc == pytest.approx(1 - 0.5 * 0.1 * 0.2 / (0.5 * 0.6), abs=0.03)  # overlap [0.5, 0.6] only
+    disc = {"BvsAll": bvsall, "CvsL": rng.uniform(size=1200), "CvsB": rng.uniform(size=1200)}
+    path = plot_flavour_rocs(disc, flavour, tmp_path / "d.png", com=13.6)
+    assert path.is_file() and path.stat().st_size > 10_000
+    with pytest.raises(Exception, match="exists"):
+        plot_flavour_rocs(disc, flavour, tmp_path / "d.png")

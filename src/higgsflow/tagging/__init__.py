@@ -39,6 +39,7 @@ _EXPORTS = {
     "load_categories": "higgsflow.tagging.categories",
     "migration_matrix": "higgsflow.tagging.categories",
     "plot_migration": "higgsflow.tagging.categories",
+    "plot_flavour_rocs": "higgsflow.tagging.plots",
     "AK8_DISCRIMINANTS": "higgsflow.tagging.ak8",
     "GLOPART3_CLASSES": "higgsflow.tagging.ak8",
     "ak8_discriminants": "higgsflow.tagging.ak8",

@@ -91,6 +91,13 @@ def _half_width(ratio: np.ndarray) -> float:
     return float(0.5 * (q84 - q16) / q50) if q50 > 0 else float("nan")
 
 
+def flavour_codes(label: np.ndarray, classes: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Hadron-flavour codes of class indices: b, bb → 5; c, cc → 4; ud, s, g → 0; anything else (τh) → −1."""
+    code = {"b": 5, "bb": 5, "lepb": 5, "c": 4, "cc": 4, "ud": 0, "s": 0, "uds": 0, "g": 0}
+    table = np.array([code.get(c, -1) for c in classes])
+    return table[np.asarray(label)]
+
+
 def flavour_summary(
     heads: dict[str, np.ndarray],
     label: np.ndarray,
@@ -242,6 +249,18 @@ def run_flavour_demo(
         [n.removeprefix("label_") for n in cfg.label_names],
         arrays.observers["jet_pt"],
         arrays.observers["jet_genjet_wnu_pt"],
+    )
+    from higgsflow.tagging import discriminants
+    from higgsflow.tagging.plots import plot_flavour_rocs
+
+    names = [n.removeprefix("label_") for n in cfg.label_names]
+    plots = dict(ev.plots)
+    plots["discriminants"] = plot_flavour_rocs(
+        discriminants({c: heads["softmax"][:, i] for i, c in enumerate(names)}),
+        flavour_codes(arrays.label, names),
+        out / "discriminants.png",
+        com=sqrt_s_of([paths["test"]]),
+        title=f"small UParT-AK4, {len(arrays.label)} test jets",
     )
     summary["test_jets"] = len(arrays.label)
     summary["run"] = os.fspath(run.run_dir)
