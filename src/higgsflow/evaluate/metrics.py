@@ -360,7 +360,9 @@ def compute_metrics(
 ) -> TaggerMetrics:
     """All metrics from softmax ``scores`` (N, K) and integer ``labels`` (N,), with intervals at ``cl``.
 
-    The background class is ``background`` or the one named QCD, else the first class.
+    The background class is ``background`` or the one named QCD (jet types), else ud, uds or light (AK4
+    flavour classes: b, c, s, g ... are then measured against light-quark jets, as mistag rates are), else the
+    first class.
     """
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels)
@@ -385,8 +387,8 @@ def compute_metrics(
         if len(present) > 1:
             per_class[short[k]], per_class_err[short[k]] = auc_with_error(scores[:, k], labels == k)
     auc = float(np.mean(list(per_class.values()))) if per_class else float("nan")
-    if background is None:
-        background = "QCD" if "QCD" in short else short[0]
+    if background is None:  # QCD for jet-type classes, the light-quark class for flavour classes
+        background = next((c for c in ("QCD", "ud", "uds", "light") if c in short), short[0])
     b = short.index(_short(background))
     rejection, efficiency, detail, vs_bkg = {}, {}, {}, {}
     for k in present:
