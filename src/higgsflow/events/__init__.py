@@ -26,6 +26,8 @@ _EXPORTS = {
     "read_events": "higgsflow.events.objects",
     "select": "higgsflow.events.objects",
     "read_nanoaod_events": "higgsflow.events.nano",
+    "event_pair_features": "higgsflow.events.pairs",
+    "event_tokens": "higgsflow.events.pairs",
 }
 
 __all__ = sorted(_EXPORTS)
