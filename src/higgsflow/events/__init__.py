@@ -28,6 +28,8 @@ _EXPORTS = {
     "read_nanoaod_events": "higgsflow.events.nano",
     "event_pair_features": "higgsflow.events.pairs",
     "event_tokens": "higgsflow.events.pairs",
+    "TOY_XSEC_PB": "higgsflow.events.toy",
+    "toy_events": "higgsflow.events.toy",
 }
 
 __all__ = sorted(_EXPORTS)
