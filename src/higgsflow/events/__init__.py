@@ -29,6 +29,15 @@ _EXPORTS = {
     "event_pair_features": "higgsflow.events.pairs",
     "event_tokens": "higgsflow.events.pairs",
     "TOY_XSEC_PB": "higgsflow.events.toy",
+    "SIGNALS": "higgsflow.events.regions",
+    "TTJETS": "higgsflow.events.regions",
+    "analysis_config": "higgsflow.events.regions",
+    "assign_regions": "higgsflow.events.regions",
+    "build_fit": "higgsflow.events.regions",
+    "check_regions": "higgsflow.events.regions",
+    "default_regions": "higgsflow.events.regions",
+    "load_regions": "higgsflow.events.regions",
+    "region_columns": "higgsflow.events.regions",
     "toy_events": "higgsflow.events.toy",
 }
 
