@@ -87,6 +87,13 @@ def test_event_part_separates_tthcc_from_ttlf(files, tmp_path):
     auc = _auc(run, files["test"], tmp_path, "scored_part")
     print(f"event ParT AUC(ttHcc vs ttlf) = {auc:.3f}")
     assert auc > 0.9, auc
+    # the default predict path (ONNX export) gives the same scores as PyTorch
+    assert main(["predict", str(run), str(files["test"]), "-o", str(tmp_path / "onnx")]) == 0
+    cols = [f"score_{c}" for c in ("ttHcc", "ttlf", "tt2c")]
+    a = read_table(tmp_path / "onnx" / files["test"].name, cols)
+    b = read_table(tmp_path / "scored_part" / files["test"].name, cols)
+    for c in cols:
+        np.testing.assert_allclose(np.asarray(a[c]), np.asarray(b[c]), atol=1e-4)
 
 
 def test_dnn_baseline_trains_on_the_high_level_features(files, tmp_path):

@@ -217,6 +217,36 @@ def test_read_events_names_the_missing_branch(tmp_path):
     assert str(path) in str(err.value) and "met_phi" in str(err.value)
 
 
+def test_prepare_events_needs_the_tagger_scores_and_writes_nothing_without(tmp_path):
+    from higgsflow.events import prepare_events
+
+    ev = ak.Array([_event(1, _jets(4), [(40.0, 1.5, 3.5, -1, 13)]), _event(2, _jets(2))])
+    raw = tmp_path / "ev.parquet"
+    write_table(raw, {f: ev[f] for f in ev.fields if not f.startswith("jet_btag")})
+    out = tmp_path / "prepared.parquet"
+    with pytest.raises(SchemaError) as err:
+        prepare_events(raw, out)
+    assert str(raw) in str(err.value) and "jet_btagB" in str(err.value)
+    assert not out.exists()
+    # with the scored jets: the 1L event is kept, the other (2 jets, no lepton) is not
+    jets, _ = _scored_jets(ev, np.random.default_rng(0))
+    jets["score_b"] = np.where(jets["jet_index"] == 0, 0.93, 0.01)  # the leading jets are b-tagged
+    rest = [k for k in jets if k.startswith("score_") and k != "score_b"]
+    for k in rest:
+        jets[k] = (1 - jets["score_b"]) / len(rest)
+    write_table(tmp_path / "ev_jets.parquet", jets)
+    assert prepare_events(raw, out, jets=tmp_path / "ev_jets.parquet") == 1
+    got = read_events(out)
+    assert np.asarray(got["event_id"]).tolist() == [1] and np.asarray(got["channel"]).tolist() == [1]
+    # BvsAll = (b + bb) / (b + bb + c + cc + s + ud + g), tau_h left out: each other class has 0.07 / 7
+    assert float(got["hl_btag_1"][0]) == pytest.approx(0.94 / (0.94 + 0.05), rel=1e-5)
+
+
+def test_selection_of_no_events():
+    out = select(ak.Array([_event(1, _jets(2))])[:0])
+    assert len(out) == 0 and all(v.shape == (0,) for v in event_features(out).values())
+
+
 # ------------------------------------------------------------------------------------------------ NanoAOD
 needs_nano = pytest.mark.skipif(not NANO.is_file(), reason=f"real NanoAOD test file absent ({NANO})")
 

@@ -451,6 +451,14 @@ def prepare_events(
     events = read_events(events_path, tree=tree)
     if jets is not None:
         events = attach_scores(events, jets)
+    missing = [c for c in TAGGER_FIELDS.values() if c not in events.fields]
+    if missing:
+        raise SchemaError(
+            "no tagger discriminants on the jets",
+            file=events_path,
+            field=", ".join(missing),
+            expected="jets=<the scored jets file> (higgsflow predict on the events' jets file)",
+        )
     events = select(events, selection)
     events = events[np.isin(np.asarray(events["channel"]), np.asarray(channels))]
     feats = event_features(events)
