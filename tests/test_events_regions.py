@@ -141,3 +141,43 @@ def test_kappa_c_scan_at_kappa_b_one_runs_on_the_workspace():
     assert scan.bestfit == pytest.approx(1.0, abs=0.05)
     assert scan.interval95[0] < 1.0 < scan.interval95[1] < 3.0
     assert kappa_limit(scan) == pytest.approx(scan.interval95[1])
+
+
+def test_score_variations_become_shape_systematics_with_migrations():
+    from higgsflow.stats import StatModel, fit
+
+    rng = np.random.default_rng(3)
+    cols = _scored_events(rng, n=1000, classes=CLASSES[:-1])
+    scores = np.stack([cols[f"score_{c}"] for c in CLASSES], axis=1)
+    flat = 0.9 * scores + 0.1 / len(CLASSES)  # "up": less sharp scores
+    sharp = scores**1.2
+    sharp /= sharp.sum(axis=1, keepdims=True)  # "down": sharper
+    up = {**cols, **{f"score_{c}": flat[:, i] for i, c in enumerate(CLASSES)}}
+    down = {**cols, **{f"score_{c}": sharp[:, i] for i, c in enumerate(CLASSES)}}
+    regions = [r for r in default_regions(0.5) if r["Name"].startswith("1L_")]
+    config, spec = build_fit(cols, regions, variations={"tagger_scores": (up, down)})
+    assert not any(s.name == "QCD" for s in config.samples)  # no QCD events given: no QCD sample
+    mods = [
+        m
+        for ch in spec["channels"]
+        for smp in ch["samples"]
+        for m in smp["modifiers"]
+        if m["name"] == "tagger_scores"
+    ]
+    assert mods and all(m["type"] == "histosys" for m in mods)
+    # the variation moves events: some up template differs from its nominal
+    nominal = {
+        (ch["name"], smp["name"]): np.asarray(smp["data"]) for ch in spec["channels"] for smp in ch["samples"]
+    }
+    changed = [
+        not np.allclose(m["data"]["hi_data"], nominal[(ch["name"], smp["name"])])
+        for ch in spec["channels"]
+        for smp in ch["samples"]
+        for m in smp["modifiers"]
+        if m["name"] == "tagger_scores"
+    ]
+    assert any(changed)
+    sm = StatModel(spec, tolerance=1e-4)
+    result = fit(sm, asimov={"mu_ttHcc": 2.0})
+    assert result["mu_ttHcc"][0] == pytest.approx(2.0, abs=1e-3)
+    assert result["tagger_scores"][0] == pytest.approx(0.0, abs=1e-3)

@@ -317,12 +317,19 @@ def analysis_config(
 def build_fit(
     columns: Mapping[str, Any],
     regions: Sequence[Mapping[str, Any]] | str | os.PathLike[str],
+    *,
+    variations: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any]]] | None = None,
     **kwargs: Any,
 ) -> tuple[Any, dict[str, Any]]:
     """The analysis config and the pyhf workspace of the fit of ``columns`` (the scored events: ``score_<class>``,
     ``label_<class>``, ``channel``, ``weight`` in pb) in ``regions`` (a list, or a region config file);
     ``kwargs`` go to :func:`analysis_config`. The data are the Asimov data of the nominal model (no observed
-    data). Returns ``(AnalysisConfig, workspace spec)``; ``higgsflow.stats.StatModel(spec)`` fits it."""
+    data). Returns ``(AnalysisConfig, workspace spec)``; ``higgsflow.stats.StatModel(spec)`` fits it.
+
+    ``variations`` maps a nuisance-parameter name to the (up, down) columns of the same events after a shifted
+    input (tagger-score variations, a jet-energy-scale shift of the detector model: events re-selected and
+    re-scored): each becomes a shape systematic (pyhf ``histosys``, normalisation included) of every sample, the
+    events migrating between regions as their scores change."""
     from higgsflow.stats import build_workspace, load_config, templates_from_arrays
 
     if isinstance(regions, (str, os.PathLike)):
@@ -330,6 +337,21 @@ def build_fit(
     cols = region_columns(columns)
     if "label_QCD" not in cols or not np.any(np.asarray(cols["label_QCD"]) == 1):
         kwargs.setdefault("qcd", False)
-    config = load_config(analysis_config(regions, **kwargs))
-    templates = templates_from_arrays(config, {s.name: cols for s in config.samples})
+    raw = analysis_config(regions, **kwargs)
+    arrays: dict[str, Mapping[str, np.ndarray]] = {s["Name"]: cols for s in raw["Samples"]}
+    for name, pair in (variations or {}).items():
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ConfigError("a variation needs (up, down) columns", field=f"variations.{name}")
+        for direction, values in zip(("up", "down"), pair, strict=True):
+            arrays[f"{name}:{direction}"] = region_columns(values)
+        raw["Systematics"].append(
+            {
+                "Name": name,
+                "Type": "Shape",
+                "Up": {"Sample": f"{name}:up"},
+                "Down": {"Sample": f"{name}:down"},
+            }
+        )
+    config = load_config(raw)
+    templates = templates_from_arrays(config, arrays)
     return config, build_workspace(config, templates)
