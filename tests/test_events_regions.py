@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from higgsflow.errors import ConfigError
+from higgsflow.errors import ConfigError, DataError
 from higgsflow.events import SIGNALS, TTJETS, assign_regions, build_fit, default_regions, load_regions
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "tthcc" / "regions.yaml"
@@ -181,3 +181,19 @@ def test_score_variations_become_shape_systematics_with_migrations():
     result = fit(sm, asimov={"mu_ttHcc": 2.0})
     assert result["mu_ttHcc"][0] == pytest.approx(2.0, abs=1e-3)
     assert result["tagger_scores"][0] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_an_empty_region_is_named_or_left_out_on_request(caplog):
+    rng = np.random.default_rng(5)
+    cols = _scored_events(rng, n=300, classes=CLASSES[:-1])
+    cols["channel"] = np.ones_like(cols["channel"])
+    # nothing is ttZbb-like: shift ttZbb's score onto ttZcc, so 1L_SR_ttZbb holds no event
+    cols["score_ttZcc"] = cols["score_ttZcc"] + cols["score_ttZbb"]
+    cols["score_ttZbb"] = np.zeros_like(cols["score_ttZbb"])
+    regions = [r for r in default_regions(0.5) if r["Name"].startswith("1L_")]
+    with pytest.raises(DataError, match="1L_SR_ttZbb: empty region"):
+        build_fit(cols, regions)
+    config, spec = build_fit(cols, regions, drop_empty=True)
+    assert len(spec["channels"]) == len(regions) - 1
+    assert [r.name for r in config.regions] == [r["Name"] for r in regions if r["Name"] != "1L_SR_ttZbb"]
+    assert "1L_SR_ttZbb" in caplog.text

@@ -37,6 +37,7 @@ _EXPORTS = {
     "check_regions": "higgsflow.events.regions",
     "default_regions": "higgsflow.events.regions",
     "load_regions": "higgsflow.events.regions",
+    "read_scored_events": "higgsflow.events.regions",
     "region_columns": "higgsflow.events.regions",
     "toy_events": "higgsflow.events.toy",
 }

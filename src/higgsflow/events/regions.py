@@ -26,6 +26,7 @@ HistFactory is re-implemented here.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from higgsflow.errors import ConfigError, DataError
+from higgsflow.errors import ConfigError, DataError, SchemaError
 
 __all__ = [
     "SIGNALS",
@@ -45,8 +46,11 @@ __all__ = [
     "check_regions",
     "default_regions",
     "load_regions",
+    "read_scored_events",
     "region_columns",
 ]
+
+log = logging.getLogger(__name__)
 
 SIGNALS = ("ttHcc", "ttHbb", "ttZcc", "ttZbb")
 TTJETS = ("ttlf", "ttb", "tt2b", "ttc", "tt2c")
@@ -182,16 +186,56 @@ def load_regions(
 
 
 def region_columns(columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """``columns`` (``score_<class>`` of the nine classes, ``channel`` ...) with ``D_ttX`` and ``D_ttjets``."""
+    """The per-event columns of ``columns`` (``score_<class>`` of the nine classes, ``channel``, ``label_*``,
+    ``weight`` ...; jagged ones are dropped) with ``D_ttX`` and ``D_ttjets``."""
     missing = [f"score_{c}" for c in (*SIGNALS, *TTJETS) if f"score_{c}" not in columns]
     if missing:
         raise DataError(
             "class score missing", field=", ".join(missing), expected="higgsflow predict's score_<class>"
         )
-    out = {k: np.asarray(v) for k, v in columns.items()}
+    out = {}
+    for k, v in columns.items():
+        try:
+            arr = np.asarray(v)
+        except (ValueError, TypeError):  # a jagged column (jets, leptons): not used by the regions
+            continue
+        if arr.ndim == 1:
+            out[k] = arr
     out["D_ttX"] = sum(out[f"score_{c}"].astype(np.float64) for c in SIGNALS)
     out["D_ttjets"] = sum(out[f"score_{c}"].astype(np.float64) for c in TTJETS)
     return out
+
+
+def read_scored_events(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> dict[str, np.ndarray]:
+    """The per-event columns the fit needs (``score_<class>``, ``label_<class>``, ``channel``, ``weight``) of the
+    event files scored by ``higgsflow predict`` (several files are concatenated)."""
+    from higgsflow.data.io import list_columns, read_table
+
+    files = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    parts: dict[str, list[np.ndarray]] = {}
+    for f in files:
+        tree = "events"  # a ROOT event file's tree; higgsflow predict writes its copy as "tree"
+        try:
+            available = list_columns(f, tree=tree)
+        except SchemaError:
+            tree = "tree"
+            available = list_columns(f, tree=tree)
+        need = [f"score_{c}" for c in (*SIGNALS, *TTJETS)] + ["channel", "weight"]
+        missing = [c for c in need if c not in available]
+        if missing:
+            raise DataError(
+                "not a scored event file",
+                file=f,
+                field=", ".join(missing),
+                expected="higgsflow predict's score_<class> of the event classifier on prepared events",
+            )
+        cols = [*need, *[c for c in available if c.startswith("label_") or c == "score_QCD"]]
+        table = read_table(f, cols, tree=tree)
+        for c in cols:
+            parts.setdefault(c, []).append(np.asarray(table[c]))
+    return {k: np.concatenate(v) for k, v in parts.items()}
 
 
 def assign_regions(
@@ -319,6 +363,7 @@ def build_fit(
     regions: Sequence[Mapping[str, Any]] | str | os.PathLike[str],
     *,
     variations: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any]]] | None = None,
+    drop_empty: bool = False,
     **kwargs: Any,
 ) -> tuple[Any, dict[str, Any]]:
     """The analysis config and the pyhf workspace of the fit of ``columns`` (the scored events: ``score_<class>``,
@@ -329,12 +374,22 @@ def build_fit(
     ``variations`` maps a nuisance-parameter name to the (up, down) columns of the same events after a shifted
     input (tagger-score variations, a jet-energy-scale shift of the detector model: events re-selected and
     re-scored): each becomes a shape systematic (pyhf ``histosys``, normalisation included) of every sample, the
-    events migrating between regions as their scores change."""
+    events migrating between regions as their scores change.
+
+    A region without any expected event is an error naming it, or (``drop_empty``) left out with a warning."""
     from higgsflow.stats import build_workspace, load_config, templates_from_arrays
 
     if isinstance(regions, (str, os.PathLike)):
         regions = load_regions(regions)
     cols = region_columns(columns)
+    if drop_empty:
+        idx = assign_regions(cols, regions)
+        w = np.asarray(cols["weight"], dtype=np.float64)
+        keep = [r for i, r in enumerate(regions) if np.any(w[idx == i] > 0)]
+        dropped = [r["Name"] for r in regions if r not in keep]
+        if dropped:
+            log.warning("regions without events left out of the fit: %s", ", ".join(dropped))
+        regions = keep
     if "label_QCD" not in cols or not np.any(np.asarray(cols["label_QCD"]) == 1):
         kwargs.setdefault("qcd", False)
     raw = analysis_config(regions, **kwargs)
