@@ -197,3 +197,28 @@ def test_an_empty_region_is_named_or_left_out_on_request(caplog):
     assert len(spec["channels"]) == len(regions) - 1
     assert [r.name for r in config.regions] == [r["Name"] for r in regions if r["Name"] != "1L_SR_ttZbb"]
     assert "1L_SR_ttZbb" in caplog.text
+
+
+def test_written_fit_is_read_by_the_stats_commands(tmp_path, capsys):
+    from higgsflow.cli import main
+    from higgsflow.events import write_fit
+
+    cols = _scored_events(np.random.default_rng(6), n=600)
+    regions = [r for r in default_regions(0.5) if r["Name"].startswith("0L_")]
+    ws, meta = write_fit(cols, regions, tmp_path / "ws.json", mcstat_threshold=0.2)
+    assert ws.is_file() and meta.is_file()
+    info = __import__("json").loads(meta.read_text())
+    assert set(info["regions"]) == {r["Name"] for r in regions} and info["luminosity"] == 138.0
+    assert info["regions"]["0L_SR_ttHcc"]["edges"][0] == pytest.approx(0.5)
+    plots = tmp_path / "stacks"
+    assert main(["stats", "yields", str(ws), "--plots", str(plots)]) == 0
+    assert sorted(p.name for p in plots.iterdir()) == sorted(f"{r['Name']}_pre-fit.png" for r in regions)
+    assert "QCD" in capsys.readouterr().out  # the 0L regions hold the QCD sample
+    # nothing is written over an existing workspace, and nothing half-written is left by a refused call
+    with pytest.raises(DataError, match="exists"):
+        write_fit(cols, regions, ws)
+    bad = tmp_path / "afile"
+    bad.write_text("x")
+    with pytest.raises(DataError):
+        write_fit(cols, regions, bad / "ws.json")
+    assert not (tmp_path / "afile.meta.json").exists()

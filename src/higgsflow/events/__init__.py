@@ -39,6 +39,7 @@ _EXPORTS = {
     "load_regions": "higgsflow.events.regions",
     "read_scored_events": "higgsflow.events.regions",
     "region_columns": "higgsflow.events.regions",
+    "write_fit": "higgsflow.events.regions",
     "toy_events": "higgsflow.events.toy",
 }
 

@@ -48,6 +48,7 @@ __all__ = [
     "load_regions",
     "read_scored_events",
     "region_columns",
+    "write_fit",
 ]
 
 log = logging.getLogger(__name__)
@@ -377,6 +378,18 @@ def build_fit(
     events migrating between regions as their scores change.
 
     A region without any expected event is an error naming it, or (``drop_empty``) left out with a warning."""
+    config, _, spec = _build(columns, regions, variations=variations, drop_empty=drop_empty, **kwargs)
+    return config, spec
+
+
+def _build(
+    columns: Mapping[str, Any],
+    regions: Sequence[Mapping[str, Any]] | str | os.PathLike[str],
+    *,
+    variations: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any]]] | None,
+    drop_empty: bool,
+    **kwargs: Any,
+) -> tuple[Any, dict[Any, Any], dict[str, Any]]:
     from higgsflow.stats import build_workspace, load_config, templates_from_arrays
 
     if isinstance(regions, (str, os.PathLike)):
@@ -409,4 +422,39 @@ def build_fit(
         )
     config = load_config(raw)
     templates = templates_from_arrays(config, arrays)
-    return config, build_workspace(config, templates)
+    return config, templates, build_workspace(config, templates)
+
+
+def write_fit(
+    columns: Mapping[str, Any],
+    regions: Sequence[Mapping[str, Any]] | str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    variations: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any]]] | None = None,
+    drop_empty: bool = False,
+    overwrite: bool = False,
+    **kwargs: Any,
+) -> tuple[Path, Path]:
+    """:func:`build_fit` written as ``out`` (the pyhf workspace JSON) and ``out``'s ``.meta.json`` (each region's
+    observable, label and final bin edges, √s, luminosity), as ``higgsflow stats build`` writes them, so that the
+    ``higgsflow stats`` commands (fit, limit, significance, kappa, yields with pre-/post-fit stack plots per region)
+    read it. Both outputs are checked first and written together (nothing half-written)."""
+    import json
+
+    from higgsflow.outputs import check_outputs
+    from higgsflow.stats import metadata_path, plot_metadata, write_workspace
+
+    out = Path(out)
+    meta_out = metadata_path(out)
+    check_outputs([out, meta_out], overwrite=overwrite)
+    config, templates, spec = _build(columns, regions, variations=variations, drop_empty=drop_empty, **kwargs)
+    meta = plot_metadata(config, templates)
+    new = [p for p in (out, meta_out) if not p.exists()]
+    try:
+        write_workspace(spec, out, overwrite=overwrite)
+        meta_out.write_text(json.dumps(meta, indent=1))
+    except BaseException:
+        for p in new:
+            p.unlink(missing_ok=True)
+        raise
+    return out, meta_out
