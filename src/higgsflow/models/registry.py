@@ -31,6 +31,7 @@ _ALIASES = {
     "particlenetsv": "particlenet_sv",
     "upartak4": "upart",
     "deepjetlike": "deepjet",
+    "eventpart": "event_part",
 }
 
 
@@ -57,6 +58,7 @@ def _builtin() -> None:
         return
     from higgsflow.models.baselines import DNN, PFN
     from higgsflow.models.deepjet import DeepJet
+    from higgsflow.models.event_part import EventParT
     from higgsflow.models.part import ParticleTransformer
     from higgsflow.models.part_sv import ParticleTransformerSV
     from higgsflow.models.particlenet import ParticleNet
@@ -74,6 +76,7 @@ def _builtin() -> None:
     MODELS.setdefault("particlenet_sv", ParticleNetSV)
     MODELS.setdefault("upart", UParT)
     MODELS.setdefault("deepjet", DeepJet)
+    MODELS.setdefault("event_part", EventParT)
 
 
 def main_collection(data_config: Any) -> str | None:
@@ -111,8 +114,8 @@ def resolve_inputs(cls: Any, data_config: Any, network: str) -> dict[tuple[str, 
 
 
 def build_model(name: str, data_config: Any, **kwargs: Any) -> nn.Module:
-    """Build architecture ``name`` (part, particlenet, pfn, dnn, part_sv, particlenet_sv, upart, deepjet or a
-    registered one) for ``data_config``: its input groups, its classes and the heads its task needs."""
+    """Build architecture ``name`` (part, particlenet, pfn, dnn, part_sv, particlenet_sv, upart, deepjet,
+    event_part or a registered one) for ``data_config``: its input groups, its classes and the heads its task needs."""
     _builtin()
     key = _key(name)
     if key not in MODELS:
