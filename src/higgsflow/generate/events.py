@@ -44,9 +44,12 @@ __all__ = [
     "TT_CATEGORIES",
     "TT_ENRICH",
     "EventChunkSpec",
+    "channel_br",
+    "count_extra_hadrons",
     "event_process",
     "generate_events",
     "heavy_hadron_origins",
+    "jets_path",
     "run_event_chunk",
     "ttbar_category",
 ]
@@ -135,7 +138,7 @@ def event_process(
             name,
             f"tt̄Z proxy: gg/qq̄ → tt̄H with the scalar at m_Z (width Γ_Z), forced to {'cc̄' if q == 4 else 'bb̄'}",
             (*beams, *_TTH, *_mass(25, C.M_Z), "25:doForceWidth = on", f"25:mWidth = {C.GAMMA_Z_GEV}",
-             "25:onMode = off", f"25:onIfMatch = {q} -{q}"),
+             f"25:oneChannel = 1 1.0 100 {q} -{q}"),
             C.XSEC_TTZ_13TEV_PB, "σ(tt̄Z, 13 TeV) = 0.86 pb NLO+NNLL (arXiv:1812.08622)", br, brs, (6, -6, 25), True,
         )  # fmt: skip
     elif name == "tt":
@@ -374,6 +377,9 @@ def run_event_chunk(
         ):
             continue
         sum_w_channel += w
+        origins = heavy_hadron_origins(event)
+        if spec.tt_enrich and not _may_pass(origins, spec.tt_enrich):
+            continue
         finals = [k for k in range(event.size()) if event[k].isFinal()]
         rows = _extract(event, finals)
         n_pu = 0
@@ -384,7 +390,7 @@ def run_event_chunk(
         batch.rows.append(rows)
         batch.n_pileup.append(n_pu)
         batch.hadrons.append(read_heavy_hadrons(event, with_partons=True))
-        batch.origins.append(heavy_hadron_origins(event))
+        batch.origins.append(origins)
         batch.weights.append(w)
         if len(batch) >= min(_BATCH, spec.n_events - n_have if not spec.tt_enrich else _BATCH):
             weights = np.asarray(batch.weights)
@@ -420,6 +426,14 @@ def run_event_chunk(
     return ev_cols, jet_cols, stats
 
 
+def _may_pass(origins: np.ndarray, categories: tuple[str, ...]) -> bool:
+    """False if the event cannot be in ``categories``: it has no extra hadron of their flavour in reach of a
+    generator jet (|η| < 2.4 + 0.4). Saves the detector and clustering for most events when enriching."""
+    flavours = {5 if c.endswith("b") else 4 for c in categories}
+    reach = origins[(origins[:, 4] > 0) & (np.abs(origins[:, 2]) < GENJET_ETA_MAX + JET_R)]
+    return bool(np.isin(reach[:, 0], list(flavours)).any())
+
+
 def _open_fraction(pythia, spec: EventChunkSpec) -> float:
     ids = {"ttHcc": (6, -6, 25), "ttHbb": (6, -6, 25), "ttZcc": (6, -6, 25), "ttZbb": (6, -6, 25),
            "tt": (6, -6)}.get(spec.process)  # fmt: skip
@@ -447,7 +461,7 @@ def _genjets(batch: _EventBatch) -> tuple[np.ndarray, ...]:
     |η| < 2.4) of the batch: their event, pT, η, φ and numbers of extra b and c hadrons (each extra hadron counts
     in the nearest gen jet within ΔR < 0.4)."""
     from higgsflow.generate.jets import _cluster
-    from higgsflow.physics.kinematics import delta_phi, eta_phi
+    from higgsflow.physics.kinematics import eta_phi
 
     rows, counts = [], []
     for r, n_pu in zip(batch.rows, batch.n_pileup, strict=True):
@@ -467,18 +481,30 @@ def _genjets(batch: _EventBatch) -> tuple[np.ndarray, ...]:
     nc = np.zeros(g_event.size, np.int32)
     for ev, h in enumerate(batch.origins):
         jets = np.flatnonzero(g_event == ev)
-        extra = h[h[:, 4] > 0] if h.size else h
-        if jets.size == 0 or extra.size == 0:
-            continue
-        dr = np.hypot(
-            extra[:, 2, None] - eta[jets][None, :], delta_phi(extra[:, 3, None], phi[jets][None, :])
-        )
-        best = np.argmin(dr, axis=1)
-        inside = dr[np.arange(len(extra)), best] < JET_R
-        for f, out in ((5, nb), (4, nc)):
-            m = inside & (extra[:, 0] == f)
-            np.add.at(out, jets[best[m]], 1)
+        nb[jets], nc[jets] = count_extra_hadrons(h, eta[jets], phi[jets])
     return g_event, pt, eta, phi, nb, nc
+
+
+def count_extra_hadrons(
+    origins: np.ndarray, eta: np.ndarray, phi: np.ndarray, radius: float = JET_R
+) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers of extra b and c hadrons (rows of :func:`heavy_hadron_origins` with ``extra`` = 1) of each
+    generator jet at (``eta``, ``phi``): each hadron counts in the nearest jet within ΔR < ``radius``."""
+    from higgsflow.physics.kinematics import delta_phi
+
+    eta, phi = np.asarray(eta, np.float64), np.asarray(phi, np.float64)
+    nb = np.zeros(eta.size, np.int32)
+    nc = np.zeros(eta.size, np.int32)
+    extra = origins[origins[:, 4] > 0] if origins.size else origins.reshape(-1, 5)
+    if eta.size == 0 or extra.size == 0:
+        return nb, nc
+    dr = np.hypot(extra[:, 2, None] - eta[None, :], delta_phi(extra[:, 3, None], phi[None, :]))
+    best = np.argmin(dr, axis=1)
+    inside = dr[np.arange(len(extra)), best] < radius
+    for f, out in ((5, nb), (4, nc)):
+        m = inside & (extra[:, 0] == f)
+        np.add.at(out, best[m], 1)
+    return nb, nc
 
 
 def _process_events(batch: _EventBatch, spec: EventChunkSpec, rng, charge_of, first_id: int):
