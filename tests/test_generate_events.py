@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+from pathlib import Path
 
 import awkward as ak
 import numpy as np
@@ -22,6 +22,8 @@ from higgsflow.generate.events import (
     ttbar_category,
 )
 from higgsflow.physics import constants as C
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "tagging"
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +201,7 @@ def test_ttz_proxy_is_normalised_to_the_ttz_cross_section(tmp_path):
 
 
 def test_tt_enrichment_keeps_the_rare_categories_and_weights_carry_the_efficiency(tmp_path):
-    ev, _ = generate_events("tt", 6, tmp_path / "b.parquet", seed=2, tt_enrich="b", top_decays="semileptonic")
+    ev, _ = generate_events("tt", 3, tmp_path / "b.parquet", seed=2, tt_enrich="b")
     t, meta = read_table(ev), read_metadata(ev)
     assert ak.all((t.label_ttb + t.label_tt2b) == 1)
     eff = meta["filter_efficiency"]
@@ -238,6 +240,11 @@ def test_jets_file_has_one_row_per_event_jet(gen):
         "aux_n_bhadrons",
     ):
         assert f in jets.fields
+    from higgsflow.data.config import DataConfig
+
+    for config in ("particlenet_ak4.yaml", "upart_ak4.yaml"):  # the AK4 taggers can read every jet
+        need = DataConfig.load(EXAMPLES / config).file_branches(labelled=True)
+        assert need <= set(jets.fields), config
     # a jet of hadron flavour 5 has the AK4 label b or bb (which a b quark without its hadron may also give)
     is_b = ak.to_numpy(jets.label_b + jets.label_bb) == 1
     hf5 = ak.to_numpy(ak.flatten(ev.jet_hadronFlavour)) == 5
@@ -274,7 +281,7 @@ def test_same_seed_same_events_across_chunks(tmp_path):
 def test_bad_cli_input_exits_1_with_one_line(tmp_path, capsys, args):
     base = {"--n-events": "3", "--out": str(tmp_path / "e.parquet"), "--seed": "1"}
     base.update(zip(args[::2], args[1::2], strict=True))
-    argv = ["generate", "events", *itertools.chain.from_iterable(base.items())]
+    argv = ["generate", "events", *(x for kv in base.items() for x in kv)]
     assert main(argv) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
