@@ -255,13 +255,62 @@ def test_jets_file_has_one_row_per_event_jet(gen):
     assert np.array_equal(ak.to_numpy(ev.event_id), np.arange(len(ev)))
 
 
-def test_same_seed_same_events_across_chunks(tmp_path):
+def test_same_seed_same_events_and_an_interrupted_run_resumes(tmp_path, monkeypatch):
+    import higgsflow.generate.events as E
+
     a, _ = generate_events("ttHcc", 6, tmp_path / "a.parquet", seed=9, chunk_size=3)
+    real = E.run_event_chunk
+    ran = []
+
+    def interrupted(spec, **kw):
+        if spec.chunk == 1:
+            raise KeyboardInterrupt
+        ran.append(spec.chunk)
+        return real(spec, **kw)
+
+    monkeypatch.setattr(E, "run_event_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        generate_events("ttHcc", 6, tmp_path / "b.parquet", seed=9, chunk_size=3)
+    assert not (tmp_path / "b.parquet").exists() and (tmp_path / ".b.parquet.parts").is_dir()
+
+    def counted(spec, **kw):
+        ran.append(spec.chunk)
+        return real(spec, **kw)
+
+    monkeypatch.setattr(E, "run_event_chunk", counted)
     b, _ = generate_events("ttHcc", 6, tmp_path / "b.parquet", seed=9, chunk_size=3)
+    assert ran == [0, 1]  # chunk 0 was not run again
     ta, tb = read_table(a), read_table(b)
     for f in ta.fields:
         assert ak.all(ak.flatten(ta[f], axis=None) == ak.flatten(tb[f], axis=None)), f
+    ja, jb = read_table(jets_path(a)), read_table(jets_path(b))
+    assert ak.all(ja.event_id == jb.event_id) and ak.all(ak.flatten(ja.part_px) == ak.flatten(jb.part_px))
     assert not list(tmp_path.glob(".*parts"))
+
+
+def test_events_without_jets_have_no_rows_in_the_jets_file(tmp_path, monkeypatch):
+    import higgsflow.generate.events as E
+
+    real = E._process_events
+
+    def no_jets_in_chunk_0(batch, spec, rng, charge_of, first_id):
+        monkeypatch.setattr(E, "JET_PT_MIN", 1e6 if spec.chunk == 0 else 20.0)
+        return real(batch, spec, rng, charge_of, first_id)
+
+    monkeypatch.setattr(E, "_process_events", no_jets_in_chunk_0)
+    ev, jets = generate_events("QCD", 4, tmp_path / "q.parquet", seed=1, chunk_size=2)
+    t, j = read_table(ev), read_table(jets)
+    assert ak.num(t.jet_pt).tolist()[:2] == [0, 0] and ak.all(ak.num(t.jet_pt)[2:] > 0)
+    assert len(j) == int(ak.sum(ak.num(t.jet_pt))) and set(ak.to_numpy(j.event_id).tolist()) == {2, 3}
+
+
+@pytest.mark.slow
+def test_dask_workers_give_the_same_events(tmp_path):
+    a, _ = generate_events("tt", 8, tmp_path / "a.parquet", seed=4, chunk_size=4)
+    b, _ = generate_events("tt", 8, tmp_path / "b.parquet", seed=4, chunk_size=4, workers=2)
+    ta, tb = read_table(a), read_table(b)
+    for f in ta.fields:
+        assert ak.all(ak.flatten(ta[f], axis=None) == ak.flatten(tb[f], axis=None)), f
 
 
 # --- the command line ---------------------------------------------------------------------------------------------

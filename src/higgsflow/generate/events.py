@@ -400,9 +400,7 @@ def run_event_chunk(
                 continue
             ev, jets, kept = result
             need = spec.n_events - n_have
-            if (
-                kept.size > need
-            ):  # the events after the last one needed were not generated, as far as Σw knows
+            if kept.size > need:  # the events after the last one needed were never generated, for Σw
                 sum_w_channel -= float(weights[kept[need - 1] + 1 :].sum())
             n_new = min(kept.size, need)
             ev_parts.append(ev)
@@ -443,8 +441,11 @@ def _open_fraction(pythia, spec: EventChunkSpec) -> float:
 def _cut(ev_parts: list[dict], jet_parts: list[dict], n: int) -> tuple[dict, dict]:
     """The first ``n`` events of the batches, and the jets of those events."""
     ev = {k: _cat([p[k] for p in ev_parts]) for k in ev_parts[0]}
-    jets = {k: _cat([p[k] for p in jet_parts]) for k in jet_parts[0]}
     ev = {k: v[:n] for k, v in ev.items()}
+    jet_parts = [p for p in jet_parts if p is not None]
+    if not jet_parts:
+        return ev, {}
+    jets = {k: _cat([p[k] for p in jet_parts]) for k in jet_parts[0]}
     keep = np.asarray(jets["event_id"]) < n
     jets = {k: v[keep] for k, v in jets.items()}
     return ev, jets
@@ -602,6 +603,8 @@ def _process_events(batch: _EventBatch, spec: EventChunkSpec, rng, charge_of, fi
         }
     )  # fmt: skip
     # --- the jets file: the AK4 jet rows of generate jets ------------------------------------------------------
+    if keep.size == 0:  # no jet in these events
+        return ev, None, keep_ev
     jt = JET_TYPES["ak4"]
     cols = jet_rows(flow, particles, counts, batch.hadrons, jet_event, n_const, cidx, p4, keep, jt, rng)
     flavours = [
@@ -787,16 +790,17 @@ def generate_events(
     offset = 0
     for f, spec in zip(files, specs, strict=True):
         t = read_table(f)
-        j = read_table(_jets_part(f))
         if len(t) != spec.n_events:
             raise DataError(f"chunk has {len(t)} events", file=f, expected=f"{spec.n_events}")
         ev = {k: t[k] for k in t.fields}
-        jc = {k: j[k] for k in j.fields}
         ev["event_id"] = ak.to_numpy(ev["event_id"]) + offset
-        jc["event_id"] = ak.to_numpy(jc["event_id"]) + offset
-        offset += spec.n_events
         ev_tabs.append(ev)
-        jet_tabs.append(jc)
+        if _jets_part(f).exists():
+            j = read_table(_jets_part(f))
+            jc = {k: j[k] for k in j.fields}
+            jc["event_id"] = ak.to_numpy(jc["event_id"]) + offset
+            jet_tabs.append(jc)
+        offset += spec.n_events
         stats.append(read_metadata(f)["stats"])
     n_acc = sum(s["n_accepted"] for s in stats)
     sigma_gen = sum(s["sigma_gen_pb"] * s["n_accepted"] for s in stats) / max(n_acc, 1)
@@ -809,6 +813,8 @@ def generate_events(
     sigma_br = sigma * proc.br * br_chan
     weight = sigma_br * raw / sum_w
     ev_cols = {"event_id": np.asarray(ev_cols.pop("event_id"), np.int64), "weight": weight, **ev_cols}
+    if not jet_tabs:
+        raise DataError("no event has a jet: nothing for the jets file", file=jets_out)
     jet_cols = _order_jet_columns({k: _cat([t[k] for t in jet_tabs]) for k in jet_tabs[0]})
     metadata = {
         "generator": "higgsflow.generate.generate_events",
@@ -870,6 +876,7 @@ def _run_event_chunk_and_write(spec: EventChunkSpec, path: str, progress=None) -
 
     ev, jets, stats = run_event_chunk(spec, progress=progress)
     p = Path(path)
-    write_table(_jets_part(p), jets, overwrite=True)
+    if jets and len(jets["event_id"]):  # a chunk without any jet has no jets part
+        write_table(_jets_part(p), jets, overwrite=True)
     write_table(p, ev, metadata={"stats": stats, "chunk": spec.chunk}, overwrite=True)
     return spec.n_events
