@@ -312,6 +312,7 @@ class _EventBatch:
         self.hadrons: list[np.ndarray] = []  # read_heavy_hadrons(with_partons=True), for the AK4 labels
         self.origins: list[np.ndarray] = []  # heavy_hadron_origins
         self.weights: list[float] = []
+        self.cum_w: list[float] = []  # Σw of the chunk's channel events up to and including each event
 
     def __len__(self) -> int:
         return len(self.weights)
@@ -324,6 +325,7 @@ class _EventBatch:
             out.hadrons.append(self.hadrons[k])
             out.origins.append(self.origins[k])
             out.weights.append(self.weights[k])
+            out.cum_w.append(self.cum_w[k])
         return out
 
 
@@ -392,16 +394,17 @@ def run_event_chunk(
         batch.hadrons.append(read_heavy_hadrons(event, with_partons=True))
         batch.origins.append(origins)
         batch.weights.append(w)
+        batch.cum_w.append(sum_w_channel)
         if len(batch) >= min(_BATCH, spec.n_events - n_have if not spec.tt_enrich else _BATCH):
-            weights = np.asarray(batch.weights)
+            cum_w = np.asarray(batch.cum_w)
             result = _process_events(batch, spec, rng, charge_of, n_have)
             batch = _EventBatch()
             if result is None:
                 continue
             ev, jets, kept = result
             need = spec.n_events - n_have
-            if kept.size > need:  # the events after the last one needed were never generated, for Σw
-                sum_w_channel -= float(weights[kept[need - 1] + 1 :].sum())
+            if kept.size > need:  # Σw as it was at the last event needed: later ones were never generated
+                sum_w_channel = float(cum_w[kept[need - 1]])
             n_new = min(kept.size, need)
             ev_parts.append(ev)
             jet_parts.append(jets)
