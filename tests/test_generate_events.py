@@ -12,7 +12,8 @@ pytest.importorskip("pythia8mc")
 
 from higgsflow.cli import main
 from higgsflow.data.io import read_metadata, read_table
-from higgsflow.errors import ConfigError
+from higgsflow.data.loader import expand_files
+from higgsflow.errors import ConfigError, DataError
 from higgsflow.generate.events import (
     EVENT_LABELS,
     count_extra_hadrons,
@@ -286,6 +287,19 @@ def test_same_seed_same_events_and_an_interrupted_run_resumes(tmp_path, monkeypa
     ja, jb = read_table(jets_path(a)), read_table(jets_path(b))
     assert ak.all(ja.event_id == jb.event_id) and ak.all(ak.flatten(ja.part_px) == ak.flatten(jb.part_px))
     assert not list(tmp_path.glob(".*parts"))
+    # shards: the same events, ids and weights, split in two pairs of files with manifests
+    ev_m, jets_m = generate_events("ttHcc", 6, tmp_path / "s.parquet", seed=9, chunk_size=3, shard_size=3)
+    assert (ev_m.name, jets_m.name) == ("s.manifest.json", "s_jets.manifest.json")
+    ev_files, jet_files = expand_files([ev_m]), expand_files([jets_m])
+    assert [Path(f).name for f in ev_files] == ["s_00000.parquet", "s_00001.parquet"]
+    assert [Path(f).name for f in jet_files] == ["s_00000_jets.parquet", "s_00001_jets.parquet"]
+    tc = ak.concatenate([read_table(f) for f in ev_files])
+    for f in ta.fields:
+        assert ak.all(ak.flatten(ta[f], axis=None) == ak.flatten(tc[f], axis=None)), f
+    jc = ak.concatenate([read_table(f) for f in jet_files])
+    assert ak.all(ja.event_id == jc.event_id) and ak.all(ja.jet_index == jc.jet_index)
+    with pytest.raises(DataError, match="exists"):
+        generate_events("ttHcc", 6, tmp_path / "s.parquet", seed=9, chunk_size=3, shard_size=3)
 
 
 def test_events_without_jets_have_no_rows_in_the_jets_file(tmp_path, monkeypatch):

@@ -146,6 +146,12 @@ def events(
     pythia: list[str] = typer.Option(
         None, "--pythia", help="Extra Pythia setting for every chunk (repeatable)."
     ),
+    shard_size: int = typer.Option(
+        None,
+        "--shard-size",
+        help="Write shards of about this many events (whole chunks): OUT_00000.SUFFIX with OUT_00000_jets.SUFFIX, "
+        "..., and the manifests OUT.manifest.json and OUT_jets.manifest.json, instead of one pair of files.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
 ) -> None:
     """Generate whole events (jets, leptons, MET, gen-jet truth, weights in pb) and their AK4 jets file."""
@@ -178,6 +184,8 @@ def events(
             cross_section=cross_section,
             pileup=pileup,
             pythia_settings=pythia or None,
+            shard_size=shard_size,
             progress=lambda n: bar.advance(task, n),
         )
-    typer.echo(f"wrote {ev} ({n_events} {process} events) and {jets}")
+    what = "the shard manifests " if shard_size is not None else ""
+    typer.echo(f"wrote {what}{ev} ({n_events} {process} events) and {jets}")

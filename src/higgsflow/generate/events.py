@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import time
 import zlib
@@ -414,6 +415,7 @@ def run_event_chunk(
     ev_cols, jet_cols = _cut(ev_parts, jet_parts, spec.n_events)
     stats = {
         "n_accepted": n_accepted,
+        "sum_w_written": float(np.sum(ev_cols["weight_raw"])),
         "n_tried": n_tried,
         "sum_w_channel": sum_w_channel,
         "sigma_gen_pb": float(pythia.infoPython().sigmaGen()) * 1e9,
@@ -680,6 +682,7 @@ def generate_events(
     pileup: float = 0.0,
     pythia_settings: Sequence[str] | None = None,
     max_events: int | None = None,
+    shard_size: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[Path, Path]:
     """Generate ``n_events`` events of ``process`` into an event file and its companion jets file.
@@ -692,9 +695,12 @@ def generate_events(
     keeps only the tt+b/≥2b and/or tt+c/≥2c events, the weights carrying the filter efficiency; ``pthat_min``
     (GeV) is QCD's p̂T threshold; ``hh_mass`` (GeV) HH4b's heavy-scalar mass; ``cross_section`` (pb) replaces
     the production cross section; ``pileup`` the mean number of pile-up interactions (0: none).
-    Returns (event file, jets file).
+    ``shard_size``: write shards of about this many events (whole chunks) instead, ``NAME_00000.SUFFIX`` with
+    ``NAME_00000_jets.SUFFIX``, ..., and the manifests ``NAME.manifest.json`` and ``NAME_jets.manifest.json``
+    (event ids are unique over all shards; the weights of all shards add up to the cross section).
+    Returns (event file, jets file), or the two manifests with ``shard_size``.
     """
-    from higgsflow.data.io import file_format, read_metadata, read_table, write_table
+    from higgsflow.data.io import file_format, read_metadata, write_table
     from higgsflow.generate.api import _prepare_parts_dir, _run_dask, _versions
     from higgsflow.outputs import check_outputs
 
@@ -734,7 +740,16 @@ def generate_events(
     output = Path(output)
     file_format(output)
     jets_out = jets_path(output)
-    check_outputs([output, jets_out], overwrite=overwrite)
+    n_chunks = math.ceil(n_events / chunk_size)
+    if shard_size is not None:
+        if isinstance(shard_size, bool) or not isinstance(shard_size, (int, np.integer)) or shard_size < 1:
+            raise ConfigError(
+                f"bad shard size {shard_size!r}", field="shard_size", expected="a positive integer"
+            )
+        plan = _EventShards(output, n_chunks, int(chunk_size), int(shard_size))
+        plan.check(overwrite)
+    else:
+        check_outputs([output, jets_out], overwrite=overwrite)
 
     user = tuple(str(s) for s in (pythia_settings or ()))
     settings = {
@@ -766,7 +781,7 @@ def generate_events(
             max_events=max_events,
             chunk=k,
         )
-        for k in range(math.ceil(n_events / chunk_size))
+        for k in range(n_chunks)
     ]
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     parts_dir = output.parent / f".{output.name}.parts"
@@ -788,37 +803,16 @@ def generate_events(
             shutil.rmtree(parts_dir, ignore_errors=True)
         raise
 
-    # --- merge: event ids made global, weights normalised ----------------------------------------------------
-    ev_tabs, jet_tabs, stats = [], [], []
-    offset = 0
-    for f, spec in zip(files, specs, strict=True):
-        t = read_table(f)
-        if len(t) != spec.n_events:
-            raise DataError(f"chunk has {len(t)} events", file=f, expected=f"{spec.n_events}")
-        ev = {k: t[k] for k in t.fields}
-        ev["event_id"] = ak.to_numpy(ev["event_id"]) + offset
-        ev_tabs.append(ev)
-        if _jets_part(f).exists():
-            j = read_table(_jets_part(f))
-            jc = {k: j[k] for k in j.fields}
-            jc["event_id"] = ak.to_numpy(jc["event_id"]) + offset
-            jet_tabs.append(jc)
-        offset += spec.n_events
-        stats.append(read_metadata(f)["stats"])
+    # --- merge: event ids made global, weights normalised over all chunks ------------------------------------
+    stats = [read_metadata(f)["stats"] for f in files]
     n_acc = sum(s["n_accepted"] for s in stats)
     sigma_gen = sum(s["sigma_gen_pb"] * s["n_accepted"] for s in stats) / max(n_acc, 1)
     open_frac = stats[0]["open_fraction"]
     sigma = proc.xsec_pb if proc.xsec_pb is not None else sigma_gen / open_frac
     br_chan = channel_br(top_decays, stats[0]["br_w_lep"]) if proc.tops else 1.0
     sum_w = sum(s["sum_w_channel"] for s in stats)
-    ev_cols = {k: _cat([t[k] for t in ev_tabs]) for k in ev_tabs[0]}
-    raw = ak.to_numpy(ev_cols.pop("weight_raw")).astype(np.float64)
-    sigma_br = sigma * proc.br * br_chan
-    weight = sigma_br * raw / sum_w
-    ev_cols = {"event_id": np.asarray(ev_cols.pop("event_id"), np.int64), "weight": weight, **ev_cols}
-    if not jet_tabs:
-        raise DataError("no event has a jet: nothing for the jets file", file=jets_out)
-    jet_cols = _order_jet_columns({k: _cat([t[k] for t in jet_tabs]) for k in jet_tabs[0]})
+    sum_written = sum(s["sum_w_written"] for s in stats)
+    scale = sigma * proc.br * br_chan / sum_w
     metadata = {
         "generator": "higgsflow.generate.generate_events",
         "process": process,
@@ -837,17 +831,147 @@ def generate_events(
         "top_decays": top_decays,
         "top_decay_branching_ratio": br_chan,
         "tt_enrich": tt_enrich,
-        "filter_efficiency": float(raw.sum() / sum_w),
-        "sum_weights_pb": float(weight.sum()),
+        "filter_efficiency": float(sum_written / sum_w),
+        "sum_weights_pb": float(scale * sum_written),
         "events_generated": int(n_acc),
         "events_written": int(n_events),
-        "jets_file": jets_out.name,
     }
-    write_table(jets_out, jet_cols, metadata={**metadata, "events_file": output.name}, overwrite=overwrite)
-    write_table(output, ev_cols, metadata=metadata, tree="events", overwrite=overwrite)
+    offsets = np.concatenate([[0], np.cumsum([s.n_events for s in specs])])
+    if shard_size is None:
+        groups = [list(range(len(specs)))]
+        targets = [(output, jets_out)]
+    else:
+        targets = plan.targets
+        groups = [
+            list(range(k * plan.per_shard, min((k + 1) * plan.per_shard, len(specs))))
+            for k in range(len(targets))
+        ]
+    if shard_size is not None:  # files named like shards of another run (e.g. another shard count) go
+        wanted = {p for pair in targets for p in pair}
+        for p in plan.existing():
+            if p not in wanted:
+                p.unlink()
+    shards = []
+    for group, (ev_path, jet_path) in zip(groups, targets, strict=True):
+        ev_cols, jet_cols = _merge_chunks(
+            [files[i] for i in group], [specs[i] for i in group], offsets[group], scale
+        )
+        if jet_cols is None:
+            raise DataError("no event has a jet: nothing for the jets file", file=jet_path)
+        meta = {**metadata, "jets_file": jet_path.name}
+        if shard_size is not None:
+            meta.update(
+                {
+                    "shard": len(shards),
+                    "n_shards": len(targets),
+                    "shard_sum_weights_pb": float(ev_cols["weight"].sum()),
+                }
+            )
+        write_table(jet_path, jet_cols, metadata={**meta, "events_file": ev_path.name}, overwrite=True)
+        write_table(ev_path, ev_cols, metadata=meta, tree="events", overwrite=True)
+        shards.append(
+            (
+                ev_path,
+                jet_path,
+                len(ev_cols["weight"]),
+                len(jet_cols["event_id"]),
+                float(ev_cols["weight"].sum()),
+            )
+        )
+    if shard_size is not None:
+        plan.write_manifests(metadata, shards)
+        output, jets_out = plan.manifest, plan.jets_manifest
     shutil.rmtree(parts_dir, ignore_errors=True)
-    log.info("wrote %s (%d events, Σw = %.4g pb) and %s", output, n_events, weight.sum(), jets_out)
+    log.info("wrote %s (%d events, Σw = %.4g pb) and %s", output, n_events, scale * sum_written, jets_out)
     return output, jets_out
+
+
+def _merge_chunks(files: list[Path], specs: list[EventChunkSpec], offsets: np.ndarray, scale: float):
+    """Event and jets columns of some finished chunks: global event ids, weights = ``scale`` × Pythia's."""
+    from higgsflow.data.io import read_table
+
+    ev_tabs, jet_tabs = [], []
+    for f, spec, offset in zip(files, specs, offsets.tolist(), strict=True):
+        t = read_table(f)
+        if len(t) != spec.n_events:
+            raise DataError(f"chunk has {len(t)} events", file=f, expected=f"{spec.n_events}")
+        ev = {k: t[k] for k in t.fields}
+        ev["event_id"] = ak.to_numpy(ev["event_id"]) + offset
+        ev_tabs.append(ev)
+        if _jets_part(f).exists():
+            j = read_table(_jets_part(f))
+            jc = {k: j[k] for k in j.fields}
+            jc["event_id"] = ak.to_numpy(jc["event_id"]) + offset
+            jet_tabs.append(jc)
+    ev_cols = {k: _cat([t[k] for t in ev_tabs]) for k in ev_tabs[0]}
+    weight = scale * ak.to_numpy(ev_cols.pop("weight_raw")).astype(np.float64)
+    ev_cols = {"event_id": np.asarray(ev_cols.pop("event_id"), np.int64), "weight": weight, **ev_cols}
+    if not jet_tabs:
+        return ev_cols, None
+    return ev_cols, _order_jet_columns({k: _cat([t[k] for t in jet_tabs]) for k in jet_tabs[0]})
+
+
+class _EventShards:
+    """Shard files of an events run: ``NAME_00000.SUFFIX`` and ``NAME_00000_jets.SUFFIX``, ..., each of
+    ``per_shard`` whole chunks, and the manifests ``NAME.manifest.json`` and ``NAME_jets.manifest.json``."""
+
+    def __init__(self, output: Path, n_chunks: int, chunk_size: int, shard_size: int) -> None:
+        from higgsflow.generate.api import MANIFEST_SUFFIX
+
+        self.output = output
+        self.per_shard = max(1, round(shard_size / chunk_size))
+        n = math.ceil(n_chunks / self.per_shard)
+        stem, suf = output.stem, output.suffix
+        self.targets = [
+            (output.parent / f"{stem}_{k:05d}{suf}", output.parent / f"{stem}_{k:05d}_jets{suf}")
+            for k in range(n)
+        ]
+        self.manifest = output.parent / f"{stem}{MANIFEST_SUFFIX}"
+        self.jets_manifest = output.parent / f"{stem}_jets{MANIFEST_SUFFIX}"
+
+    def existing(self) -> list[Path]:
+        """Files next to the output named like one of its shards (of this or another shard count)."""
+        pattern = re.compile(
+            re.escape(self.output.stem) + r"_\d{5}(_jets)?" + re.escape(self.output.suffix) + "$"
+        )
+        if not self.output.parent.is_dir():
+            return []
+        return sorted(p for p in self.output.parent.iterdir() if pattern.match(p.name))
+
+    def check(self, overwrite: bool) -> None:
+        from higgsflow.outputs import check_outputs
+
+        check_outputs([self.manifest, self.jets_manifest], overwrite=overwrite, what="manifest")
+        existing = self.existing()
+        if existing and not overwrite:
+            raise DataError("output exists (use --overwrite)", file=existing[0])
+
+    def write_manifests(self, metadata: dict[str, Any], shards: list[tuple]) -> None:
+        for path, which in ((self.manifest, "event"), (self.jets_manifest, "jet")):
+            listed = [
+                {"file": (ev if which == "event" else jets).name, "entries": n_ev if which == "event" else n_jets,
+                 "sum_weights_pb": w}
+                for ev, jets, n_ev, n_jets, w in shards
+            ]  # fmt: skip
+            manifest = {
+                "format": f"higgsflow {which} shards",
+                "version": 1,
+                **{
+                    k: metadata[k]
+                    for k in ("generator", "process", "seed", "cross_section_pb", "sum_weights_pb")
+                },
+                "entries": sum(s["entries"] for s in listed),
+                "settings": metadata["settings"],
+                "metadata": metadata,
+                "shards": listed,
+            }
+            tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+            try:
+                tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+                tmp.replace(path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
 
 
 def _jets_part(f: Path) -> Path:
