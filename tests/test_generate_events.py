@@ -316,6 +316,19 @@ def test_events_without_jets_have_no_rows_in_the_jets_file(tmp_path, monkeypatch
     t, j = read_table(ev), read_table(jets)
     assert ak.num(t.jet_pt).tolist()[:2] == [0, 0] and ak.all(ak.num(t.jet_pt)[2:] > 0)
     assert len(j) == int(ak.sum(ak.num(t.jet_pt))) and set(ak.to_numpy(j.event_id).tolist()) == {2, 3}
+    # QCD: p̂T-biased events carry Pythia's weights, which still add up to its cross section
+    w, meta = ak.to_numpy(t.weight), read_metadata(ev)
+    assert np.ptp(w) > 0 and w.sum() == pytest.approx(meta["cross_section_pb"], rel=1e-9)
+    assert "PhaseSpace:bias2Selection = on" in meta["pythia"] and ak.all(t.label_QCD == 1)
+
+
+def test_hh4b_is_a_heavy_scalar_to_two_higgs_bosons_to_four_b(tmp_path):
+    ev, _ = generate_events("HH4b", 3, tmp_path / "hh.parquet", seed=1, hh_mass=500)
+    t, meta = read_table(ev), read_metadata(ev)
+    assert ak.sum(t.weight) == pytest.approx(1.0 * C.BR_H_BB**2, rel=1e-9)  # the 1 pb reference
+    assert "35:m0 = 500.0000" in meta["pythia"] and "35:onIfMatch = 25 25" in meta["pythia"]
+    assert ak.all(t.label_HH4b == 1)
+    assert ak.sum(t.genjet_nb_extra) >= 6  # four b hadrons per event, none from a top
 
 
 @pytest.mark.slow
