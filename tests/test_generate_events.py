@@ -128,6 +128,39 @@ def test_extra_heavy_hadrons_and_the_category_on_a_hand_made_record():
     assert nb.tolist() == [1, 1]  # each hadron in its nearest jet only
 
 
+def test_lepton_selection_and_isolation_on_hand_made_candidates():
+    from higgsflow.generate.detector import EFlow
+    from higgsflow.generate.events import _leptons
+
+    def cand(event, pt, eta, phi, kind, charge):
+        return (event, pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta), charge, kind)
+
+    rows = [
+        cand(0, 40.0, 0.5, 0.0, 2, -1.0),  # isolated μ⁻
+        cand(0, 4.0, 0.7, 0.1, 0, 1.0),  # 4 GeV of hadrons at ΔR 0.22: isolation 0.1 for the μ
+        cand(0, 30.0, -1.0, 2.0, 1, 1.0),  # e⁺ with 6 GeV around: isolation 0.2, not isolated
+        cand(0, 6.0, -1.1, 2.1, 4, 0.0),
+        cand(0, 8.0, 0.0, -2.0, 2, 1.0),  # μ below 10 GeV
+        cand(1, 25.0, 2.6, 1.0, 1, -1.0),  # e outside |η| < 2.5
+        cand(1, 50.0, 1.0, 1.0, 1, -1.0),  # isolated e⁻ (the hadron below is at ΔR 0.5)
+        cand(1, 20.0, 1.0, 1.5, 0, 1.0),
+        cand(1, 60.0, -2.0, -1.0, 2, 1.0),  # isolated μ⁺, harder: first
+    ]
+    a = np.array(rows)
+    n = len(a)
+    flow = EFlow(
+        event=a[:, 0].astype(np.int64), px=a[:, 1], py=a[:, 2], pz=a[:, 3], energy=a[:, 4], charge=a[:, 5],
+        kind=a[:, 6].astype(np.int8), d0=np.zeros(n), d0err=np.zeros(n), dz=np.zeros(n), dzerr=np.zeros(n),
+        gen_index=np.zeros(n, np.int64),
+    )  # fmt: skip
+    lep = _leptons(flow, 2)
+    assert lep["counts"].tolist() == [1, 2]
+    assert np.allclose(lep["lep_pt"], [40.0, 60.0, 50.0])
+    assert lep["lep_pdgId"].tolist() == [13, -13, 11]
+    assert lep["lep_charge"].tolist() == [-1, 1, -1]
+    assert np.allclose(lep["lep_mass"], [0.10566, 0.10566, 0.000511])
+
+
 # --- physics of generated events --------------------------------------------------------------------------------
 def test_tthbb_events_have_two_b_jets_from_the_higgs_near_its_mass(gen):
     ev, _, _ = gen["ttHbb"]
