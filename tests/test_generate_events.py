@@ -92,7 +92,7 @@ def _hand_event():
     hadron(-511, -83, 13, 13, 0.0, 0.0, 25, 25)  # 20: from the top's b; decays to the D at 25
     hadron(511, -83, 9, 9, 1.0, 2.0)  # 21: from the t̄'s b̄
     hadron(-523, -83, 15, 16, -1.0, -2.0, 28, 28)  # 22: B*⁻ from the string of the g → bb̄ pair
-    hadron(521, -83, 16, 16, -1.2, -1.0)  # 23: from the g → bb̄ pair
+    hadron(521, -83, 13, 16, -1.2, -1.0)  # 23: B⁺ = ub̄ from a string from the top's b to the gluon's b̄
     hadron(421, -83, 11, 12, 0.5, 1.0)  # 24: from the W⁺ → cs̄ string
     hadron(-421, -91, 20, 20, 0.1, 0.1)  # 25: from the B decay
     hadron(421, -83, 18, 18, 2.0, -2.9)  # 26: from the initial-state g → cc̄

@@ -199,10 +199,21 @@ def _is_hadron(aid: int) -> bool:
     return 100 < aid < 10_000
 
 
+def _heavy_quark_id(pid: int, f: int) -> int:
+    """The signed id of the heavy quark of flavour ``f`` in hadron ``pid``: baryons hold quarks (antibaryons
+    antiquarks); a meson with a positive id holds an up-type heavy quark (D⁺ = cd̄) or a down-type heavy antiquark
+    (B⁺ = ub̄)."""
+    sign = 1 if pid > 0 else -1
+    if (abs(pid) // 1000) % 10 == 0 and f % 2 == 1:  # meson with a down-type (b) heavy quark
+        sign = -sign
+    return sign * f
+
+
 def _origin(parts, aid: np.ndarray, flav: np.ndarray, k: int, f: int) -> str:
     """Where the heavy hadron ``k`` of flavour ``f`` comes from: ``"top"``, ``"W"``, ``"b"`` (a b-hadron decay)
     or ``"other"``. Walks up through same-flavour hadrons, from a string to its quark of flavour ``f``, and up
-    that quark's chain of same-flavour copies to the first mother of another kind."""
+    that quark's chain of same-flavour copies to the first mother of another kind. In a string with both a
+    quark and an antiquark of the flavour (g → bb̄ colour-connected), the one the hadron holds is followed."""
     cur = k
     for _ in range(2000):
         p = parts[cur]
@@ -210,11 +221,12 @@ def _origin(parts, aid: np.ndarray, flav: np.ndarray, k: int, f: int) -> str:
         if m1 <= 0:
             return "other"
         if _is_hadron(int(aid[cur])):
-            if 81 <= p.statusAbs() <= 89:  # from hadronisation: the string's quark of this flavour
+            if 81 <= p.statusAbs() <= 89:  # from hadronisation: the string's quark of this flavour (and sign)
                 q = [j for j in range(m1, max(m1, m2) + 1) if aid[j] == f]
                 if not q:
                     return "other"
-                cur = q[0]
+                want = _heavy_quark_id(p.id(), f)
+                cur = next((j for j in q if parts[j].id() == want), q[0])
                 continue
             if flav[m1] == 5 and f == 4:
                 return "b"
