@@ -181,18 +181,16 @@ def event_process(
 
 # --- tt̄+jets truth ---------------------------------------------------------------------------------------------
 def ttbar_category(nb_extra: Sequence[int] | np.ndarray, nc_extra: Sequence[int] | np.ndarray) -> str:
-    """The tt̄+jets category of an event from its generator jets' numbers of extra b and c hadrons (CMS
-    genTtbarId-like): ``tt2b`` with ≥ 2 additional b jets (gen jets with ≥ 1 extra b hadron) or one with ≥ 2 b
-    hadrons; ``ttb`` with exactly one additional b jet holding one b hadron; else the same with c (``tt2c``,
-    ``ttc``); else ``ttlf``."""
-    for counts, two, one in ((nb_extra, "tt2b", "ttb"), (nc_extra, "tt2c", "ttc")):
-        n = np.asarray(counts, dtype=np.int64).reshape(-1)
-        jets = n[n >= 1]
-        if jets.size >= 2 or (jets.size == 1 and jets[0] >= 2):
-            return two
-        if jets.size == 1:
-            return one
-    return "ttlf"
+    """The tt̄+jets category of one event from its generator jets' numbers of extra b and c hadrons (CMS
+    genTtbarId-like, :func:`higgsflow.events.truth.ttbar_category`, which this calls): ``tt2b`` with ≥ 2
+    additional b jets (gen jets with ≥ 1 extra b hadron) or one with ≥ 2 b hadrons; ``ttb`` with exactly one
+    additional b jet holding one b hadron; else the same with c (``tt2c``, ``ttc``); else ``ttlf``."""
+    from higgsflow.events.truth import ttbar_category as categories
+
+    nb = np.asarray(nb_extra, dtype=np.int64).reshape(-1)
+    nc = np.asarray(nc_extra, dtype=np.int64).reshape(-1)
+    # the gen jets given are already the selected ones: any p_T above the cut, η inside it
+    return str(categories([nb], [nc], [np.full(nb.size, np.inf)], [np.zeros(nb.size)])[0])
 
 
 def _is_hadron(aid: int) -> bool:
@@ -536,9 +534,15 @@ def _process_events(batch: _EventBatch, spec: EventChunkSpec, rng, charge_of, fi
     g_event, g_pt, g_eta, g_phi, g_nb, g_nc = _genjets(batch)
     n_ev = len(batch)
     if spec.process == "tt":
-        cats = np.array(
-            [ttbar_category(g_nb[g_event == i], g_nc[g_event == i]) for i in range(n_ev)], dtype=object
-        )
+        from higgsflow.events.truth import ttbar_category as categories
+
+        order = np.argsort(g_event, kind="stable")
+        counts = np.bincount(g_event, minlength=n_ev)
+
+        def per_event(x):
+            return ak.unflatten(np.asarray(x)[order], counts)
+
+        cats = categories(per_event(g_nb), per_event(g_nc), per_event(g_pt), per_event(g_eta)).astype(object)
     else:
         cats = np.full(n_ev, spec.process, dtype=object)
     keep_ev = np.arange(n_ev)
