@@ -500,6 +500,8 @@ def upper_limit(
 def _toy_limit(sm, poi, cl, data, test_stat, ntoys, seed, toy_scan) -> LimitResult:
     """CLs from pyhf's ToyCalculator on a grid of POI values, limits by linear interpolation of CLs(μ).
 
+    The observed and the median expected limit must lie inside ``toy_scan`` (else :class:`FitError`); an edge of
+    the ±1σ/±2σ band outside it is NaN with a warning.
     The expected band is the 2.3/15.9/50/84.1/97.7% quantiles of CLs over the background-only toys (as
     pyhf's ``expected_pvalues``, computed here with numpy because pyhf 0.7.6 passes numpy ≥ 2.4 a removed
     ``percentile`` keyword).
@@ -533,20 +535,24 @@ def _toy_limit(sm, poi, cl, data, test_stat, ntoys, seed, toy_scan) -> LimitResu
     obs_a, exp_a = np.asarray(obs), np.asarray(exp)
     alpha = 1.0 - cl
 
-    def cross(cls_values: np.ndarray) -> float:
+    def cross(cls_values: np.ndarray, what: str, required: bool = True) -> float:
         if not (cls_values.min() < alpha < cls_values.max()):
+            if not required:  # an edge of the band outside the scan: NaN, said once, the rest still stands
+                log.warning("the %s expected limit lies outside the toy scan: NaN (widen toy_scan)", what)
+                return float("nan")
             raise FitError(
-                "CLs does not cross 1 - cl inside the toy scan",
+                f"CLs does not cross 1 - cl inside the toy scan ({what})",
                 field="toy_scan",
                 expected=f"a scan whose CLs spans {alpha}",
             )
         return float(np.interp(alpha, cls_values[::-1], scan[::-1]))
 
+    band = ("-2σ", "-1σ", "median", "+1σ", "+2σ")
     return LimitResult(
         poi,
         cl,
-        cross(obs_a),
-        np.array([cross(exp_a[:, k]) for k in range(5)]),
+        cross(obs_a, "observed"),
+        np.array([cross(exp_a[:, k], band[k], required=k == 2) for k in range(5)]),
         calculator="toys",
         points={"scan": scan.tolist(), "cls_obs": obs_a.tolist()},
     )
