@@ -11,6 +11,9 @@ optimisations. Every call scores one jet padded to the config's lengths (what a 
 - AK8 ParT with SV tokens (``part_sv``, examples/tagging/pf_sv_regression.yaml): 128 PF candidates, 7 SVs
   (GloParT's token counts).
 
+The exported ParticleNet moves a jet's real particles to the front and cuts the padding away inside the graph, so
+a jet padded to 50 slots costs its real particles only (docs/tagging.md, "ParticleNet at the HLT: latency").
+
 Gate: AK4 ParticleNet p50 < 5 ms per jet on one core (goal 2 ms). Times are wall-clock on whatever machine runs
 it: a loaded machine inflates p99 far more than p50. The table adds the calling thread's CPU time per call
 (median), which does not count the time spent waiting for a core when the machine is oversubscribed.

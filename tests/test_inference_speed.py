@@ -156,3 +156,70 @@ def test_onnx_predict_needs_only_the_exported_model(run_dir, tmp_path):
     a, b = read_table(with_weights), read_table(without)
     assert a.fields == b.fields and "score_Hbb" in a.fields
     np.testing.assert_array_equal(np.asarray(a["score_Hbb"]), np.asarray(b["score_Hbb"]))
+
+
+@pytest.fixture(scope="module")
+def pn_run(tmp_path_factory):
+    from test_train_loop import TINY_PN
+
+    d = tmp_path_factory.mktemp("pn_speed")
+    cfg_path = d / "cfg.yaml"
+    DataConfig.from_dict(config_dict()).dump(cfg_path)
+    f = write_toy_jets(d / "jets.parquet", CLASSES, 10, seed=4, n_min=8, n_max=30)
+    run = train(
+        cfg_path,
+        [f],
+        [f],
+        d / "run",
+        TrainSettings(network="particlenet", network_kwargs=TINY_PN, epochs=1, batch_size=32, seed=7),
+    )
+    export_onnx(run.run_dir)
+    return run.run_dir
+
+
+def test_exported_particlenet_works_on_the_real_particles_of_a_padded_jet_only(pn_run, tmp_path):
+    """A jet fed padded to a fixed length (as CMSSW's producers feed it), its padded slots anywhere: the edge
+    convolutions of the exported graph run on its real particles' edges only, without Einsum, and the scores
+    are those of the jet fed without padding and of the PyTorch model."""
+    import json
+    from pathlib import Path
+
+    from higgsflow.train.inference import load_run_model
+
+    rng = np.random.default_rng(0)
+    p, n_real, k = 32, 9, 4  # TINY_PN: k = 4 in both EdgeConv blocks
+    real = np.sort(rng.choice(p, n_real, replace=False))
+    mask = np.zeros((1, 1, p), np.float32)
+    mask[..., real] = 1.0
+    points = (rng.normal(0, 0.3, (1, 2, p)) * mask).astype(np.float32)
+    features = (rng.normal(0, 1, (1, 5, p)) * mask).astype(np.float32)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.enable_profiling = True
+    opts.profile_file_prefix = str(tmp_path / "profile")
+    sess = ort.InferenceSession(str(pn_run / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+    roles = {"points": points, "features": features, "mask": mask}
+    names = [i.name for i in sess.get_inputs()]
+    feed = {n: roles[n.rsplit("_", 1)[1]] for n in names}
+    padded = sess.run(None, feed)[0]
+    events = json.loads(Path(sess.end_profiling()).read_text())
+    rows = {
+        e["args"]["output_type_shape"][0]["float"][0]
+        for e in events
+        if e.get("cat") == "Node"
+        and e["args"].get("op_name") in ("Gemm", "FusedGemm")
+        and "edge_convs" in e["name"]
+    }
+    assert rows == {n_real * k}  # not p * k: the padded slots cost nothing
+    assert "Einsum" not in {n.op_type for n in onnx.load(pn_run / "model.onnx").graph.node}
+    compact = sess.run(None, {n: v[..., real] for n, v in feed.items()})[0]
+    np.testing.assert_allclose(padded, compact, atol=1e-6)
+    _, model = load_run_model(pn_run)
+    with torch.no_grad():
+        logits = model.positional(
+            *(torch.from_numpy(x[..., real]) for x in (points, features)),
+            None,
+            torch.from_numpy(mask[..., real]),
+        )
+    np.testing.assert_allclose(padded, logits.softmax(-1).numpy(), atol=1e-5)
+    assert padded.std() > 1e-3  # the classes get different scores: not a vacuous comparison

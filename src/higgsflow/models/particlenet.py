@@ -59,6 +59,7 @@ class EdgeConvBlock(nn.Module):
     def __init__(self, k: int, in_feat: int, out_feats: tuple[int, ...]) -> None:
         super().__init__()
         self.k = k
+        self.in_feat = in_feat
         self.convs = nn.ModuleList()
         self.bns = nn.ModuleList()
         self.acts = nn.ModuleList()
@@ -133,31 +134,50 @@ class EdgeConvBlock(nn.Module):
         """Eval mode, the same function with less work: every BatchNorm folded into the layer before it, and
         the first layer split, ``W·(x_i, x_j − x_i) = (W_1 − W_2)·x_i + W_2·x_j``, so it runs once per
         particle instead of once per edge; the edge MLP runs channels-last as matrix products."""
-        n, c, p = features.shape
-        k = idx.size(-1)
+        n, _, p = features.shape
+        k = self.k  # idx is (N, P, k) always (padded to k for short jets): a constant in an exported graph
         fts_t = features.transpose(1, 2)  # (N, P, C)
         w, b = _fold(self.convs[0].weight, self.bns[0])
-        w_i, w_j = w[:, :c], w[:, c:]
-        center = F.linear(fts_t, w_i - w_j, b)  # (N, P, C')
-        nbr = F.linear(fts_t, w_j).reshape(n * p, -1)
+        w_i, w_j = w[:, : self.in_feat], w[:, self.in_feat :]  # a constant split (not from the input's shape)
+        c1 = w.size(0)
+        # the per-particle products in one: centre term, neighbour term and (when there is one) the shortcut
+        ws, bs = [w_i - w_j, w_j], [b, torch.zeros_like(b)]
+        if self.sc is not None:
+            w_sc, b_sc = _fold(self.sc.weight, self.sc_bn)
+            ws.append(w_sc)
+            bs.append(b_sc)
+        per_particle = F.linear(fts_t, torch.cat(ws), torch.cat(bs))  # (N, P, 2 C' [+ C_out])
+        center, nbr = per_particle[..., :c1], per_particle[..., c1 : 2 * c1]
         flat = idx + torch.arange(n, device=idx.device).view(-1, 1, 1) * p
-        x = nbr.index_select(0, flat.reshape(-1)).view(n, p, k, -1).add_(center.unsqueeze(2)).relu_()
-        x = x.view(n * p * k, -1)
+        # reshapes with constant channel counts (no shape arithmetic in an exported graph)
+        x = nbr.reshape(-1, c1).index_select(0, flat.reshape(-1)).view(-1, k, c1)
+        x = x.add_(center.reshape(-1, 1, c1)).relu_().view(-1, c1)  # (N·P·k, C')
         for conv, bn in zip(self.convs[1:], self.bns[1:], strict=True):
             w, b = _fold(conv.weight, bn)
             x = torch.addmm(b, x, w.t()).relu_()  # (N·P·k, C')
-        x = x.view(n, p, k, -1)
+        c_out = self.convs[-1].out_channels
+        x = x.view(-1, k, c_out)
         if nb_valid is None:
-            fts = x.mean(dim=2)
+            fts = x.mean(dim=1)
         else:
-            valid = nb_valid.to(x.dtype)
-            fts = torch.einsum("npkc,npk->npc", x, valid) / valid.sum(-1, keepdim=True).clamp(min=1)
-        if self.sc is None:
-            sc = fts_t
-        else:
-            w, b = _fold(self.sc.weight, self.sc_bn)
-            sc = F.linear(fts_t, w, b)
-        return (sc + fts).relu_().transpose(1, 2)
+            valid = nb_valid.to(x.dtype).reshape(-1, 1, k)  # (N·P, 1, k)
+            # a batched product, not einsum: 3-4× faster in PyTorch and in ONNX Runtime on one core
+            fts = torch.matmul(valid, x).view(-1, c_out) / valid.sum(-1).clamp(min=1)
+        sc = fts_t if self.sc is None else per_particle[..., 2 * c1 :]
+        return (sc + fts.view_as(sc)).relu_().transpose(1, 2)
+
+
+def _real_first(mask: torch.Tensor, *tensors: torch.Tensor, min_length: int) -> tuple[torch.Tensor, ...]:
+    """Exported graphs: the real particles of every jet moved to the front, in their order, and the particle axis
+    cut to the longest jet (at least ``min_length`` slots, as the kNN needs; never more than it had). The
+    result does not change (real particles keep their order, so kNN ties go the same way), but a jet fed padded
+    to a fixed length (as CMSSW's producers do) costs only its real particles."""
+    p = mask.size(-1)
+    ar = torch.arange(p, device=mask.device)
+    key = ar + (~mask[:, 0]).long() * p  # (N, P), unique per jet: real particles first, each in its order
+    longest = mask[:, 0].long().sum(-1).max().clamp(min=min_length, max=p)
+    order = key.argsort(dim=-1).index_select(1, torch.arange(longest, device=mask.device)).unsqueeze(1)
+    return tuple(torch.gather(t, 2, order.expand(-1, t.size(1), -1)) for t in (mask, *tensors))
 
 
 def _fold(weight: torch.Tensor, bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
@@ -254,6 +274,9 @@ class ParticleNet(nn.Module):
         over them: (N, C), the input of the head ``fc``. Padded slots may sit anywhere along the axis."""
         if not self.training and not self.export_mode and bool(mask.all()):
             return self._pool_full(points, features)  # e.g. one jet, cut to its length
+        if self.export_mode:
+            k_min = max(conv.k for conv in self.edge_convs) + 1
+            mask, points, features = _real_first(mask, points, features, min_length=k_min)
         pad = ~mask
         counts = mask.to(features.dtype).sum(dim=-1).clamp(min=1)
         fts = self.bn_fts(features).masked_fill(pad, 0) if self.use_fts_bn else features

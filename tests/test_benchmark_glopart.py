@@ -1,0 +1,77 @@
+"""The helpers of benchmarks/glopart.py: GloParT training classes merged into NanoAOD's GloParT-3 classes (the
+input of the AK8 discriminants) and the benchmark's data configs."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from higgsflow.data import DataConfig
+from higgsflow.tagging.ak8 import GLOPART3_CLASSES, ak8_discriminants
+
+
+@pytest.fixture(scope="module")
+def bench():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "glopart.py"
+    spec = importlib.util.spec_from_file_location("glopart_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_class_scores_are_summed_into_the_nanoaod_classes(bench):
+    classes = [
+        "Xbb",
+        "Xss",
+        "XWW4q_0c",
+        "XWW4q_1c",
+        "XWWevqq_1c",
+        "Topbqq_0c",
+        "Topbq_1c",
+        "QCD_bb",
+        "QCD_light",
+    ]
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.ones(len(classes)), size=50)
+    p = {c: probs[:, i] for i, c in enumerate(classes)}
+    merged = bench.merged_scores(probs, classes)
+    assert set(merged) == set(GLOPART3_CLASSES)
+    np.testing.assert_allclose(merged["Xbb"], p["Xbb"])
+    np.testing.assert_allclose(merged["XWW4q"], p["XWW4q_0c"] + p["XWW4q_1c"])  # charm variants together
+    np.testing.assert_allclose(merged["XWWqqev"], p["XWWevqq_1c"])  # NanoAOD's name
+    np.testing.assert_allclose(merged["TopbWqq"], p["Topbqq_0c"])
+    np.testing.assert_allclose(merged["TopbWq"], p["Topbq_1c"])
+    np.testing.assert_allclose(merged["QCD"], p["QCD_bb"] + p["QCD_light"])
+    assert not merged["Xcc"].any() and not merged["TopbWev"].any()  # not trained: zero
+    # Xss has no NanoAOD class: left out, so the stored classes sum to 1 - p(Xss)
+    np.testing.assert_allclose(sum(merged.values()), 1 - p["Xss"])
+    xbb = ak8_discriminants(merged)["XbbVsQCD"]
+    np.testing.assert_allclose(xbb, p["Xbb"] / (p["Xbb"] + p["QCD_bb"] + p["QCD_light"]))
+
+
+def test_the_decorrelated_config_reweights_every_benchmark_class_and_the_baseline_none(bench, tmp_path):
+    labels = [f"label_{c}" for c in bench.CLASSES]
+    glopart = DataConfig.load(bench.write_config(tmp_path / "g.yaml", decorrelated=True))
+    baseline = DataConfig.load(bench.write_config(tmp_path / "b.yaml", decorrelated=False))
+    assert glopart.label_names == baseline.label_names == labels
+    assert glopart.weights["reweight_classes"] == labels and glopart.weights["reweight_method"] == "flat"
+    assert list(glopart.weights["reweight_vars"]) == ["jet_pt", "jet_sdmass"]
+    assert baseline.weights is None
+    assert glopart.targets == baseline.targets and "mass" in glopart.targets  # the same task
+
+
+def test_gates_need_enough_passing_qcd_jets_and_compare_at_equal_efficiency(bench):
+    def row(jsd, n_pass, regressed=0.1):
+        sculpt = {f"{e:.1%}": {"jsd": jsd, "n_pass": n_pass} for e in bench.EFFICIENCIES}
+        return {"test": {"sculpting": sculpt, "mass_resolution": {"regressed": regressed, "soft_drop": 0.2}}}
+
+    gates = bench.checks({"GloParT": row(0.01, 50), "baseline": row(0.08, 50)})  # 1/JSD 100 vs 12.5: ×8
+    assert [g["verdict"] for g in gates] == ["PASS", "FAIL", "FAIL", "PASS"]
+    assert "8 (100 / 12.5)" in gates[0]["value"]
+    few = bench.checks({"GloParT": row(0.01, bench.MIN_PASS - 1), "baseline": row(0.08, 50)})
+    assert [g["verdict"] for g in few[:3]] == ["n/a"] * 3  # a JSD from a handful of jets is not a result
+    worse = bench.checks({"GloParT": row(0.01, 50, regressed=0.3), "baseline": row(0.08, 50)})
+    assert worse[-1]["verdict"] == "FAIL"  # regressed mass worse than m_SD
