@@ -50,7 +50,7 @@ def _fake(kappa_hi: float = 4.2) -> dict:
             "mu_limit": {"expected": mu},
             "sigma_br_limit_pb": {
                 "expected": mu * 0.5071 * 0.02884,
-                "band": [30, 20, mu * 0.5071 * 0.02884, 8, 6],
+                "band": [0.09, 0.12, mu * 0.5071 * 0.02884, 0.25, 0.33],
             },
             "tthbb_significance": {"expected_z": 1.234},
             "kappa_c": {"interval95": [0.0, kappa_hi], "scan_max": 10.0},
@@ -68,7 +68,7 @@ def test_summary_prints_aucs_limit_in_pb_significance_and_kappa_next_to_cms(caps
     assert "ttZbb" in text and "0.830 [0.81,0.85]" in text and "0.700" in text
     assert "ttH(cc) vs tt+jets" in text and "0.910" in text and "0.770" in text
     # the limit in pb is μ limit × σ_ttH × B(H→cc̄) = 12 × 0.5071 × 0.02884
-    assert f"{12 * 0.5071 * 0.02884:.3f} pb" in text and "μ_ttH(cc) < 12.0" in text
+    assert f"{12 * 0.5071 * 0.02884:.3f} pb (±1σ [0.120, 0.250] pb" in text and "μ_ttH(cc) < 12.0" in text
     assert "CMS: 0.13 pb expected (0.11 observed)" in text
     assert "significance: 1.23 σ" in text
     assert "|κ_c| < 4.20" in text and "CMS: κ_c < 3.5" in text

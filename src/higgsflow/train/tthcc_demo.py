@@ -286,8 +286,9 @@ def fit_summary(
 ) -> dict[str, Any]:
     """The numbers of the fit of a ttH(cc) workspace on Asimov data (the nominal expectation):
 
-    - ``mu_limit``: expected 95% CL CLs upper limit on μ_ttH(cc) (median and ±1σ, ±2σ band), on Asimov data
-      of the background-only model (μ_ttH(cc) = 0, other parameters nominal);
+    - ``mu_limit``: expected 95% CL CLs upper limit on μ_ttH(cc) (median, and the band at −2, −1, 0, +1, +2σ),
+      on Asimov data of the background-only model (μ_ttH(cc) = 0, other parameters nominal), ``at_bound`` when
+      it lies at the fit's upper bound of μ (no limit in range);
     - ``sigma_br_limit_pb``: μ limit × σ_ttH (``xsec_tth_pb``, default 0.5071 pb) × B(H→cc̄);
     - ``tthbb_significance``: expected discovery significance of ttH(bb) (μ_ttH(bb) as the parameter of
       interest, the other signal strengths profiled);
@@ -313,7 +314,7 @@ def fit_summary(
         hi = sm.model("mu_ttHcc").config.suggested_bounds()[sm.index("mu_ttHcc", "mu_ttHcc")][1]
         out["mu_limit"] = {
             "expected": band[2],
-            "band_2_1_0_m1_m2": band,
+            "band_m2_m1_0_p1_p2": band,
             "at_bound": bool(band[2] >= 0.99 * hi),
         }
         out["sigma_br_limit_pb"] = {
@@ -606,7 +607,7 @@ def _fit_lines(fit: Mapping[str, Any], cms: Mapping[str, Any]) -> list[str]:
         )
     else:
         lines.append(
-            f"  expected 95% CL limit on σ(ttH)B(H→cc̄): {_num(sb)} pb (±1σ [{_num(band[3])}, {_num(band[1])}] pb; "
+            f"  expected 95% CL limit on σ(ttH)B(H→cc̄): {_num(sb)} pb (±1σ [{_num(band[1])}, {_num(band[3])}] pb; "
             f"μ_ttH(cc) < {_num(mu, '.1f')}, σ_ttH = {fit['xsec_tth_pb']:g} pb, B = {fit['br_hcc']:g})   {cms_text}"
         )
     if "error" in fit["mu_limit"]:
