@@ -43,6 +43,7 @@ __all__ = [
     "TthccDemoResult",
     "asimov_checks",
     "classifier_aucs",
+    "dttx_cuts",
     "fit_summary",
     "generate_samples",
     "print_tthcc_summary",
@@ -268,6 +269,24 @@ def _train_classifier(
 
 
 # ------------------------------------------------------------------------------------------ fit
+def dttx_cuts(columns: Mapping[str, Any], *, quantile: float = 0.8, min_events: int = 5) -> dict[str, float]:
+    """Per channel, the D_ttX boundary between signal and control regions that keeps the fraction ``quantile``
+    of the tt̄+jets events of ``columns`` (scored events: score_*, label_*, channel) below it, in the control
+    regions (0.5 where a channel has fewer than ``min_events`` of them; clipped to [0.05, 0.95])."""
+    from higgsflow.events.regions import region_columns
+
+    cols = region_columns(columns)
+    tt = np.zeros(len(cols["D_ttX"]), dtype=bool)
+    for c in TTJETS:
+        if f"label_{c}" in cols:
+            tt |= np.asarray(cols[f"label_{c}"]) == 1
+    out = {}
+    for name, k in (("0L", 0), ("1L", 1), ("2L", 2)):
+        d = cols["D_ttX"][tt & (np.asarray(cols["channel"]) == k)]
+        out[name] = float(np.clip(np.quantile(d, quantile), 0.05, 0.95)) if d.size >= min_events else 0.5
+    return out
+
+
 def _limit_kappa(mu_limit: float) -> float:
     """κ_c giving μ_ttH(cc) = ``mu_limit`` at κ_b = 1 (inf where μ(κ_c) never reaches it: μ → 1/B_cc)."""
     from higgsflow.physics.constants import BR_H_CC
@@ -451,6 +470,8 @@ def run_tthcc_demo(
     lr: float = 3e-3,
     kappa_points: int = 13,
     checks: bool = False,
+    region_cut: float | None = None,
+    background_quantile: float = 0.8,
 ) -> TthccDemoResult:
     """The chain of the module docstring into the folder ``out`` (a new folder, or one an earlier demo made,
     with ``overwrite``): ``sizes`` events per sample (:data:`DEMO_SIZES`), ``jets_per_class`` AK4 jets per
@@ -458,11 +479,20 @@ def run_tthcc_demo(
     baseline too, ``workers`` processes generate (and train the tagger) in parallel (``chunk_workers``: see
     :func:`generate_samples`). ``event_part_kwargs``, ``dnn_kwargs``, ``tagger_kwargs``: network options
     (defaults: :data:`DEMO_EVENT_PART`, the DNN's defaults, the flavour demo's UParT). ``checks`` adds the
-    Asimov fit of every region (:func:`asimov_checks`). Writes ``out/tthcc.json`` (:func:`tthcc_summary_lines` prints
-    it)."""
+    Asimov fit of every region (:func:`asimov_checks`). The D_ttX boundary between signal and control regions is
+    ``region_cut`` in every channel (0.5: the shipped ``tthcc_regions``), or by default, per channel, the
+    ``background_quantile`` of D_ttX of the validation tt̄+jets events (:func:`dttx_cuts`): a small classifier's
+    scores follow its training sample's class mix, so a fixed 0.5 can leave the control regions empty.
+    Writes ``out/tthcc.json`` (:func:`tthcc_summary_lines` prints it)."""
     from higgsflow.configs import config_path
     from higgsflow.events.chain import fillable_regions, prepare_files
-    from higgsflow.events.regions import build_fit, load_regions, read_scored_events, write_fit
+    from higgsflow.events.regions import (
+        build_fit,
+        default_regions,
+        load_regions,
+        read_scored_events,
+        write_fit,
+    )
     from higgsflow.train.demo import DemoProgress, _Messages, prepare_demo_folder
     from higgsflow.train.inference import predict_files
 
@@ -533,14 +563,23 @@ def run_tthcc_demo(
             network, config_path(cfg_name), paths, out / f"run_{network}", epochs=epochs, seed=seed,
             network_kwargs=kwargs, progress=report.training, batch_size=batch_size, lr=lr,
         )  # fmt: skip
-        (scored_test[network],) = predict_files(run, [paths["test"]], out / f"scored_{network}")
+        scored_val, scored_test[network] = predict_files(
+            run, [paths["val"], paths["test"]], out / f"scored_{network}"
+        )
+        if network == "event_part":
+            val_cols = read_scored_events(scored_val)
         classifiers[network] = classifier_aucs(scored_test[network])
         timings[f"train_{network}"] = time.perf_counter() - t0
 
     # 6: regions → workspace → fit
     report.stage("fit", f"building the regions and the workspace at {lumi:g} fb⁻¹ and fitting")
     t0 = time.perf_counter()
-    regions = load_regions(config_path("tthcc_regions"))
+    if region_cut is None:  # boundaries from the validation events (small samples: their own score scale)
+        cuts = dttx_cuts(val_cols, quantile=background_quantile)
+        regions = default_regions(cuts)
+    else:
+        cuts = dict.fromkeys(("0L", "1L", "2L"), float(region_cut))
+        regions = load_regions(config_path("tthcc_regions")) if region_cut == 0.5 else default_regions(cuts)
     cols = read_scored_events(scored_test["event_part"])
     used, dropped = fillable_regions(cols, regions)
     workspace = out / "tthcc_workspace.json"
@@ -553,6 +592,7 @@ def run_tthcc_demo(
         k: face[k] for k in ("mu_limit", "sigma_br_limit_pb", "tthbb_significance", "kappa_c")
     }
     fit["regions_dropped"] = dropped
+    fit["dttx_cuts"] = cuts
     fit["lumi_fb"] = lumi
     if checks:
         fit["asimov_checks"] = asimov_checks(workspace)
