@@ -135,3 +135,20 @@ def test_the_chain_at_a_tiny_size(tmp_path):
     )
     assert 0 < tthcc <= 0.5071 * 0.02884 * 138e3 * 1.5
     assert "not comparable" in "\n".join(tthcc_summary_lines(s))
+
+
+def test_dttx_cuts_keep_most_tt_jets_in_the_control_regions():
+    from higgsflow.train.tthcc_demo import dttx_cuts
+
+    rng = np.random.default_rng(2)
+    n = 2000
+    d = rng.uniform(0, 1, n)  # D_ttX of tt+lf events spread over [0, 1]
+    cols = {f"score_{c}": np.zeros(n) for c in CLASSES}
+    cols["score_ttHcc"] = d
+    cols["score_ttlf"] = 1 - d
+    cols.update({f"label_{c}": np.zeros(n, np.int32) for c in CLASSES})
+    cols["label_ttlf"][:] = 1
+    cols["channel"] = np.where(np.arange(n) < 1997, 1, 2)  # 1L, and only 3 events in 2L
+    cuts = dttx_cuts(cols, quantile=0.8)
+    assert cuts["1L"] == pytest.approx(0.8, abs=0.03)
+    assert cuts["0L"] == 0.5 and cuts["2L"] == 0.5  # too few tt+jets events: the shipped boundary
