@@ -97,7 +97,16 @@ def test_prepare_split_keeps_the_cross_sections_and_fit_writes_a_workspace(gener
         scored[f"score_{c}"] = probs[:, i]
     write_table(tmp_path / "scored_events.parquet", scored)
     ws = tmp_path / "ws.json"
-    args = ["events", "fit", str(tmp_path / "scored_events.parquet"), "-o", str(ws), "--drop-empty"]
+    args = [
+        "events",
+        "fit",
+        str(tmp_path / "scored_events.parquet"),
+        "-o",
+        str(ws),
+        "--drop-empty",
+        "--mu-max",
+        "200",
+    ]
     assert main(args) == 0
     captured = capsys.readouterr()
     assert "regions at 138 fb⁻¹" in captured.out
@@ -107,6 +116,8 @@ def test_prepare_split_keeps_the_cross_sections_and_fit_writes_a_workspace(gener
     assert {"1L_SR_ttHcc", "1L_SR_ttHbb", "1L_CR_ttlf", "1L_CR_ttc"} <= names
     assert all(n.startswith("1L_") for n in names)
     assert ws.with_suffix(".meta.json").is_file()
+    mu = [p for p in spec["measurements"][0]["config"]["parameters"] if p["name"] == "mu_ttHcc"]
+    assert mu[0]["bounds"] == [[-20.0, 200.0]]
     # the stats commands read it
     assert main(["stats", "fit", str(ws)]) == 0
 

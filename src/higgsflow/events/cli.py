@@ -135,6 +135,10 @@ def fit(
         typer.Option(help="region config (default: the shipped 27 regions, examples/tthcc/regions.yaml)"),
     ] = None,
     lumi: Annotated[float, typer.Option(help="integrated luminosity in fb⁻¹")] = 138.0,
+    mu_max: Annotated[
+        float,
+        typer.Option(help="upper bound of the four signal strengths in the fit (raise it for small samples)"),
+    ] = 50.0,
     drop_empty: Annotated[
         bool,
         typer.Option(
@@ -164,7 +168,20 @@ def fit(
         logging.getLogger("higgsflow.events").warning(
             "regions left out of the fit: %s", "; ".join(f"{k} ({v})" for k, v in dropped.items())
         )
-    ws, _ = write_fit(cols, used if drop_empty else region_list, out, overwrite=overwrite, lumi=lumi)
+    if mu_max <= 1.0:
+        from higgsflow.errors import ConfigError
+
+        raise ConfigError(
+            f"--mu-max {mu_max:g} leaves no room above the SM", field="--mu-max", expected="> 1"
+        )
+    ws, _ = write_fit(
+        cols,
+        used if drop_empty else region_list,
+        out,
+        overwrite=overwrite,
+        lumi=lumi,
+        poi_bounds=(-20.0, mu_max),
+    )
     console.print(
         f"{len(cols['weight'])} events in {len(used)} of {len(region_list)} regions at {lumi:g} fb⁻¹ → {ws}"
     )
