@@ -288,3 +288,19 @@ def test_prepare_stitches_an_inclusive_and_an_enriched_tt_file(tmp_path):
     assert set(np.round(w, 6)) <= {round(0.6 * 0.25, 6), round(0.24 * 0.75, 6)}
     meta = read_metadata(out)
     assert meta["inputs"][1]["stitch"] == {"ttb": 0.75}
+
+
+NANO = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real" / "nano_tt_v15.root"
+if not NANO.is_file():
+    NANO = Path("/work/shared/data/real/nano_tt_v15.root")
+
+
+@pytest.mark.skipif(not NANO.is_file(), reason=f"real NanoAOD test file absent ({NANO})")
+def test_prepare_reads_real_nanoaod_with_its_stored_scores(tmp_path, capsys):
+    out = tmp_path / "nano.parquet"
+    assert main(["events", "prepare", str(NANO), "-o", str(out)]) == 0
+    assert "27 selected events" in capsys.readouterr().out  # the all-hadronic tt̄ events: 0L only
+    t = read_table(out)
+    assert set(np.asarray(t["channel"]).tolist()) == {0}
+    assert np.all(np.asarray(t["hl_n_jets"]) >= 6) and np.all(np.asarray(t["hl_ht"]) > 500)
+    assert read_metadata(out)["inputs"][0]["process"] == "NanoAOD"
