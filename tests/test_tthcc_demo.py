@@ -83,7 +83,7 @@ def test_summary_of_a_limit_beyond_the_scan_and_a_failed_limit():
     s["fit"]["mu_limit"] = {"expected": math.nan, "error": "cannot bracket"}
     s["fit"]["sigma_br_limit_pb"] = {"expected": math.nan, "error": "cannot bracket"}
     text = "\n".join(tthcc_summary_lines(s))
-    assert "> 10 (beyond the scan)" in text
+    assert "no upper bound within the scanned [0, 10]" in text
     assert "n/a" in text and "cannot bracket" in text
 
 

@@ -656,11 +656,12 @@ def _fit_lines(fit: Mapping[str, Any], cms: Mapping[str, Any]) -> list[str]:
     lines.append(f"  expected ttH(bb) significance: {_num(z, '.2f')} σ")
     k = fit["kappa_c"]
     lo, hi = k["interval95"]
-    hi_text = f"{_num(hi, '.2f')}" if np.isfinite(hi) else f"> {k['scan_max']:g} (beyond the scan)"
     lo = max(lo, 0.0) if np.isfinite(lo) else 0.0  # the scan covers κ_c ≥ 0
-    lines.append(
-        f"  κ_c at κ_b = 1, 95% CL: [{_num(lo, '.2f')}, {hi_text}], |κ_c| < {hi_text}   CMS: κ_c < {cms['kappa_c_limit']:g}"
-    )
+    if np.isfinite(hi):
+        text = f"[{_num(lo, '.2f')}, {_num(hi, '.2f')}], |κ_c| < {_num(hi, '.2f')}"
+    else:
+        text = f"no upper bound within the scanned [0, {k['scan_max']:g}]"
+    lines.append(f"  κ_c at κ_b = 1, 95% CL: {text}   CMS: κ_c < {cms['kappa_c_limit']:g}")
     return lines
 
 
