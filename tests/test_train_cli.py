@@ -158,3 +158,22 @@ def test_unknown_network_option_is_one_line_naming_it(sample, tmp_path, capsys):
     assert main(args) == 1
     line = _one_line_error(capsys, "--network-options", "'f_size'", "f_sizes")
     assert "bug" not in line and not (tmp_path / "run").exists()
+
+
+def test_predict_scores_rows_that_match_no_class(sample, tmp_path):
+    """The jets file of `generate events` has rows whose labels are all 0 (a jet matching no flavour class):
+    predict scores every row all the same (it never needs the labels)."""
+    import numpy as np
+
+    from higgsflow.data.io import read_table, write_table
+
+    t = read_table(sample["val"])
+    cols = {f: t[f] for f in t.fields}
+    cols["label_QCD"] = np.zeros(len(t), dtype=np.int32)
+    cols["label_Hbb"] = np.where(np.arange(len(t)) % 2 == 0, 1, 0).astype(np.int32)
+    write_table(tmp_path / "event_jets.parquet", cols)
+    assert main(["predict", str(sample["run"]), str(tmp_path / "event_jets.parquet"), "-o", str(tmp_path / "s"),
+                 "--backend", "torch"]) == 0  # fmt: skip
+    scored = read_table(tmp_path / "s" / "event_jets.parquet")
+    p = np.asarray(scored["score_QCD"]) + np.asarray(scored["score_Hbb"])
+    assert len(p) == len(t) and np.allclose(p, 1.0, atol=1e-5)

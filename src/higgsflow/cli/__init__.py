@@ -35,6 +35,7 @@ EXIT_INTERRUPTED = 130
 SUBCOMMANDS: dict[str, str] = {
     "generate": "higgsflow.generate.cli",
     "eft": "higgsflow.eft.cli",
+    "events": "higgsflow.events.cli",
     "sannt": "higgsflow.sannt.cli",
     "stats": "higgsflow.stats.cli",
     "tag": "higgsflow.tagging.cli",

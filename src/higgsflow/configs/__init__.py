@@ -1,7 +1,8 @@
 """Data configs shipped with higgsflow, so that the demos and the event chain work from an installed package.
 
 ``examples/tagging/upart_ak4.yaml`` and ``examples/tagging/particlenet_ak4.yaml`` in the repository are links to
-these files.
+these files, and so are ``examples/tthcc/event_part.yaml``, ``dnn.yaml`` and ``regions.yaml`` (``tthcc_event_part``,
+``tthcc_dnn``: the event classifier's data configs; ``tthcc_regions``: the 27 regions of the fit).
 """
 
 from __future__ import annotations

@@ -408,27 +408,37 @@ def iter_arrays(
     train: bool = True,
     step: int = 50_000,
     reweight: bool = True,
+    labelled: bool | None = None,
 ) -> Iterator[tuple[str, JetArrays]]:
     """Yield ``(file, arrays)`` chunk by chunk (at most ``step`` jets each), reading only the needed
-    branches."""
+    branches. ``labelled=False`` never reads the labels and targets (scoring: rows without a class, such as
+    the jets of an event file that match no flavour class, are scored too); None reads them when present."""
     branches = sorted(config.file_branches(train=train))
     for f in files:
         f = os.fspath(f)
         if num_entries(f, tree=config.treename) == 0:
             raise DataError("file holds no jets", file=f, expected="at least one entry")
-        read, labelled = branches, True
-        if not train:  # scoring: a file without the truth (real data) is scored without labels
+        read, labelled_f = branches, True
+        if labelled is False and not train:
+            read, labelled_f = sorted(config.file_branches(train=False, labelled=False)), False
+        elif not train:  # scoring: a file without the truth (real data) is scored without labels
             without = config.file_branches(train=False, labelled=False)
             missing = set(branches) - without - set(list_columns(f, tree=config.treename))
             if missing:  # only truth branches are missing (anything else fails when read, naming it)
-                read, labelled = sorted(without), False
+                read, labelled_f = sorted(without), False
                 log.info("%s has no %s: scored without labels", f, ", ".join(sorted(missing)))
         offset = 0
         for raw in iter_tables(f, read, step=step, tree=config.treename):
             yield (
                 f,
                 build_arrays(
-                    config, raw, train=train, file=f, row_offset=offset, reweight=reweight, labelled=labelled
+                    config,
+                    raw,
+                    train=train,
+                    file=f,
+                    row_offset=offset,
+                    reweight=reweight,
+                    labelled=labelled_f,
                 ),
             )
             offset += len(raw)

@@ -19,7 +19,9 @@ __all__ = [
     "M_Z",
     "SQRT_S_RUN2",
     "SQRT_S_RUN3",
+    "XSEC_TTH_13TEV_PB",
     "XSEC_TTZ_13TEV_PB",
+    "XSEC_TT_13TEV_PB",
 ]
 
 #: Higgs boson mass in GeV (the YR4 reference point)
@@ -51,3 +53,8 @@ SQRT_S_RUN3 = 13.6
 #: tt̄Z cross section at √s = 13 TeV in pb: the NLO+NNLL prediction CMS compares with (Kulesza et al.,
 #: arXiv:1812.08622, 0.86 +0.07 −0.08 pb; NLO QCD+EW alone, YR4 arXiv:1610.07922: 0.84 pb)
 XSEC_TTZ_13TEV_PB = 0.86
+#: tt̄H cross section at √s = 13 TeV in pb: NLO QCD+EW at m_H = 125.09 GeV (YR4, arXiv:1610.07922), the
+#: normalisation of σ(ttH)B(H→cc̄) in CMS-PAS-HIG-24-018
+XSEC_TTH_13TEV_PB = 0.5071
+#: tt̄ cross section at √s = 13 TeV in pb: NNLO+NNLL (Top++ 2.0, m_t = 172.5 GeV), CMS's normalisation of tt̄
+XSEC_TT_13TEV_PB = 832.0

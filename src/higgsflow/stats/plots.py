@@ -38,6 +38,11 @@ BAND_1SIGMA = "#607641"
 BAND_2SIGMA = "#F5BB54"
 
 
+#: CMS's 10-colour palette (M. Petroff, arXiv:2107.02270), for stacks of more than six samples
+_CMS10 = ["#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6", "#a96b59", "#e76300", "#b9ac70", "#717581",
+          "#92dadd"]  # fmt: skip
+
+
 def parameter_label(name: str) -> str:
     """A readable axis label for a parameter name: ``kappa_c`` → κ_c; other names are kept as they are."""
     if name.startswith("kappa_"):
@@ -99,7 +104,11 @@ def plot_stack(
     order = [k for k in by_size if table.samples[k] not in signal] + [
         k for k in by_size if table.samples[k] in signal
     ]
-    colours = [f"C{k % 10}" for k in range(len(table.samples))]
+    # CMS's 6-colour palette (the style's cycle) repeats beyond six samples: then its 10-colour one (Petroff 10)
+    palette = plt.rcParams["axes.prop_cycle"].by_key().get("color", [])
+    if len(table.samples) > len(palette):
+        palette = _CMS10
+    colours = [palette[k % len(palette)] for k in range(len(table.samples))]
     mplhep.histplot(
         [y[k] for k in order],
         e,

@@ -250,13 +250,18 @@ def demo_command(
         "jetclass",
         "--task",
         help="jetclass: AK8 jets of five JetClass classes and a small ParT; flavour: AK4 flavour jets (b, bb, c, "
-        "cc, s, ud, g, τh), a small UParT-AK4 with p_T regression, and the CMS discriminants",
+        "cc, s, ud, g, τh), a small UParT-AK4 with p_T regression, and the CMS discriminants; tthcc: the ttH(cc) "
+        "chain (AK4 tagger, events, event ParT and DNN, 27 regions, fit: limit on σ(ttH)B(H→cc̄), κ_c)",
     ),
     out: Path = typer.Option(None, "--out", "-o", help="folder for the sample and the run [higgsflow-demo]"),
-    jets_per_class: int = typer.Option(None, help="generated jets per class [jetclass 300, flavour 250]"),
-    epochs: int = typer.Option(None, help="training epochs [jetclass 6, flavour 15]"),
+    jets_per_class: int = typer.Option(
+        None, help="generated jets per class [jetclass 300, flavour 250, tthcc 80 (the AK4 tagger's)]"
+    ),
+    epochs: int = typer.Option(
+        None, help="training epochs [jetclass 6, flavour 15, tthcc 12 (event classifiers)]"
+    ),
     seed: int = typer.Option(1, help="random seed"),
-    workers: int = typer.Option(1, help="generator processes"),
+    workers: int = typer.Option(None, help="generator processes [1; tthcc 2]"),
     toy: bool = typer.Option(
         False, help="use the built-in toy jets instead of the Pythia generator (jetclass)"
     ),
@@ -268,13 +273,31 @@ def demo_command(
     from higgsflow.errors import ConfigError
     from higgsflow.train.demo import RichDemoProgress, run_demo
 
-    tasks = ("jetclass", "flavour")
+    tasks = ("jetclass", "flavour", "tthcc")
     if task not in tasks:
         raise ConfigError(f"unknown demo task {task!r}", field="--task", expected=" or ".join(tasks))
     if toy and task != "jetclass":
         raise ConfigError("--toy makes JetClass-like jets only", field="--toy", expected="--task jetclass")
     out = out if out is not None else Path("higgsflow-demo")
     report = RichDemoProgress(console)
+    if task == "tthcc":
+        from higgsflow.train.tthcc_demo import print_tthcc_summary, run_tthcc_demo
+
+        try:
+            tresult = run_tthcc_demo(
+                out,
+                jets_per_class=80 if jets_per_class is None else jets_per_class,
+                epochs=12 if epochs is None else epochs,
+                seed=seed,
+                workers=2 if workers is None else workers,
+                overwrite=overwrite,
+                progress=report,
+            )
+        finally:
+            report.finish()
+        print_tthcc_summary(tresult, console)
+        return
+    workers = 1 if workers is None else workers
     if task == "flavour":
         from higgsflow.train.flavour_demo import print_flavour_summary, run_flavour_demo
 

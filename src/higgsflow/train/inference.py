@@ -531,7 +531,8 @@ def predict_files(
     for f, dest in zip(files, dests, strict=True):
         f = Path(f)
         parts: dict[str, list[np.ndarray]] = {}
-        for _, arrays in iter_arrays([f], cfg, train=False, step=100_000, reweight=False):
+        # the labels are not needed to score: rows without a class (an event's jets matching no flavour) too
+        for _, arrays in iter_arrays([f], cfg, train=False, step=100_000, reweight=False, labelled=False):
             if backend == "onnx":
                 heads = scorer.score_heads(cfg, arrays, batch_size=batch_size)
             else:
