@@ -341,7 +341,10 @@ def _run_dask(
     scheduler: str | None,
     progress: ProgressCallback | None,
     on_chunk: Callable[[Any], None] | None = None,
+    task: Callable[..., int] | None = None,
 ) -> None:
+    """Run ``task(spec, path, None)`` (default :func:`_run_and_write`) for every (spec, path) of ``todo`` on
+    Dask workers; ``progress`` gets each task's return value (a count) as tasks finish."""
     import dask
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -361,7 +364,7 @@ def _run_dask(
     try:
         futures = {
             client.submit(
-                _run_and_write, spec, str(path), None, key=f"higgsflow-jets-{path.name}-{os.getpid()}"
+                task or _run_and_write, spec, str(path), None, key=f"higgsflow-jets-{path.name}-{os.getpid()}"
             ): spec
             for spec, path in todo
         }

@@ -14,7 +14,7 @@ app = typer.Typer(
 
 @app.callback()
 def _main() -> None:
-    """Generate realistic jet data (Pythia 8 + FastJet + a CMS-like detector) in the JetClass schema."""
+    """Generate realistic jet data (Pythia 8 + FastJet + a CMS-like detector) in the JetClass schema, and whole events."""
 
 
 @app.command("jets")
@@ -105,3 +105,87 @@ def jets(
     else:
         n_shards = -(-total // shard_size)
         typer.echo(f"wrote {n_shards} shards and their manifest {path} ({total} jets)")
+
+
+@app.command("events")
+def events(
+    process: str = typer.Option(
+        ...,
+        "--process",
+        help="One of: ttHcc, ttHbb, ttZcc, ttZbb, tt, QCD, HH4b (see docs/generate.md, Events).",
+    ),
+    n_events: int = typer.Option(..., "--n-events", help="Events to write."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        help="Event file, .root or .parquet; the jets file OUT_jets.SUFFIX is written next to it.",
+    ),
+    seed: int = typer.Option(..., "--seed", help="Master seed (same seed, same files, for any --workers)."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes (Dask LocalCluster when > 1)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler."),
+    chunk_size: int = typer.Option(
+        200, "--chunk-size", help="Events per chunk (unit of parallelism and resuming)."
+    ),
+    top_decays: str = typer.Option(
+        "inclusive", "--top-decays", help="tt̄ decay channel: inclusive, semileptonic, dileptonic or hadronic."
+    ),
+    tt_enrich: str = typer.Option(
+        None,
+        "--tt-enrich",
+        help="Process tt only: keep tt+b/≥2b (b), tt+c/≥2c (c) or both (bc); weights carry it.",
+    ),
+    pthat_min: float = typer.Option(100.0, "--pthat-min", help="QCD: minimum p̂T in GeV."),
+    hh_mass: float = typer.Option(400.0, "--hh-mass", help="HH4b: mass of the heavy scalar in GeV."),
+    sqrt_s: float = typer.Option(13.0, "--sqrt-s", help="Centre-of-mass energy in TeV."),
+    cross_section: float = typer.Option(
+        None, "--cross-section", help="Production cross section in pb, replacing the default (before BRs)."
+    ),
+    pileup: float = typer.Option(
+        0.0, "--pileup", help="Mean number of pile-up interactions (default 0: none)."
+    ),
+    pythia: list[str] = typer.Option(
+        None, "--pythia", help="Extra Pythia setting for every chunk (repeatable)."
+    ),
+    shard_size: int = typer.Option(
+        None,
+        "--shard-size",
+        help="Write shards of about this many events (whole chunks): OUT_00000.SUFFIX with OUT_00000_jets.SUFFIX, "
+        "..., and the manifests OUT.manifest.json and OUT_jets.manifest.json, instead of one pair of files.",
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
+) -> None:
+    """Generate whole events (jets, leptons, MET, gen-jet truth, weights in pb) and their AK4 jets file."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from higgsflow.generate.events import generate_events
+
+    with Progress(
+        TextColumn("[bold]generating events"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("events", total=max(n_events, 0))
+        ev, jets = generate_events(
+            process,
+            n_events,
+            out,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            chunk_size=chunk_size,
+            overwrite=overwrite,
+            top_decays=top_decays,
+            tt_enrich=tt_enrich,
+            pthat_min=pthat_min,
+            hh_mass=hh_mass,
+            sqrt_s=sqrt_s,
+            cross_section=cross_section,
+            pileup=pileup,
+            pythia_settings=pythia or None,
+            shard_size=shard_size,
+            progress=lambda n: bar.advance(task, n),
+        )
+    what = "the shard manifests " if shard_size is not None else ""
+    typer.echo(f"wrote {what}{ev} ({n_events} {process} events) and {jets}")

@@ -40,7 +40,7 @@ from higgsflow.generate.truth import (
 from higgsflow.physics.kinematics import delta_phi, eta_phi
 from higgsflow.physics.substructure import nsubjettiness, softdrop_mass
 
-__all__ = ["JET_TYPES", "ChunkSpec", "JetType", "make_pythia", "run_chunk"]
+__all__ = ["JET_TYPES", "ChunkSpec", "JetType", "jet_rows", "make_pythia", "run_chunk"]
 
 log = logging.getLogger(__name__)
 
@@ -389,6 +389,41 @@ def _process_batch(batch: _Batch, spec: ChunkSpec, jt: JetType, rng, charge_of) 
     keep = np.flatnonzero(sel & (labels == spec.name))
     if keep.size == 0:
         return None
+    return jet_rows(
+        flow, particles, counts, batch.hadrons, jet_event, n_const, cidx, (jpx, jpy, jpz, je), keep, jt, rng,
+        match=match, store_truth_index=spec.store_truth_index,
+    )  # fmt: skip
+
+
+def jet_rows(
+    flow: detector.EFlow,
+    particles: dict[str, np.ndarray],
+    counts: np.ndarray,
+    hadrons: list[np.ndarray],
+    jet_event: np.ndarray,
+    n_const: np.ndarray,
+    cidx: np.ndarray,
+    p4: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    keep: np.ndarray,
+    jt: JetType,
+    rng: np.random.Generator,
+    *,
+    match: list[Decay | None] | None = None,
+    store_truth_index: bool = False,
+) -> dict[str, np.ndarray | ak.Array]:
+    """The file columns (``part_*``, ``sv_*``, ``jet_*``, ``aux_*``; no labels) of the clustered jets ``keep``.
+
+    ``flow`` holds the e-flow candidates of a batch of events and ``particles`` the generator particles they come
+    from (``counts`` per event); ``jet_event``, ``n_const``, ``cidx`` and ``p4`` are :func:`_cluster`'s output on
+    ``flow``; ``hadrons`` the per-event truth of :func:`~higgsflow.generate.truth.read_heavy_hadrons`;
+    ``match`` the resonance decay matched to each clustered jet (None: none). The rows follow ``keep``'s order.
+    Used by ``generate jets`` and by ``generate events`` (its companion jets file).
+    """
+    jpx, jpy, jpz, je = p4
+    jpt = np.hypot(jpx, jpy)
+    jeta, jphi = eta_phi(jpx, jpy, jpz)
+    if match is None:
+        match = [None] * jet_event.size
     # constituents of the kept jets, sorted by decreasing pT inside each jet (as JetClass)
     starts = np.concatenate([[0], np.cumsum(n_const)])
     sel_idx = np.concatenate([cidx[starts[j] : starts[j + 1]] for j in keep])
@@ -421,7 +456,7 @@ def _process_batch(batch: _Batch, spec: ChunkSpec, jt: JetType, rng, charge_of) 
         "part_isElectron": jag(kind == 1),
         "part_isMuon": jag(kind == 2),
     }
-    if spec.store_truth_index:
+    if store_truth_index:
         gi = flow.gen_index[sel_idx]
         cols["part_truth_pt"] = jag(
             np.where(gi >= 0, np.hypot(particles["px"][gi], particles["py"][gi]), 0.0)
@@ -455,7 +490,7 @@ def _process_batch(batch: _Batch, spec: ChunkSpec, jt: JetType, rng, charge_of) 
     cols.update(_gen_jets(particles, counts, jet_event[keep], jeta[keep], jphi[keep], jt.radius))
     cols.update(_aux(match, keep))
     cols["aux_n_prongs"] = _n_prongs(match, keep, jeta[keep], jphi[keep], jt.radius)
-    n_b, n_c = _count_hadrons(batch.hadrons, jet_event[keep], jeta[keep], jphi[keep], jt.radius)
+    n_b, n_c = _count_hadrons(hadrons, jet_event[keep], jeta[keep], jphi[keep], jt.radius)
     cols["aux_n_bhadrons"] = n_b
     cols["aux_n_chadrons"] = n_c
     return cols
