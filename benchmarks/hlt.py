@@ -9,7 +9,9 @@ What it does, end to end on simulated events (``higgsflow generate events``, √
    p̂T > ``PTHAT_MIN`` = 50 GeV, far below what the paths need (HT > 280–330 GeV with 4 jets above 30–75 GeV:
    a 2 → 2 event at p̂T = 50 GeV has HT ≈ 100 GeV plus radiation), generated with Pythia's p̂T bias
    (``bias2Selection``, power 4: events at high p̂T are made more often) and the compensating weights, so that
-   Σ weight = Pythia's σ(p̂T > 50 GeV) and every rate below is the WEIGHTED passing fraction × σ × L.
+   Σ weight = Pythia's σ(p̂T > 50 GeV) and every rate below is the WEIGHTED passing fraction × σ × L. The
+   printout gives the share of each path's kinematic QCD rate from events with p̂T < 70 GeV (p̂T read back from
+   the weight, ∝ p̂T⁻⁴): if it is small, the part below 50 GeV is negligible.
 2. **Taggers.** Both are trained here on the AK4 jets of separate HH → 4b and QCD events (other seeds) with the
    eight flavour classes and the shipped configs, or taken from ``--tagger-run`` / ``--legacy-run``:
    ParticleNet-AK4 (``particlenet_sv``, ``higgsflow/configs/particlenet_ak4.yaml``) for the PNet paths and a
@@ -24,20 +26,31 @@ What it does, end to end on simulated events (``higgsflow generate events``, √
    > 30 GeV) whose QCD rate is at most the legacy one. Printed: both rates, the HH → 4b efficiency of both
    paths at that rate and the gain ε_2023 / ε_legacy (the talk: 52% → 82%), with the 2022 and nominal 2023 paths
    (ParticleNet cut 0.65 / 0.55) for reference.
-5. **Uncertainties.** HH efficiencies: Clopper–Pearson 68%. QCD rate: √(Σ w²) of the passing events. Gain and
-   rate-matched efficiency: a bootstrap (``N_BOOT`` Poisson replicas of both samples, the threshold refound in
-   each), 16–84% interval. The QCD statistics are the limit: the number of QCD events passing each path is printed.
+5. **QCD statistics.** Few QCD events pass three b tags (or a tight mean of two): the legacy rate of the sample
+   itself rests on a handful of events, often none. So the rate matching is done twice: on the QCD events as
+   generated (``direct``, with the number of passing events) and on ``K_RESAMPLE`` = 100 copies of each QCD event
+   that passes either path's kinematics, whose jets take the (ParticleNet, DeepJet-like) score pair of a random
+   jet of the sample with the same hadron flavour (b, c, light), p_T bin and |η| bin (``resample_scores``, a
+   "truth-tagging"-like estimate: it assumes the jets' scores are independent given flavour, p_T and |η|). The
+   gate and goal are judged on the resampled QCD (``--resample 0``: on the generated one).
+6. **Uncertainties.** HH efficiencies: Clopper–Pearson 68%. QCD rate: √(Σ w²) over the QCD events (a resampled
+   event counts with the summed weight of its passing copies). Gain and rate-matched efficiencies: a bootstrap
+   (``N_BOOT`` Poisson replicas of the HH and QCD events, the copies of one event sharing its count; the donor
+   jets are not redrawn), the threshold refound in each, 16–84% interval. The number of QCD events behind each
+   rate and their effective number (Σw)² / Σw² are printed.
 
 Gate: the 2023-like efficiency exceeds the legacy one at equal QCD rate. Goal: gain ≥ 82/52.
 
-Sizes (top of the file: ``SIZES``). Default: 1,000 HH → 4b and 6,000 QCD events to measure, plus 400 HH → 4b and
-800 QCD events whose jets train the taggers (80/20 train/validation), 4 epochs, batch 256; about 15 min on 2
-shared cores. ``--quick``: 100 HH, 300 QCD, 60 + 120 training events, 1 epoch; a smoke run of a few minutes whose
-figures are noise (few or no QCD events pass the b-tagged paths). Larger samples belong on more cores
-(``--workers``) or a GPU (``--device cuda``).
+Sizes (top of the file: ``SIZES``, ``SETTINGS``). Default: 2,000 HH → 4b and 12,000 QCD events to measure, plus
+600 HH → 4b and 1,200 QCD events whose ~6,600 labelled jets train the taggers (80/20 train/validation), 4
+epochs, batch 64, learning rate 2e-3; about 17 min on 2 shared cores (generation 7 min with ``--workers 2``,
+training 7 min, scoring and resampling 2 min). ``--quick``: 100 HH, 300 QCD, 60 + 120 training events, 1 epoch;
+a smoke run of about a minute whose figures are noise (its taggers are untrained). Larger samples belong on more
+cores (``--workers``) or a GPU (``--device cuda``). Event files are reused when ``--data`` holds the same process,
+size and seed (generation is seeded, so they are the files a new run would make).
 
     PYTHONPATH=src python benchmarks/hlt.py --quick --out /tmp/hlt.json
-    PYTHONPATH=src python benchmarks/hlt.py --work hlt_runs --out hlt.json
+    PYTHONPATH=src python benchmarks/hlt.py --work hlt_runs --workers 2 --out hlt.json
     PYTHONPATH=src python benchmarks/hlt.py --qcd-events 50000 --workers 16 --device cuda --out hlt.json
 """
 
@@ -58,16 +71,19 @@ INST_LUMI = 2.0e34  # cm⁻² s⁻¹
 LIGHT_MISTAG = 0.01  # the legacy b tag's working point (DeepJet medium: 1% light-jet mistag)
 TALK_GAIN = 82.0 / 52.0  # the talk: HH(4b) efficiency 52% (legacy) → 82% (2023)
 N_BOOT = 200
+K_RESAMPLE = 100  # score-resampled copies of each QCD event (resample_scores)
+PT_EDGES = np.array([20.0, 30.0, 40.0, 50.0, 70.0, 100.0, 150.0, 200.0, 300.0])  # GeV, last bin open
+ETA_EDGES = np.array([0.0, 1.5])  # |η| bins, last open
 LOW_PTHAT = 70.0  # GeV: the printout gives the share of each path's QCD rate from events below it
 SIZES = {  # events to measure, training events (HH, QCD), epochs
-    "default": {"hh": 2000, "qcd": 12000, "train_hh": 600, "train_qcd": 1200, "epochs": 5},
+    "default": {"hh": 2000, "qcd": 12000, "train_hh": 600, "train_qcd": 1200, "epochs": 4},
     "quick": {"hh": 100, "qcd": 300, "train_hh": 60, "train_qcd": 120, "epochs": 1},
 }
 TAGGERS = {  # name: (network, shipped config, network options); the b score is BvsAll of the 8 classes
     "ParticleNet": ("particlenet_sv", "particlenet_ak4", {}),  # weaver-core ParticleNetTagger defaults
     "DeepJet-like": ("deepjet", "upart_ak4", {}),  # full size (docs/models.md)
 }
-SETTINGS = {"batch_size": 256, "lr": 1e-3, "optimizer": "ranger", "scheduler": "flat+decay", "seed": 42,
+SETTINGS = {"batch_size": 64, "lr": 2e-3, "optimizer": "ranger", "scheduler": "flat+decay", "seed": 42,
             "checkpoint_every": None}  # fmt: skip
 LABELS = ["label_b", "label_bb", "label_c", "label_cc", "label_s", "label_ud", "label_g", "label_tauh"]
 
@@ -75,6 +91,7 @@ LABELS = ["label_b", "label_bb", "label_c", "label_cc", "label_s", "label_ud", "
 # ---------------------------------------------------------------- data -----------------------------------------
 def make_events(data: Path, sizes: dict, workers: int, seed: int) -> dict[str, tuple[Path, Path]]:
     """(event file, jets file) for hh, qcd, train_hh, train_qcd; reused if present."""
+    from higgsflow.data.io import read_metadata
     from higgsflow.generate.events import generate_events, jets_path
 
     plan = {
@@ -88,9 +105,11 @@ def make_events(data: Path, sizes: dict, workers: int, seed: int) -> dict[str, t
     for name, (process, n, s) in plan.items():
         path = data / f"{name}.parquet"
         if path.is_file() and jets_path(path).is_file():
-            print(f"  reusing {path}", flush=True)
-            out[name] = (path, jets_path(path))
-            continue
+            settings = read_metadata(path).get("settings", {})
+            if (settings.get("process"), settings.get("n_events"), settings.get("seed")) == (process, n, s):
+                print(f"  reusing {path}", flush=True)
+                out[name] = (path, jets_path(path))
+                continue
         t0 = time.time()
         out[name] = generate_events(
             process, n, path, seed=s, workers=workers, pthat_min=PTHAT_MIN, hh_mass=HH_MASS,
@@ -177,58 +196,124 @@ def rate_matched(
     sigma_pb: float,
     hh_w: np.ndarray | None = None,
     lumi: float = INST_LUMI,
+    qcd_total: float | None = None,
 ) -> dict:
     """The rate matching on per-event quantities: ``legacy_pass`` (the legacy decision per QCD event),
     ``value_2023`` (the 2023-like path's b-tag value per QCD event, −inf where its kinematics fail), the QCD
-    weights (pb); ``hh_legacy`` / ``hh_value`` the same for the signal events. Returns the legacy QCD rate (Hz),
-    the threshold t whose weighted QCD fraction with value > t is at most the legacy one (the lowest such value,
-    as :func:`higgsflow.tagging.hlt.threshold_for_rate`), the 2023-like rate at t and both signal efficiencies."""
+    weights (pb; ``qcd_total``: their sum over the whole sample if ``qcd_w`` covers only part of it);
+    ``hh_legacy`` / ``hh_value`` the same for the signal events. Returns the legacy QCD rate (Hz), the threshold
+    t whose weighted QCD fraction with value > t is at most the legacy one (the lowest such value, as
+    :func:`higgsflow.tagging.hlt.threshold_for_rate`), the 2023-like rate at t and both signal efficiencies."""
     w = np.asarray(qcd_w, dtype=np.float64)
+    total = float(w.sum()) if qcd_total is None else float(qcd_total)
     hw = np.ones(len(hh_legacy)) if hh_w is None else np.asarray(hh_w, dtype=np.float64)
-    scale = sigma_pb / w.sum() if w.sum() > 0 else 0.0
-    eps_legacy = float(w[legacy_pass].sum() / w.sum()) if w.sum() > 0 else float("nan")
+    eps_legacy = float(w[np.asarray(legacy_pass, bool)].sum() / total) if total > 0 else float("nan")
     v = np.asarray(value_2023, dtype=np.float64)
     ok = np.isfinite(v)
     order = np.argsort(v[ok], kind="stable")
     s, cw = v[ok][order], np.cumsum(w[ok][order])
     if not s.size:
         thr = float("-inf")
-    elif cw[-1] / w.sum() <= eps_legacy + 1e-12:  # every event passing the kinematics may pass
+    elif cw[-1] / total <= eps_legacy + 1e-12:  # every event passing the kinematics may pass
         thr = float(np.nextafter(s[0], -np.inf))
     else:
         u = np.unique(s)
-        frac_gt = (cw[-1] - cw[np.searchsorted(s, u, side="right") - 1]) / w.sum()
+        frac_gt = (cw[-1] - cw[np.searchsorted(s, u, side="right") - 1]) / total
         thr = float(u[np.flatnonzero(frac_gt <= eps_legacy + 1e-12)[0]])
-    pass_2023 = v > thr
+    eff_legacy = float(hw[np.asarray(hh_legacy, bool)].sum() / hw.sum())
+    eff_2023 = float(hw[np.asarray(hh_value) > thr].sum() / hw.sum())
     return {
         "legacy_rate_hz": eps_legacy * sigma_pb * 1e-36 * lumi,
         "threshold": thr,
-        "rate_2023_hz": float(w[pass_2023].sum() * scale) * 1e-36 * lumi,
-        "eff_legacy": float(hw[np.asarray(hh_legacy, bool)].sum() / hw.sum()),
-        "eff_2023": float(hw[np.asarray(hh_value) > thr].sum() / hw.sum()),
+        "rate_2023_hz": float(w[v > thr].sum() / total) * sigma_pb * 1e-36 * lumi if total > 0 else 0.0,
+        "eff_legacy": eff_legacy,
+        "eff_2023": eff_2023,
+        "gain": eff_2023 / eff_legacy if eff_legacy > 0 else float("nan"),
     }
 
 
-def bootstrap(args: tuple, sigma_pb: float, n: int, seed: int) -> dict:
-    """16–84% intervals of the rate-matched quantities over Poisson replicas of both samples."""
+def bootstrap(
+    args: tuple, sigma_pb: float, n: int, seed: int, group: np.ndarray | None = None, event_w=None
+) -> dict:
+    """16–84% intervals of the rate-matched quantities over Poisson replicas of both samples. ``group``: the
+    QCD event each row of ``args`` comes from (resampled copies share their event's Poisson count) and
+    ``event_w`` the weights of all QCD events (default: one row per event)."""
     legacy_pass, value_2023, qcd_w, hh_legacy, hh_value = args
+    qcd_w = np.asarray(qcd_w, dtype=np.float64)
+    group = np.arange(len(qcd_w)) if group is None else np.asarray(group)
+    event_w = qcd_w if event_w is None else np.asarray(event_w, dtype=np.float64)
     rng = np.random.default_rng(seed)
     rows = []
     for _ in range(n):
-        wq = qcd_w * rng.poisson(1.0, len(qcd_w))
+        m = rng.poisson(1.0, len(event_w))
         wh = rng.poisson(1.0, len(hh_legacy)).astype(np.float64)
-        if wq.sum() <= 0 or wh.sum() <= 0:
+        total = float((event_w * m).sum())
+        if total <= 0 or wh.sum() <= 0:
             continue
-        r = rate_matched(legacy_pass, value_2023, wq, hh_legacy, hh_value, sigma_pb, hh_w=wh)
-        r["gain"] = r["eff_2023"] / r["eff_legacy"] if r["eff_legacy"] > 0 else float("nan")
-        rows.append(r)
-    out = {}
+        rows.append(
+            rate_matched(
+                legacy_pass,
+                value_2023,
+                qcd_w * m[group],
+                hh_legacy,
+                hh_value,
+                sigma_pb,
+                hh_w=wh,
+                qcd_total=total,
+            )
+        )
+    out: dict = {}
     for key in ("legacy_rate_hz", "threshold", "eff_legacy", "eff_2023", "gain"):
         vals = np.array([r[key] for r in rows], dtype=np.float64)
         vals = vals[np.isfinite(vals)]
         out[key] = [float(x) for x in np.quantile(vals, [0.16, 0.84])] if vals.size else [float("nan")] * 2
     out["replicas"] = len(rows)
     return out
+
+
+def resample_scores(jets, flavour, weight, keep, k: int, seed: int, fields=("btagPNetB", "btagDeepFlavB")):
+    """``k`` copies of each event of ``keep`` (bool per event) whose jets' scores (``fields``, drawn together,
+    so the two taggers' correlation stays) are those of a random donor jet of the same hadron flavour (b, c,
+    light), p_T bin (``PT_EDGES``) and |η| bin (``ETA_EDGES``) among all jets of the sample. Each copy weighs
+    ``weight / k``. Returns (jets, weights, the event each copy comes from).
+
+    The b-tag requirements are met ~``k`` times more often than in the sample itself, at the price of assuming
+    that the jets' scores are independent of each other given flavour, p_T and |η| (no correlation between the
+    jets of an event beyond their flavours)."""
+    import awkward as ak
+
+    rng = np.random.default_rng(seed)
+    flat_pt = ak.to_numpy(ak.flatten(jets.pt)).astype(np.float64)
+    flat_eta = np.abs(ak.to_numpy(ak.flatten(jets.eta)).astype(np.float64))
+    flat_f = ak.to_numpy(ak.flatten(flavour)).astype(np.int64)
+
+    def bins(pt, eta, f):
+        fl = np.where(f == 5, 2, np.where(f == 4, 1, 0))
+        ipt = np.clip(np.searchsorted(PT_EDGES, pt, side="right") - 1, 0, len(PT_EDGES) - 1)
+        ieta = np.clip(np.searchsorted(ETA_EDGES, eta, side="right") - 1, 0, len(ETA_EDGES) - 1)
+        return (fl * len(PT_EDGES) + ipt) * len(ETA_EDGES) + ieta
+
+    donor_bin = bins(flat_pt, flat_eta, flat_f)
+    order = np.argsort(donor_bin, kind="stable")
+    n_bins = 3 * len(PT_EDGES) * len(ETA_EDGES)
+    size = np.bincount(donor_bin, minlength=n_bins)
+    start = np.r_[0, np.cumsum(size)[:-1]]
+    donor_scores = {f: ak.to_numpy(ak.flatten(jets[f])).astype(np.float64)[order] for f in fields}
+    events = np.flatnonzero(np.asarray(keep, bool))
+    group = np.repeat(events, k)
+    rep = jets[group]
+    rep_f = flavour[group]
+    counts = ak.to_numpy(ak.num(rep.pt))
+    b = bins(
+        ak.to_numpy(ak.flatten(rep.pt)).astype(np.float64),
+        np.abs(ak.to_numpy(ak.flatten(rep.eta)).astype(np.float64)),
+        ak.to_numpy(ak.flatten(rep_f)).astype(np.int64),
+    )
+    pick = start[b] + np.minimum((rng.random(b.size) * size[b]).astype(np.int64), size[b] - 1)
+    new = {"pt": rep.pt, "eta": rep.eta}
+    for f in fields:
+        new[f] = ak.unflatten(donor_scores[f][pick], counts)
+    return ak.zip(new), np.asarray(weight, np.float64)[group] / k, group
 
 
 def hlt_jets(events, pnet, deepjet):
@@ -245,81 +330,125 @@ def hlt_jets(events, pnet, deepjet):
     )
 
 
-def measure(hh, qcd, sigma_pb: float, wp: float, seed: int, n_boot: int) -> dict:
-    """Every number of the printout from the trigger jets of the two samples."""
-    from higgsflow.tagging.hlt import (
-        TALK_PATHS,
-        btag_value,
-        efficiency,
-        emulate,
-        kinematics,
-        threshold_for_rate,
-    )
+def _path_row(q_pass, group, qcd_w, total, h_pass, threshold, sigma_pb) -> dict:
+    """A path's QCD rate (per QCD event: the weight of its passing copies, so resampled copies add up), its
+    √Σw² error, the QCD events behind it and the HH efficiency."""
+    from higgsflow.tagging.hlt import efficiency
+
+    per_event = np.bincount(group, weights=np.where(q_pass, qcd_w, 0.0), minlength=int(group.max()) + 1)
+    to_hz = sigma_pb / total * 1e-36 * INST_LUMI
+    w2 = float(np.sum(per_event**2))
+    return {
+        "threshold": threshold,
+        "qcd_rate_hz": float(per_event.sum() * to_hz),
+        "qcd_rate_err_hz": float(np.sqrt(w2) * to_hz),
+        "qcd_events_passing": int(np.count_nonzero(per_event)),
+        "qcd_effective_events_passing": float(per_event.sum() ** 2 / w2) if w2 > 0 else 0.0,
+        "hh": efficiency(h_pass),
+    }
+
+
+def measure(hh, qcd, sigma_pb: float, wp: float, seed: int, n_boot: int, k_resample: int) -> dict:
+    """Every number of the printout from the trigger jets of the two samples: the rate matching on the QCD
+    events as they are (``direct``) and on ``k_resample`` score-resampled copies of each QCD event that passes
+    either path's kinematics (``resampled``, :func:`resample_scores`)."""
+    import awkward as ak
+
+    from higgsflow.tagging.hlt import TALK_PATHS, btag_value, emulate, kinematics, threshold_for_rate
 
     hh_jets, qcd_jets, qcd_w = hh["jets"], qcd["jets"], qcd["weight"]
+    total = float(qcd_w.sum())
     legacy = TALK_PATHS["legacy"].with_threshold(wp)
     p23 = TALK_PATHS["HH2023"]
-    leg_q, leg_h = emulate(qcd_jets, legacy), emulate(hh_jets, legacy)
+    leg_h = emulate(hh_jets, legacy)
 
     def value(jets):
         return np.where(kinematics(jets, p23), btag_value(jets, p23), -np.inf)
 
-    val_q, val_h = value(qcd_jets), value(hh_jets)
-    args = (leg_q, val_q, qcd_w, leg_h, val_h)
-    main = rate_matched(*args, sigma_pb)
-    main["gain"] = main["eff_2023"] / main["eff_legacy"] if main["eff_legacy"] > 0 else float("nan")
-    # the library's rate matching on the jets themselves gives the same threshold
-    main["threshold_for_rate"] = threshold_for_rate(
-        qcd_jets, p23, main["legacy_rate_hz"], sigma_pb, INST_LUMI, weights=qcd_w
-    )
-    boot = bootstrap(args, sigma_pb, n_boot, seed)
-    pass_23 = val_q > main["threshold"]
-    rows = {}
-
-    def row(name, q_pass, h_pass, threshold):
-        w2 = float(np.sum(qcd_w[q_pass] ** 2))
-        to_hz = sigma_pb / qcd_w.sum() * 1e-36 * INST_LUMI
-        rows[name] = {
-            "threshold": threshold,
-            "qcd_rate_hz": float(qcd_w[q_pass].sum() * to_hz),
-            "qcd_rate_err_hz": float(np.sqrt(w2) * to_hz),
-            "qcd_events_passing": int(q_pass.sum()),
-            "qcd_effective_events_passing": float(qcd_w[q_pass].sum() ** 2 / w2) if w2 > 0 else 0.0,
-            "hh": efficiency(h_pass),
-        }
-
-    row("legacy", leg_q, leg_h, wp)
-    row("2023-like at the legacy rate", pass_23, val_h > main["threshold"], main["threshold"])
-    for name in ("HH2023", "HH2022"):
-        p = TALK_PATHS[name]
-        row(
-            f"{name} (PNet > {p.btag.threshold:g})",
-            emulate(qcd_jets, p),
-            emulate(hh_jets, p),
-            p.btag.threshold,
+    val_h = value(hh_jets)
+    kin_any = kinematics(qcd_jets, TALK_PATHS["legacy"]) | kinematics(qcd_jets, p23)
+    samples = {"direct": (qcd_jets, qcd_w, np.arange(len(qcd_w)))}
+    if k_resample > 0:
+        samples["resampled"] = resample_scores(
+            qcd_jets, qcd["events"]["jet_hadronFlavour"], qcd_w, kin_any, k_resample, seed
         )
+    out: dict = {}
+    for name, (jets, w, group) in samples.items():
+        leg_q, val_q = emulate(jets, legacy), value(jets)
+        args = (leg_q, val_q, w, leg_h, val_h)
+        main = rate_matched(*args, sigma_pb, qcd_total=total)
+        boot = bootstrap(args, sigma_pb, n_boot, seed, group=group, event_w=qcd_w)
+        rows = {
+            "legacy": _path_row(leg_q, group, w, total, leg_h, wp, sigma_pb),
+            "2023-like at the legacy rate": _path_row(
+                val_q > main["threshold"],
+                group,
+                w,
+                total,
+                val_h > main["threshold"],
+                main["threshold"],
+                sigma_pb,
+            ),
+        }
+        for path_name in ("HH2023", "HH2022"):
+            p = TALK_PATHS[path_name]
+            rows[f"{path_name} (PNet > {p.btag.threshold:g})"] = _path_row(
+                emulate(jets, p), group, w, total, emulate(hh_jets, p), p.btag.threshold, sigma_pb
+            )
+        out[name] = {"rate_matched": main, "bootstrap": boot, "paths": rows}
+    # the library's rate matching on the QCD jets themselves gives the same threshold as the direct one
+    direct = out["direct"]["rate_matched"]
+    direct["threshold_for_rate"] = threshold_for_rate(
+        qcd_jets, p23, direct["legacy_rate_hz"], sigma_pb, INST_LUMI, weights=qcd_w
+    )
     # offline-like denominator: HH events with 4 b jets (hadron flavour 5) above 30 GeV within |η| < 2.5
-    import awkward as ak
-
     ev = hh["events"]
     bjet = (ev["jet_hadronFlavour"] == 5) & (ev["jet_pt"] > 30.0) & (abs(ev["jet_eta"]) < 2.5)
     four_b = ak.to_numpy(ak.sum(bjet, axis=1)) >= 4
-    main["offline_events"] = int(four_b.sum())
-    main["eff_legacy_offline"] = float(leg_h[four_b].mean()) if four_b.any() else float("nan")
-    main["eff_2023_offline"] = (
-        float((val_h > main["threshold"])[four_b].mean()) if four_b.any() else float("nan")
-    )
+    for res in out.values():
+        m = res["rate_matched"]
+        m["offline_events"] = int(four_b.sum())
+        m["eff_legacy_offline"] = float(leg_h[four_b].mean()) if four_b.any() else float("nan")
+        m["eff_2023_offline"] = (
+            float((val_h > m["threshold"])[four_b].mean()) if four_b.any() else float("nan")
+        )
     # p̂T of each QCD event from its weight (∝ p̂T⁻⁴ from the bias; the heaviest events sit at the p̂T cut)
-    pthat = PTHAT_MIN * (qcd_w.max() / qcd_w) ** 0.25
-    low = pthat < LOW_PTHAT
-    kin = {"legacy": TALK_PATHS["legacy"], "HH2023": p23}
-    kinematic = {n: {"hh": float(kinematics(hh_jets, p).mean()), "qcd_events": int(kinematics(qcd_jets, p).sum()),
-                     "qcd_rate_hz": float(qcd_w[kinematics(qcd_jets, p)].sum() / qcd_w.sum() * sigma_pb * 1e-36
-                                          * INST_LUMI),
-                     "low_pthat_share": float(qcd_w[kinematics(qcd_jets, p) & low].sum()
-                                              / max(qcd_w[kinematics(qcd_jets, p)].sum(), 1e-300))}
-                 for n, p in kin.items()}  # fmt: skip
-    return {"rate_matched": main, "bootstrap": boot, "paths": rows, "kinematics_only": kinematic}
+    low = PTHAT_MIN * (qcd_w.max() / qcd_w) ** 0.25 < LOW_PTHAT
+    out["kinematics_only"] = {}
+    for n, p in {"legacy": TALK_PATHS["legacy"], "HH2023": p23}.items():
+        kq = kinematics(qcd_jets, p)
+        out["kinematics_only"][n] = {
+            "hh": float(kinematics(hh_jets, p).mean()),
+            "qcd_events": int(kq.sum()),
+            "qcd_rate_hz": float(qcd_w[kq].sum() / total * sigma_pb * 1e-36 * INST_LUMI),
+            "low_pthat_share": float(qcd_w[kq & low].sum() / max(qcd_w[kq].sum(), 1e-300)),
+        }
+    out["resample_copies"] = k_resample
+    out["resampled_events"] = int(kin_any.sum())
+    return out
+
+
+def tagger_quality(hh_events, qcd_events) -> dict:
+    """Per tagger: b-jet (hadron flavour 5) against light-jet AUC and the b efficiency at 1% light mistag, on
+    all jets above 30 GeV of both samples."""
+    import awkward as ak
+    from sklearn.metrics import roc_auc_score
+
+    out = {}
+    for name, key in (("ParticleNet", "pnet"), ("DeepJet-like", "deepjet")):
+        cols = {}
+        for ev in (hh_events[key], qcd_events[key]):
+            for c in ("jet_btagB", "jet_hadronFlavour", "jet_pt", "jet_eta"):
+                cols.setdefault(c, []).append(ak.to_numpy(ak.flatten(ev[c])))
+        s, f, pt = (np.concatenate(cols[c]) for c in ("jet_btagB", "jet_hadronFlavour", "jet_pt"))
+        eta = np.concatenate(cols["jet_eta"])
+        sel = (pt > 30) & (np.abs(eta) < 2.5)
+        b, light = sel & (f == 5), sel & (f == 0)
+        thr = light_threshold(s, f, pt, eta)
+        auc = roc_auc_score(np.r_[np.ones(b.sum()), np.zeros(light.sum())], np.r_[s[b], s[light]])
+        out[name] = {"auc_b_vs_light": float(auc), "threshold_1pct": thr, "eff_b_1pct": float((s[b] > thr).mean()),
+                     "b_jets": int(b.sum()), "light_jets": int(light.sum())}  # fmt: skip
+    return out
 
 
 # ---------------------------------------------------------------- report ---------------------------------------
@@ -331,13 +460,20 @@ def fmt(x, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
+def headline(res: dict) -> str:
+    """The sample the gate is judged on: the score-resampled QCD if made, else the QCD events as they are."""
+    return "resampled" if "resampled" in res else "direct"
+
+
 def checks(res: dict) -> list[dict]:
-    m, b = res["rate_matched"], res["bootstrap"]
-    n_leg = res["paths"]["legacy"]["qcd_events_passing"]
+    key = headline(res)
+    m, b = res[key]["rate_matched"], res[key]["bootstrap"]
+    n_leg = res[key]["paths"]["legacy"]["qcd_events_passing"]
     known = n_leg > 0 and np.isfinite(m["gain"])
+    where = "score-resampled QCD" if key == "resampled" else "QCD as generated"
     value = (
         f"{fmt(m['eff_2023'])} vs {fmt(m['eff_legacy'])} (gain {fmt(m['gain'])}, 68% interval "
-        f"{fmt(b['gain'][0])}–{fmt(b['gain'][1])}; {n_leg} QCD events pass the legacy path)"
+        f"{fmt(b['gain'][0])}–{fmt(b['gain'][1])}; {where}: {n_leg} QCD events pass the legacy path)"
     )
     out = [
         {"kind": "gate", "what": "HH→4b efficiency, 2023-like > legacy at the legacy QCD rate", "value": value,
@@ -357,37 +493,52 @@ def report(res: dict, gates: list[dict], info: dict) -> None:
         f"(effective {info['n_eff_qcd']:.0f}); L = {INST_LUMI:.1e} cm⁻²s⁻¹: σL = "
         f"{info['sigma_qcd_pb'] * 1e-36 * INST_LUMI:.4g} Hz; HH → 4b (m_X = {HH_MASS:g} GeV): {info['n_hh']} events"
     )
+    for name, q in info["taggers"].items():
+        print(
+            f"{name}: b vs light AUC {q['auc_b_vs_light']:.3f}, b efficiency {q['eff_b_1pct']:.3f} at 1% light "
+            f"mistag (score > {q['threshold_1pct']:.4f}); {q['b_jets']} b and {q['light_jets']} light jets > 30 GeV"
+        )
     print(
-        f"legacy b tag: DeepJet-like BvsAll > {fmt(info['wp'], 4)} (1% of the QCD sample's light jets above; "
-        f"{info['n_light']} light jets)"
+        f"legacy b tag: DeepJet-like BvsAll > {fmt(info['wp'], 4)} (1% of the QCD sample's light jets above)"
     )
     for name, k in res["kinematics_only"].items():
         print(
             f"  {name} kinematics only (no b tag): HH eff {k['hh']:.3f}, QCD rate {fmt(k['qcd_rate_hz'])} Hz"
             f" ({k['qcd_events']} QCD events; {k['low_pthat_share']:.1%} of it from p̂T < {LOW_PTHAT:g} GeV)"
         )
-    head = f"\n{'path':34s} {'b-tag cut':>9s} {'QCD rate [Hz]':>18s} {'QCD ev.':>8s} {'(eff.)':>7s} {'HH→4b eff.':>22s}"
-    print(head)
-    for name, r in res["paths"].items():
-        h = r["hh"]
-        rate = f"{fmt(r['qcd_rate_hz'])} ± {fmt(r['qcd_rate_err_hz'], 2)}"
-        eff = f"{h['efficiency']:.3f} [{h['low']:.3f}, {h['high']:.3f}]"
+    titles = {
+        "direct": "QCD events as generated",
+        "resampled": f"QCD with resampled scores ({res['resample_copies']} copies of each of the "
+        f"{res['resampled_events']} QCD events passing either path's kinematics)",
+    }
+    for key in ("direct", "resampled"):
+        if key not in res:
+            continue
+        print(f"\n{titles[key]}:")
         print(
-            f"{name:34s} {fmt(r['threshold'], 4):>9s} {rate:>18s} {r['qcd_events_passing']:8d}"
-            f" {r['qcd_effective_events_passing']:7.1f} {eff:>22s}"
+            f"{'path':30s} {'b-tag cut':>9s} {'QCD rate [Hz]':>18s} {'QCD ev.':>8s} {'(eff.)':>7s} "
+            f"{'HH→4b eff. [68%]':>22s}"
         )
-    b, m = res["bootstrap"], res["rate_matched"]
-    print(
-        f"\nbootstrap ({b['replicas']} Poisson replicas of both samples, 16–84%): legacy rate "
-        f"{fmt(b['legacy_rate_hz'][0])}–{fmt(b['legacy_rate_hz'][1])} Hz, rate-matched threshold "
-        f"{fmt(b['threshold'][0])}–{fmt(b['threshold'][1])}, ε_legacy {fmt(b['eff_legacy'][0])}–"
-        f"{fmt(b['eff_legacy'][1])}, ε_2023 {fmt(b['eff_2023'][0])}–{fmt(b['eff_2023'][1])}, gain "
-        f"{fmt(b['gain'][0])}–{fmt(b['gain'][1])}"
-    )
-    print(
-        f"on the {m['offline_events']} HH events with 4 b jets > 30 GeV (|η| < 2.5): ε_legacy "
-        f"{fmt(m['eff_legacy_offline'])}, ε_2023 at the legacy rate {fmt(m['eff_2023_offline'])}"
-    )
+        for name, r in res[key]["paths"].items():
+            h = r["hh"]
+            rate = f"{fmt(r['qcd_rate_hz'])} ± {fmt(r['qcd_rate_err_hz'], 2)}"
+            eff = f"{h['efficiency']:.3f} [{h['low']:.3f}, {h['high']:.3f}]"
+            print(
+                f"{name:30s} {fmt(r['threshold'], 4):>9s} {rate:>18s} {r['qcd_events_passing']:8d}"
+                f" {r['qcd_effective_events_passing']:7.1f} {eff:>22s}"
+            )
+        b, m = res[key]["bootstrap"], res[key]["rate_matched"]
+        print(
+            f"bootstrap ({b['replicas']} Poisson replicas of both samples, 16–84%): legacy rate "
+            f"{fmt(b['legacy_rate_hz'][0])}–{fmt(b['legacy_rate_hz'][1])} Hz, matched threshold "
+            f"{fmt(b['threshold'][0])}–{fmt(b['threshold'][1])}, ε_legacy {fmt(b['eff_legacy'][0])}–"
+            f"{fmt(b['eff_legacy'][1])}, ε_2023 {fmt(b['eff_2023'][0])}–{fmt(b['eff_2023'][1])}, gain "
+            f"{fmt(b['gain'][0])}–{fmt(b['gain'][1])} (central {fmt(m['gain'])})"
+        )
+        print(
+            f"on the {m['offline_events']} HH events with 4 b jets > 30 GeV (|η| < 2.5): ε_legacy "
+            f"{fmt(m['eff_legacy_offline'])}, ε_2023 at the legacy rate {fmt(m['eff_2023_offline'])}"
+        )
     print("\nGate and goal:")
     for g in gates:
         print(f"  [{g['verdict']:4s}] {g['kind']}: {g['what']}: {g['value']}")
@@ -408,6 +559,12 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=1, help="generator processes")
     ap.add_argument("--seed", type=int, default=1, help="generator seed")
     ap.add_argument("--device", default="auto")
+    ap.add_argument(
+        "--resample",
+        type=int,
+        default=K_RESAMPLE,
+        help=f"score-resampled copies of each QCD event (default {K_RESAMPLE}; 0: the QCD events as they are)",
+    )
     ap.add_argument("--out", type=Path, help="write the results as JSON")
     a = ap.parse_args(argv)
     sizes = dict(SIZES["quick" if a.quick else "default"])
@@ -437,7 +594,7 @@ def main(argv=None) -> int:
         pnet = scored_events(runs["ParticleNet"], files[key])
         dj = scored_events(runs["DeepJet-like"], files[key])
         samples[key] = {"jets": hlt_jets(pnet, pnet, dj), "weight": np.asarray(pnet["weight"], np.float64),
-                        "events": pnet, "deepjet": dj}  # fmt: skip
+                        "events": pnet, "pnet": pnet, "deepjet": dj}  # fmt: skip
     sigma = float(read_metadata(files["qcd"][0])["sum_weights_pb"])
     import awkward as ak
 
@@ -445,8 +602,10 @@ def main(argv=None) -> int:
     flat = {k: ak.to_numpy(ak.flatten(dj_q[c])) for k, c in
             (("b", "jet_btagB"), ("f", "jet_hadronFlavour"), ("pt", "jet_pt"), ("eta", "jet_eta"))}  # fmt: skip
     wp = light_threshold(flat["b"], flat["f"], flat["pt"], flat["eta"])
-    n_light = int(((flat["f"] == 0) & (flat["pt"] > 30) & (np.abs(flat["eta"]) < 2.5)).sum())
-    res = measure(samples["hh"], samples["qcd"], sigma, wp, a.seed, 50 if a.quick else N_BOOT)
+    quality = tagger_quality(samples["hh"], samples["qcd"])
+    res = measure(
+        samples["hh"], samples["qcd"], sigma, wp, a.seed, N_BOOT // 4 if a.quick else N_BOOT, a.resample
+    )
     w = samples["qcd"]["weight"]
     sizes_line = (
         f"sizes: {sizes['hh']} HH→4b and {sizes['qcd']} QCD events measured; taggers trained on the jets of "
@@ -456,7 +615,7 @@ def main(argv=None) -> int:
         + ("" if a.legacy_run is None else f"; DeepJet-like run {a.legacy_run}")
     )
     info = {"sizes": sizes_line, "sigma_qcd_pb": sigma, "n_qcd": len(w), "n_eff_qcd": w.sum() ** 2 / (w**2).sum(),
-            "n_hh": len(samples["hh"]["weight"]), "wp": wp, "n_light": n_light}  # fmt: skip
+            "n_hh": len(samples["hh"]["weight"]), "wp": wp, "taggers": quality}  # fmt: skip
     gates = checks(res)
     report(res, gates, info)
     total = time.time() - t0

@@ -48,6 +48,10 @@ def test_rate_matched_by_hand():
     assert r["rate_2023_hz"] == pytest.approx(0.1 * 2.0e4) and r["rate_2023_hz"] <= r["legacy_rate_hz"]
     # signal: 0.95 and 0.75 are above 0.7 → 2 / 4; legacy 1 / 4
     assert (r["eff_2023"], r["eff_legacy"]) == (pytest.approx(0.5), pytest.approx(0.25))
+    assert r["gain"] == pytest.approx(2.0)
+    # the same events as a part of a sample of total weight 40: half the fractions, the same threshold
+    half = b.rate_matched(QCD_LEGACY, QCD_VALUE, QCD_W, HH_LEGACY, HH_VALUE, SIGMA_PB, qcd_total=40.0)
+    assert half["legacy_rate_hz"] == pytest.approx(1500.0) and half["threshold"] == pytest.approx(0.7)
 
 
 def test_rate_matched_equals_the_library_on_jets():
@@ -94,3 +98,32 @@ def test_bootstrap_brackets_and_light_working_point():
     flav = np.r_[np.zeros(1001, int), np.full(50, 5), np.zeros(50, int)]
     pt = np.r_[np.full(1001, 40.0), np.full(50, 40.0), np.full(50, 25.0)]
     assert b.light_threshold(score, flav, pt, np.zeros_like(pt)) == pytest.approx(0.99)
+
+
+def test_resampled_scores_come_from_jets_of_the_same_flavour_and_keep_the_rate():
+    b = _bench()
+    rng = np.random.default_rng(5)
+    n = 3000
+    # events of 4 jets (pT 40-120 GeV): 2 light (scores ~ U(0, 0.5)) and, in 20% of them, 2 b jets (~ U(0.5, 1))
+    has_b = rng.random(n) < 0.2
+    flav = np.where(has_b[:, None], [5, 5, 0, 0], [0, 0, 0, 0])
+    pt = rng.uniform(40, 120, (n, 4))
+    score = np.where(flav == 5, rng.uniform(0.5, 1.0, (n, 4)), rng.uniform(0.0, 0.5, (n, 4)))
+    jets = ak.zip({"pt": pt, "eta": np.zeros((n, 4)), "btagPNetB": score, "btagDeepFlavB": 1 - score})
+    jets = ak.Array(jets.tolist())
+    w = rng.exponential(1.0, n)
+    keep = np.arange(n) % 2 == 0
+    rep, rw, group = b.resample_scores(jets, ak.Array(flav.tolist()), w, keep, 20, seed=2)
+    assert len(rep) == 20 * keep.sum() and np.all(keep[group])
+    assert rw.sum() == pytest.approx(w[keep].sum())
+    # every copied jet's scores are those of a donor of its flavour, drawn jointly (PNet + DeepJet = 1)
+    f = ak.to_numpy(ak.flatten(ak.Array(flav.tolist())[group]))
+    s = ak.to_numpy(ak.flatten(rep.btagPNetB))
+    assert np.all(s[f == 5] >= 0.5) and np.all(s[f == 0] < 0.5)
+    assert np.allclose(ak.to_numpy(ak.flatten(rep.btagDeepFlavB)), 1 - s)
+    # the donors are mixed: copies of one event differ, and the mean-of-two rate is the one of the sample
+    assert len(np.unique(s[:8])) == 8
+    path = TALK_PATHS["HH2023"].with_threshold(0.8)
+    direct = np.average(emulate(jets[keep], path), weights=w[keep])
+    resampled = np.average(emulate(rep, path), weights=rw)
+    assert resampled == pytest.approx(direct, abs=0.02)
