@@ -43,8 +43,9 @@ Gate: the 2023-like efficiency exceeds the legacy one at equal QCD rate. Goal: g
 
 Sizes (top of the file: ``SIZES``, ``SETTINGS``). Default: 2,000 HH → 4b and 12,000 QCD events to measure, plus
 600 HH → 4b and 1,200 QCD events whose ~6,600 labelled jets train the taggers (80/20 train/validation), 4
-epochs, batch 64, learning rate 2e-3; about 17 min on 2 shared cores (generation 7 min with ``--workers 2``,
-training 7 min, scoring and resampling 2 min). ``--quick``: 100 HH, 300 QCD, 60 + 120 training events, 1 epoch;
+epochs, batch 64, learning rate 2e-3; about 19 min on 2 shared cores (generation 7 min with ``--workers 2``,
+training 8.5 min, scoring, resampling and the efficiency-rate scan 3 min). It also scans the b-tag cut of both
+paths and prints the HH → 4b efficiency against QCD rate (figure ``WORK/hlt_rate_efficiency.png``). ``--quick``: 100 HH, 300 QCD, 60 + 120 training events, 1 epoch;
 a smoke run of about a minute whose figures are noise (its taggers are untrained). Larger samples belong on more
 cores (``--workers``) or a GPU (``--device cuda``). Event files are reused when ``--data`` holds the same process,
 size and seed (generation is seeded, so they are the files a new run would make).
@@ -74,6 +75,17 @@ N_BOOT = 200
 K_RESAMPLE = 100  # score-resampled copies of each QCD event (resample_scores)
 PT_EDGES = np.array([20.0, 30.0, 40.0, 50.0, 70.0, 100.0, 150.0, 200.0, 300.0])  # GeV, last bin open
 ETA_EDGES = np.array([0.0, 1.5])  # |η| bins, last open
+SCAN_MISTAGS = (
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.2,
+    0.3,
+)  # legacy WPs of the efficiency-rate scan
 LOW_PTHAT = 70.0  # GeV: the printout gives the share of each path's QCD rate from events below it
 SIZES = {  # events to measure, training events (HH, QCD), epochs
     "default": {"hh": 2000, "qcd": 12000, "train_hh": 600, "train_qcd": 1200, "epochs": 4},
@@ -348,7 +360,16 @@ def _path_row(q_pass, group, qcd_w, total, h_pass, threshold, sigma_pb) -> dict:
     }
 
 
-def measure(hh, qcd, sigma_pb: float, wp: float, seed: int, n_boot: int, k_resample: int) -> dict:
+def measure(
+    hh,
+    qcd,
+    sigma_pb: float,
+    wp: float,
+    seed: int,
+    n_boot: int,
+    k_resample: int,
+    legacy_wps: dict | None = None,
+) -> dict:
     """Every number of the printout from the trigger jets of the two samples: the rate matching on the QCD
     events as they are (``direct``) and on ``k_resample`` score-resampled copies of each QCD event that passes
     either path's kinematics (``resampled``, :func:`resample_scores`)."""
@@ -423,9 +444,104 @@ def measure(hh, qcd, sigma_pb: float, wp: float, seed: int, n_boot: int, k_resam
             "qcd_rate_hz": float(qcd_w[kq].sum() / total * sigma_pb * 1e-36 * INST_LUMI),
             "low_pthat_share": float(qcd_w[kq & low].sum() / max(qcd_w[kq].sum(), 1e-300)),
         }
+    if legacy_wps:
+        jets, w, _ = samples["resampled" if "resampled" in samples else "direct"]
+        out["curves"] = rate_curves((jets, w, total), hh_jets, legacy_wps, sigma_pb)
+        out["crossing_rate_hz"] = crossing_rate(out["curves"])
     out["resample_copies"] = k_resample
     out["resampled_events"] = int(kin_any.sum())
     return out
+
+
+def rate_curves(samples: dict, hh_jets, legacy_wps: dict, sigma_pb: float) -> dict:
+    """HH → 4b efficiency against QCD rate for both paths, scanning the b-tag cut: the legacy path over
+    DeepJet-like working points (``legacy_wps``: light mistag → threshold), the 2023-like path over cuts on the
+    mean of its two highest ParticleNet scores. ``samples``: (QCD jets, weights, total weight)."""
+    from higgsflow.tagging.hlt import TALK_PATHS, btag_value, kinematics
+
+    jets, w, total = samples
+    to_hz = sigma_pb / total * 1e-36 * INST_LUMI
+    out = {}
+    for name, path, cuts in (
+        ("legacy", TALK_PATHS["legacy"], sorted(legacy_wps.values())),
+        ("2023-like", TALK_PATHS["HH2023"], list(np.linspace(0.0, 0.99, 100))),
+    ):
+        vq = np.where(kinematics(jets, path), btag_value(jets, path), -np.inf)
+        vh = np.where(kinematics(hh_jets, path), btag_value(hh_jets, path), -np.inf)
+        out[name] = [
+            {
+                "threshold": float(t),
+                "qcd_rate_hz": float(w[vq > t].sum() * to_hz),
+                "hh_eff": float(np.mean(vh > t)),
+            }
+            for t in cuts
+        ]
+    return out
+
+
+def crossing_rate(curves: dict) -> tuple[float, float]:
+    """Where the 2023-like path becomes more efficient than the legacy one at equal QCD rate: (the highest rate
+    of the legacy scan at which it is not, the next scan rate, from which on it is), comparing at each legacy
+    point with the 2023-like curve interpolated in log rate. (-inf, lowest) if it always is, (highest, nan) if it
+    never is, (nan, nan) without overlap."""
+    c23 = sorted((r["qcd_rate_hz"], r["hh_eff"]) for r in curves["2023-like"] if r["qcd_rate_hz"] > 0)
+    nan = float("nan")
+    if len(c23) < 2:
+        return nan, nan
+    x, y = np.log([r for r, _ in c23]), np.array([e for _, e in c23])
+    better = []
+    for r in sorted(curves["legacy"], key=lambda r: r["qcd_rate_hz"]):
+        if r["qcd_rate_hz"] <= 0 or not x[0] <= np.log(r["qcd_rate_hz"]) <= x[-1]:
+            continue
+        better.append((r["qcd_rate_hz"], bool(np.interp(np.log(r["qcd_rate_hz"]), x, y) > r["hh_eff"])))
+    if not better:
+        return nan, nan
+    worse = [i for i, (_, b) in enumerate(better) if not b]
+    if not worse:
+        return float("-inf"), float(better[0][0])
+    i = worse[-1]
+    return float(better[i][0]), float(better[i + 1][0]) if i + 1 < len(better) else nan
+
+
+def plot_curves(curves: dict, matched: dict, path: Path, nominal: dict | None = None) -> Path:
+    """HH → 4b efficiency against QCD rate of both paths (the b-tag cut scanned), the rate-matched point marked."""
+    from higgsflow.plotting import cms_label, save_figure, style
+
+    plt, _ = style()
+    fig, ax = plt.subplots(figsize=(9, 7))
+    for name, style_kw, label in (
+        (
+            "legacy",
+            {"marker": "o", "color": "tab:blue"},
+            "legacy: HT > 330, 4 jets 75/60/45/40, 3 DeepJet-like tags",
+        ),
+        ("2023-like", {"marker": "", "color": "tab:red"}, "2023-like: HT > 280, 4 jets > 30, PNet mean of 2"),
+    ):
+        pts = sorted((r["qcd_rate_hz"], r["hh_eff"]) for r in curves[name] if r["qcd_rate_hz"] > 0)
+        if pts:
+            ax.plot(*zip(*pts, strict=True), label=label, **style_kw)
+    ax.plot([matched["legacy_rate_hz"]] * 2, [matched["eff_legacy"], matched["eff_2023"]], "k:", lw=1)
+    ax.plot(
+        matched["legacy_rate_hz"],
+        matched["eff_legacy"],
+        "ks",
+        ms=9,
+        label=f"1% mistag WP: {matched['legacy_rate_hz']:.3g} Hz, ε = {matched['eff_legacy']:.3f}",
+    )
+    ax.plot(matched["legacy_rate_hz"], matched["eff_2023"], "k*", ms=12,
+            label=f"2023-like at that rate: ε = {matched['eff_2023']:.3f} (cut {matched['threshold']:.3f})")  # fmt: skip
+    ax.set_xscale("log")
+    mant, expo = f"{INST_LUMI:.1e}".split("e")
+    ax.set_xlabel(f"QCD rate at L = ${mant}\\times10^{{{int(expo)}}}$ cm$^{{-2}}$s$^{{-1}}$ [Hz]")
+    ax.set_ylabel("HH → 4b efficiency")
+    if nominal is not None:
+        ax.plot(nominal["qcd_rate_hz"], nominal["hh"]["efficiency"], "r^", ms=10,
+                label=f"2023-like, PNet cut 0.55: {nominal['qcd_rate_hz']:.3g} Hz, ε = {nominal['hh']['efficiency']:.3f}")  # fmt: skip
+    ax.set_ylim(0, 1.5 * ax.get_ylim()[1])
+    ax.legend(fontsize=12, loc="upper left", title=f"HH → 4b at m$_X$ = {HH_MASS:g} GeV; QCD $\\hat{{p}}_T$ > {PTHAT_MIN:g} GeV",
+              title_fontsize=12)  # fmt: skip
+    cms_label(ax, com=13.0)
+    return save_figure(fig, path, overwrite=True)
 
 
 def tagger_quality(hh_events, qcd_events) -> dict:
@@ -539,6 +655,35 @@ def report(res: dict, gates: list[dict], info: dict) -> None:
             f"on the {m['offline_events']} HH events with 4 b jets > 30 GeV (|η| < 2.5): ε_legacy "
             f"{fmt(m['eff_legacy_offline'])}, ε_2023 at the legacy rate {fmt(m['eff_2023_offline'])}"
         )
+    if "curves" in res:
+        print("\nHH → 4b efficiency against QCD rate, b-tag cut scanned (same QCD as the gate):")
+        leg = sorted(res["curves"]["legacy"], key=lambda r: r["qcd_rate_hz"])
+        c23 = res["curves"]["2023-like"]
+        print(f"  {'legacy WP (mistag)':>18s} {'cut':>7s} {'rate [Hz]':>10s} {'ε legacy':>9s} | "
+              f"{'2023-like cut':>13s} {'rate [Hz]':>10s} {'ε 2023':>7s}")  # fmt: skip
+        mistag = {round(v, 6): k for k, v in info["legacy_wps"].items()}
+        for r in leg:
+            ok = [c for c in c23 if c["qcd_rate_hz"] <= r["qcd_rate_hz"]]
+            best = max(ok, key=lambda c: c["hh_eff"]) if ok else None
+            right = (
+                f"{best['threshold']:13.2f} {fmt(best['qcd_rate_hz']):>10s} {best['hh_eff']:7.3f}"
+                if best
+                else "-"
+            )
+            m = mistag.get(round(r["threshold"], 6), float("nan"))
+            print(
+                f"  {m:18.3f} {r['threshold']:7.4f} {fmt(r['qcd_rate_hz']):>10s} {r['hh_eff']:9.3f} | {right}"
+            )
+        lo, hi = res["crossing_rate_hz"]
+        if np.isnan(hi):
+            where = "at no rate of the scan" if np.isfinite(lo) else "(no overlap of the scans)"
+        elif np.isinf(lo):
+            where = "at every rate of the scan"
+        else:
+            where = f"from between {fmt(lo)} and {fmt(hi)} Hz of QCD rate up"
+        print(
+            f"  the 2023-like path (cuts 0 to 0.99 in steps of 0.01) is more efficient at equal rate {where}"
+        )
     print("\nGate and goal:")
     for g in gates:
         print(f"  [{g['verdict']:4s}] {g['kind']}: {g['what']}: {g['value']}")
@@ -566,6 +711,7 @@ def main(argv=None) -> int:
         help=f"score-resampled copies of each QCD event (default {K_RESAMPLE}; 0: the QCD events as they are)",
     )
     ap.add_argument("--out", type=Path, help="write the results as JSON")
+    ap.add_argument("--plot", type=Path, help="efficiency-rate figure (default WORK/hlt_rate_efficiency.png)")
     a = ap.parse_args(argv)
     sizes = dict(SIZES["quick" if a.quick else "default"])
     for key, opt in (("hh", a.hh_events), ("qcd", a.qcd_events), ("epochs", a.epochs)):
@@ -603,8 +749,15 @@ def main(argv=None) -> int:
             (("b", "jet_btagB"), ("f", "jet_hadronFlavour"), ("pt", "jet_pt"), ("eta", "jet_eta"))}  # fmt: skip
     wp = light_threshold(flat["b"], flat["f"], flat["pt"], flat["eta"])
     quality = tagger_quality(samples["hh"], samples["qcd"])
-    res = measure(
-        samples["hh"], samples["qcd"], sigma, wp, a.seed, N_BOOT // 4 if a.quick else N_BOOT, a.resample
+    wps = {m: light_threshold(flat["b"], flat["f"], flat["pt"], flat["eta"], m) for m in SCAN_MISTAGS}
+    n_boot = N_BOOT // 4 if a.quick else N_BOOT
+    res = measure(samples["hh"], samples["qcd"], sigma, wp, a.seed, n_boot, a.resample, wps)
+    key = headline(res)
+    plot = plot_curves(
+        res["curves"],
+        res[key]["rate_matched"],
+        a.plot or a.work / "hlt_rate_efficiency.png",
+        res[key]["paths"]["HH2023 (PNet > 0.55)"],
     )
     w = samples["qcd"]["weight"]
     sizes_line = (
@@ -615,11 +768,12 @@ def main(argv=None) -> int:
         + ("" if a.legacy_run is None else f"; DeepJet-like run {a.legacy_run}")
     )
     info = {"sizes": sizes_line, "sigma_qcd_pb": sigma, "n_qcd": len(w), "n_eff_qcd": w.sum() ** 2 / (w**2).sum(),
-            "n_hh": len(samples["hh"]["weight"]), "wp": wp, "taggers": quality}  # fmt: skip
+            "n_hh": len(samples["hh"]["weight"]), "wp": wp, "taggers": quality, "legacy_wps": wps}  # fmt: skip
     gates = checks(res)
     report(res, gates, info)
     total = time.time() - t0
-    print(f"\ntime: generation {t_gen:.0f} s, training {t_train:.0f} s, total {total:.0f} s")
+    print(f"\nfigure: {plot}")
+    print(f"time: generation {t_gen:.0f} s, training {t_train:.0f} s, total {total:.0f} s")
     if a.out:
         payload = {**info, "hh_mass_gev": HH_MASS, "pthat_min_gev": PTHAT_MIN, "inst_lumi_cm2s": INST_LUMI,
                    "runs": {k: str(v) for k, v in runs.items()}, **res, "checks": gates,

@@ -127,3 +127,19 @@ def test_resampled_scores_come_from_jets_of_the_same_flavour_and_keep_the_rate()
     direct = np.average(emulate(jets[keep], path), weights=w[keep])
     resampled = np.average(emulate(rep, path), weights=rw)
     assert resampled == pytest.approx(direct, abs=0.02)
+
+
+def test_crossing_rate_of_efficiency_rate_curves():
+    b = _bench()
+
+    def curve(points):
+        return [{"threshold": 0.0, "qcd_rate_hz": r, "hh_eff": e} for r, e in points]
+
+    # legacy: ε = 0.1 at 1 Hz ... 0.4 at 1000 Hz; 2023-like: steeper, crossing between 10 and 100 Hz
+    legacy = curve([(1, 0.1), (10, 0.2), (100, 0.3), (1000, 0.4)])
+    steep = curve([(1, 0.02), (10, 0.1), (100, 0.4), (1000, 0.7)])
+    assert b.crossing_rate({"legacy": legacy, "2023-like": steep}) == (10, 100)
+    # always better / never better
+    assert b.crossing_rate({"legacy": legacy, "2023-like": curve([(1, 0.5), (1000, 0.9)])}) == (-np.inf, 1)
+    lo, hi = b.crossing_rate({"legacy": legacy, "2023-like": curve([(1, 0.0), (1000, 0.1)])})
+    assert lo == 1000 and np.isnan(hi)
