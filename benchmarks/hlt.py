@@ -46,7 +46,7 @@ Sizes (top of the file: ``SIZES``, ``SETTINGS``). Default: 2,000 HH → 4b and 1
 epochs, batch 64, learning rate 2e-3; about 19 min on 2 shared cores (generation 7 min with ``--workers 2``,
 training 8.5 min, scoring, resampling and the efficiency-rate scan 3 min). It also scans the b-tag cut of both
 paths and prints the HH → 4b efficiency against QCD rate (figure ``WORK/hlt_rate_efficiency.png``). ``--quick``: 100 HH, 300 QCD, 60 + 120 training events, 1 epoch;
-a smoke run of about a minute whose figures are noise (its taggers are untrained). Larger samples belong on more
+a smoke run of 1–2 minutes whose figures are noise (its taggers are untrained). Larger samples belong on more
 cores (``--workers``) or a GPU (``--device cuda``). Event files are reused when ``--data`` holds the same process,
 size and seed (generation is seeded, so they are the files a new run would make).
 
@@ -655,6 +655,10 @@ def report(res: dict, gates: list[dict], info: dict) -> None:
             f"on the {m['offline_events']} HH events with 4 b jets > 30 GeV (|η| < 2.5): ε_legacy "
             f"{fmt(m['eff_legacy_offline'])}, ε_2023 at the legacy rate {fmt(m['eff_2023_offline'])}"
         )
+        if "threshold_for_rate" in m:
+            print(
+                f"higgsflow.tagging.hlt.threshold_for_rate on these QCD jets: {fmt(m['threshold_for_rate'], 4)}"
+            )
     if "curves" in res:
         print("\nHH → 4b efficiency against QCD rate, b-tag cut scanned (same QCD as the gate):")
         leg = sorted(res["curves"]["legacy"], key=lambda r: r["qcd_rate_hz"])
