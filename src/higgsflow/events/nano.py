@@ -55,7 +55,7 @@ def read_nanoaod_events(
     branch (the tagger's stored scores among them) raises one :class:`DataError` naming the file and the
     branch(es)."""
     from higgsflow.data.io import list_columns, read_table
-    from higgsflow.tagging.discriminants import NANOAOD_TAGGERS, from_stored
+    from higgsflow.tagging.formulas import NANOAOD_TAGGERS, from_stored
 
     if tagger not in NANOAOD_TAGGERS:
         raise SchemaError(

@@ -7,7 +7,7 @@ columns come from CMS NanoAOD through :func:`higgsflow.events.nano.read_nanoaod_
 
 **Tagger scores.** ``higgsflow predict RUN EVENTS_jets.parquet`` writes ``score_<class>`` per jet of the companion
 jets file (``event_id``, ``jet_index`` point back to the event's jet). :func:`attach_scores` turns them into the four
-discriminants NanoAOD stores (:func:`higgsflow.tagging.discriminants`): ``jet_btagB`` = BvsAll,
+discriminants NanoAOD stores (:func:`higgsflow.tagging.formulas`): ``jet_btagB`` = BvsAll,
 ``jet_btagCvL`` = CvsL, ``jet_btagCvB`` = CvsB, ``jet_btagQvG`` = QvsG.
 
 **Objects** (:class:`Selection`, all cuts configurable):
@@ -76,7 +76,7 @@ LABELS = (
 CLASSES = ("ttHcc", "ttHbb", "ttZcc", "ttZbb", "ttlf", "ttb", "tt2b", "ttc", "tt2c")
 #: the channel numbers by name
 CHANNELS = {"0L": 0, "1L": 1, "2L": 2}
-#: discriminant of :func:`higgsflow.tagging.discriminants` → the event file's jet column
+#: discriminant of :func:`higgsflow.tagging.formulas` → the event file's jet column
 TAGGER_FIELDS = {"BvsAll": "jet_btagB", "CvsL": "jet_btagCvL", "CvsB": "jet_btagCvB", "QvsG": "jet_btagQvG"}
 _JET = ("jet_pt", "jet_eta", "jet_phi", "jet_mass")
 _LEP = ("lep_pt", "lep_eta", "lep_phi", "lep_mass", "lep_charge", "lep_pdgId")
@@ -131,11 +131,11 @@ def attach_scores(
     (``score_b``, ``score_bb``, ``score_c`` ... as ``higgsflow predict`` writes them) of the companion jets file
     ``jets`` (a path, or columns), matched by (``event_id``, ``jet_index``).
 
-    The discriminants are :func:`higgsflow.tagging.discriminants` of the scores (BvsAll, CvsL, CvsB, QvsG).
+    The discriminants are :func:`higgsflow.tagging.formulas` of the scores (BvsAll, CvsL, CvsB, QvsG).
     A jet of ``events`` without a scored row raises :class:`DataError` (``missing="error"``) or gets -1, NanoAOD's
     "not computed" (``missing="fill"``); a (event, jet) pair scored twice raises :class:`DataError`.
     """
-    from higgsflow.tagging.discriminants import discriminants
+    from higgsflow.tagging.formulas import discriminants
 
     if missing not in ("error", "fill"):
         raise ConfigError("unknown option", field="missing", expected="error or fill")

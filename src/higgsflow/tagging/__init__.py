@@ -12,12 +12,12 @@ from __future__ import annotations
 from higgsflow._lazy import lazy_exports
 
 _EXPORTS = {
-    "DISCRIMINANTS": "higgsflow.tagging.discriminants",
-    "NANOAOD_TAGGERS": "higgsflow.tagging.discriminants",
-    "check_scores": "higgsflow.tagging.discriminants",
-    "class_groups": "higgsflow.tagging.discriminants",
-    "discriminants": "higgsflow.tagging.discriminants",
-    "from_stored": "higgsflow.tagging.discriminants",
+    "DISCRIMINANTS": "higgsflow.tagging.formulas",
+    "NANOAOD_TAGGERS": "higgsflow.tagging.formulas",
+    "check_scores": "higgsflow.tagging.formulas",
+    "class_groups": "higgsflow.tagging.formulas",
+    "discriminants": "higgsflow.tagging.formulas",
+    "from_stored": "higgsflow.tagging.formulas",
     "TaggedJets": "higgsflow.tagging.jets",
     "file_kind": "higgsflow.tagging.jets",
     "flavour_from_labels": "higgsflow.tagging.jets",
@@ -52,6 +52,7 @@ _EXPORTS = {
     "emulate_nanoaod": "higgsflow.tagging.hlt",
     "load_paths": "higgsflow.tagging.hlt",
     "threshold_for_rate": "higgsflow.tagging.hlt",
+    "rate_hz": "higgsflow.tagging.hlt",
 }
 
 __all__ = sorted(_EXPORTS)

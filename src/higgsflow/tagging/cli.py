@@ -110,7 +110,7 @@ def discriminants_command(
     from higgsflow.data.io import read_metadata, read_table, write_table
     from higgsflow.errors import SchemaError
     from higgsflow.outputs import check_outputs
-    from higgsflow.tagging.discriminants import NANOAOD_TAGGERS, discriminants, from_stored
+    from higgsflow.tagging.formulas import NANOAOD_TAGGERS, discriminants, from_stored
     from higgsflow.tagging.jets import file_kind
 
     check_outputs([out], overwrite=overwrite)
@@ -211,7 +211,7 @@ def working_points_command(
 
     from higgsflow.errors import ConfigError
     from higgsflow.outputs import check_outputs
-    from higgsflow.tagging.discriminants import DISCRIMINANTS
+    from higgsflow.tagging.formulas import DISCRIMINANTS
     from higgsflow.tagging.jets import read_scored_jets
     from higgsflow.tagging.workingpoints import working_points
 

@@ -2,7 +2,7 @@
 
 Both readers go through :mod:`higgsflow.data.io` and return a :class:`TaggedJets`: one row per jet (NanoAOD's
 per-event ``Jet_*`` collections are flattened), the hadron flavour (5 b, 4 c, 0 light, the CMS
-``Jet_hadronFlavour`` convention) and the discriminants of :mod:`higgsflow.tagging.discriminants`, with -1 for a
+``Jet_hadronFlavour`` convention) and the discriminants of :mod:`higgsflow.tagging.formulas`, with -1 for a
 jet the tagger did not run on.
 
 - higgsflow files (``higgsflow predict`` output): the class scores ``score_<class>`` give the discriminants, the
@@ -10,7 +10,7 @@ jet the tagger did not run on.
   τh, s, ud and g jets as light).
 - NanoAOD (tree ``Events`` with ``Jet_pt``): ``Jet_pt``, ``Jet_eta``, ``Jet_hadronFlavour``,
   ``Jet_partonFlavour`` and the stored discriminants of one tagger (``PNet``, ``UParTAK4`` or ``DeepFlav``), from
-  which p_B+C and p_BvsC are rebuilt (:func:`~higgsflow.tagging.discriminants.from_stored`).
+  which p_B+C and p_BvsC are rebuilt (:func:`~higgsflow.tagging.formulas.from_stored`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import awkward as ak
 import numpy as np
 
 from higgsflow.errors import DataError, SchemaError
-from higgsflow.tagging.discriminants import NANOAOD_TAGGERS, discriminants, from_stored
+from higgsflow.tagging.formulas import NANOAOD_TAGGERS, discriminants, from_stored
 
 __all__ = [
     "FLAVOURS",
@@ -145,7 +145,7 @@ def read_nanoaod_jets(
 
 def flavour_from_labels(labels: dict[str, np.ndarray], *, file: Any = None) -> np.ndarray:
     """Hadron flavour (5/4/0) from one-hot ``label_<class>`` columns: b, bb, lepb → 5; c, cc → 4; other → 0."""
-    from higgsflow.tagging.discriminants import _GROUP_OF, _class_name
+    from higgsflow.tagging.formulas import _GROUP_OF, _class_name
 
     if not labels:
         raise SchemaError(
