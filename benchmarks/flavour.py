@@ -24,7 +24,7 @@ The table is also written as JSON (``--out``). Every model's network options and
 ``MODELS`` / ``SETTINGS`` at the top; the printout states the sizes used.
 
 Sizes. Default (``python benchmarks/flavour.py``): 500 training jets per class (+ 125 validation, 250 test and
-250 shifted test per class), 8 epochs, batch 256; UParT reduced to embeddings (64, 128, 64), pair embedding
+250 shifted test per class), 10 epochs, batch 64; UParT reduced to embeddings (64, 128, 64), pair embedding
 (32, 32, 32), 4 + 1 blocks of 4 heads; ParticleNet (weaver-core's ParticleNetTagger defaults) and the
 DeepJet-like baseline at their full sizes. ``--full-size`` gives UParT ParT's full size (128, 512, 128; 8 + 2
 blocks of 8 heads) and belongs on a GPU. ``--quick`` is a smoke run (60 training jets per class, 1 epoch, batch 64, a tiny
@@ -34,8 +34,9 @@ Time. The quick run takes about 3 min on 2 shared CPU cores: generation 85 s (1,
 training and evaluation of the four models about 95 s (at batch 256: 60 s DeepJet-like, 14 s ParticleNet,
 16 s + 11 s the two tiny UParTs), most of it fixed costs.
 Scaling linearly in jets × epochs (an upper bound for the fixed costs, a lower one for the reduced UParT, which
-is ~10x the tiny one per jet) the default size needs about 12 min of generation (9,000 jets) and 1–1.5 hours of training on 2
-cores. Larger samples (``--jets-per-class 5000`` and more, ``--full-size``) belong on a GPU (``--device cuda``,
+is ~10x the tiny one per jet) the default size was estimated at 12 min of generation (9,000 jets) and 1–1.5 hours of
+training on 2 cores; measured: generation 2 min (``--workers 2``), the four trainings and evaluations 66 min on 2
+cores shared with other jobs (load ~7): DeepJet-like 33 min, ParticleNet 10 min, UParT 9 min, UParT+adv 14 min. Larger samples (``--jets-per-class 5000`` and more, ``--full-size``) belong on a GPU (``--device cuda``,
 generation with ``--workers``); do not run them on a shared 2-core machine.
 
     python benchmarks/flavour.py --quick --out /tmp/flavour.json
