@@ -28,6 +28,7 @@ __all__ = [
     "RichDemoProgress",
     "balanced_split",
     "demo_data_config",
+    "demo_reporter",
     "prepare_demo_folder",
     "run_demo",
     "write_splits",
@@ -143,6 +144,16 @@ class _Messages(DemoProgress):
 
     def stage(self, name: str, message: str, total: int | None = None) -> None:
         self.say(message)
+
+
+def demo_reporter(progress: DemoProgress | Callable[[str], None] | None) -> DemoProgress:
+    """The demos' progress argument as a :class:`DemoProgress`: itself, a wrapper of a function called with one
+    sentence per stage, or the base class (log lines only) for None."""
+    if progress is None:
+        return DemoProgress()
+    if isinstance(progress, DemoProgress):
+        return progress
+    return _Messages(progress)
 
 
 def balanced_split(
@@ -289,12 +300,7 @@ def run_demo(
     from higgsflow.train.inference import evaluate_run
     from higgsflow.train.loop import TrainSettings, train
 
-    if progress is None:
-        report = DemoProgress()
-    elif isinstance(progress, DemoProgress):
-        report = progress
-    else:
-        report = _Messages(progress)
+    report = demo_reporter(progress)
     out = prepare_demo_folder(out, overwrite=overwrite)
     n_classes = len(DEMO_CLASSES)
     report.stage(

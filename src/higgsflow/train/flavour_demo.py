@@ -185,16 +185,11 @@ def run_flavour_demo(
     from higgsflow.data.config import DataConfig
     from higgsflow.data.loader import load_arrays
     from higgsflow.evaluate.plots import sqrt_s_of
-    from higgsflow.train.demo import DemoProgress, _generate, _Messages, prepare_demo_folder, write_splits
+    from higgsflow.train.demo import _generate, demo_reporter, prepare_demo_folder, write_splits
     from higgsflow.train.inference import evaluate_run, score_heads
     from higgsflow.train.loop import TrainSettings, load_run_model, train
 
-    if progress is None:
-        report = DemoProgress()
-    elif isinstance(progress, DemoProgress):
-        report = progress
-    else:
-        report = _Messages(progress)
+    report = demo_reporter(progress)
     out = prepare_demo_folder(out, overwrite=overwrite)
     report.stage(
         "generate",

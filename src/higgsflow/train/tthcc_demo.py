@@ -493,15 +493,10 @@ def run_tthcc_demo(
         read_scored_events,
         write_fit,
     )
-    from higgsflow.train.demo import DemoProgress, _Messages, prepare_demo_folder
+    from higgsflow.train.demo import demo_reporter, prepare_demo_folder
     from higgsflow.train.inference import predict_files
 
-    if progress is None:
-        report = DemoProgress()
-    elif isinstance(progress, DemoProgress):
-        report = progress
-    else:
-        report = _Messages(progress)
+    report = demo_reporter(progress)
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     sizes = dict(DEMO_SIZES if sizes is None else sizes)
