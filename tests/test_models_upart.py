@@ -115,7 +115,10 @@ def test_total_loss_equals_the_talks_formula_by_hand():
         return max(tau * u, (tau - 1) * u)
 
     n = 3
-    lg, t = logits.tolist(), truth.tolist()
+    # the shipped config regresses the ratio in log space: the heads are compared with ln(truth)
+    assert cfg.target_space == {"pt_corr": "log"}
+    assert cfg.log_heads() == {"pt_corr", "pt_q16", "pt_q84"}
+    lg, t = logits.tolist(), [math.log(v) for v in truth.tolist()]
     want = (
         sum(ce(lg[i], int(label[i])) for i in range(n)) / n
         + 0.7 * sum(math.log(math.cosh(y[i].item() - t[i])) for i in range(n)) / n
@@ -126,6 +129,10 @@ def test_total_loss_equals_the_talks_formula_by_hand():
         )
     )
     assert got == pytest.approx(want, rel=1e-6)
+    # predictions come back as ratios: physical_heads exponentiates every log-space head, leaves the logits
+    phys = cfg.physical_heads(heads)
+    assert torch.allclose(phys["pt_corr"], y.exp()) and torch.allclose(phys["pt_q84"], z84.exp())
+    assert phys["logits"] is logits
     # every γ enters: setting one to zero removes exactly its term
     assert float(Task(_config_with(0.0, 0.3)).loss(heads, batch)) < got
 
@@ -238,7 +245,8 @@ def _test_loss(model, cfg, arrays) -> tuple[float, dict[str, np.ndarray]]:
             "targets": {"pt_corr": torch.from_numpy(np.asarray(arrays.target_values["pt_corr"], np.float32))},
             "weight": torch.ones(len(arrays.label)),
         }
-        return float(Task(cfg).loss(heads, batch)), {k: v.numpy() for k, v in heads.items()}
+        phys = cfg.physical_heads(heads)  # the log-space heads as ratios
+        return float(Task(cfg).loss(heads, batch)), {k: v.numpy() for k, v in phys.items()}
 
 
 def test_a_few_training_steps_lower_the_loss_and_order_the_quantiles(run, files):

@@ -133,3 +133,40 @@ def test_a_nan_target_names_the_target_and_row_unless_the_selection_drops_it(tmp
     assert e.value.field == "pt_corr"
     cut = _cfg(targets={"pt_corr": "jet_genjet_wnu_pt / jet_pt"}, selection="np.isfinite(jet_genjet_wnu_pt)")
     assert len(load_arrays([f], cut, train=False)) == 9
+
+
+def test_a_log_space_target_trains_on_its_logarithm_and_predicts_ratios():
+    batch, heads = _batch()
+    cfg = _cfg(
+        targets={"r": {"expr": "jet_genjet_wnu_pt / jet_pt", "space": "log"}},
+        loss=[{"term": "mse", "head": "pt_corr", "target": "r"}],
+    )
+    assert cfg.targets == {"r": "jet_genjet_wnu_pt / jet_pt"} and cfg.log_heads() == {"pt_corr"}
+    got = float(Task(cfg).loss(heads, batch))
+    want = np.mean(
+        (np.log(batch["targets"]["r"].numpy()) - heads["pt_corr"][:, 0].numpy()) ** 2
+        * batch["weight"].numpy()
+    )
+    assert got == pytest.approx(want, rel=1e-5)
+    # a head at ln(r) has zero loss and comes back as r
+    exact = {"pt_corr": torch.log(batch["targets"]["r"])}
+    assert float(Task(cfg).loss(exact, batch)) == pytest.approx(0.0, abs=1e-10)
+    phys = cfg.physical_heads({k: v.numpy() for k, v in exact.items()})
+    assert np.allclose(phys["pt_corr"], batch["targets"]["r"].numpy())
+    # a linear target (the plain form) is untouched
+    assert _cfg(targets={"r": "jet_pt"}).target_space == {"r": "linear"}
+
+
+@pytest.mark.parametrize(
+    ("targets", "field"),
+    [
+        ({"r": {"expr": "jet_pt", "space": "sqrt"}}, "targets.r.space"),
+        ({"r": {"space": "log"}}, "targets.r.expr"),
+        ({"r": {"expr": "jet_pt", "scale": 2}}, "targets.r.scale"),
+        ({"r": True}, "targets.r"),
+    ],
+)
+def test_a_bad_target_names_its_field(targets, field):
+    with pytest.raises(ConfigError) as e:
+        _cfg(targets=targets)
+    assert e.value.field == field

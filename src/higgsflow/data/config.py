@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from higgsflow.data.expr import compile_expression
@@ -235,16 +236,58 @@ class DataConfig:
         return groups
 
     def _parse_targets(self, targets: Any) -> dict[str, str]:
+        """``name: expression`` or ``name: {expr: expression, space: linear | log}``; the space of each target
+        goes to :attr:`target_space` (``log``: the heads that regress it are trained on ln(target) and
+        :meth:`physical_heads` exponentiates them back)."""
+        self.target_space: dict[str, str] = {}
         if targets is None:
             return {}
-        if not isinstance(targets, dict) or not all(
-            isinstance(v, (str, int, float)) for v in targets.values()
-        ):
+        if not isinstance(targets, dict):
             raise self._err("targets must map names to expressions", "targets", "name: expression")
-        out = {str(k): str(v) for k, v in targets.items()}
+        out: dict[str, str] = {}
+        for k, v in targets.items():
+            where = f"targets.{k}"
+            space = "linear"
+            if isinstance(v, dict):
+                extra = [x for x in v if x not in ("expr", "space")]
+                if extra:
+                    raise self._err("unknown key", f"{where}.{extra[0]}", "expr, space")
+                if "expr" not in v or not isinstance(v["expr"], (str, int, float)):
+                    raise self._err("a target needs an expression", f"{where}.expr", "expr: <expression>")
+                space = str(v.get("space", "linear"))
+                if space not in ("linear", "log"):
+                    raise self._err(f"unknown space {space!r}", f"{where}.space", "linear or log")
+                v = v["expr"]
+            elif isinstance(v, bool) or not isinstance(v, (str, int, float)):
+                raise self._err(
+                    "targets must map names to expressions",
+                    where,
+                    "name: expression or {expr: ..., space: log}",
+                )
+            out[str(k)] = str(v)
+            self.target_space[str(k)] = space
         clash = [k for k in out if k in ("label", "weight") or k in self.label_names]
         if clash:
             raise self._err("a target may not be named like a label", f"targets.{clash[0]}")
+        return out
+
+    def log_heads(self) -> set[str]:
+        """The heads whose loss terms regress a target declared ``space: log`` (trained on its logarithm)."""
+        space = getattr(self, "target_space", {})
+        return {t["head"] for t in self.loss_terms or () if space.get(t["target"]) == "log"}
+
+    def physical_heads(self, heads: dict) -> dict:
+        """``heads`` with every log-space regression head exponentiated (numpy arrays or torch tensors); the
+        class head and linear heads are returned as they are."""
+        logs = self.log_heads()
+        if not logs:
+            return heads
+        out = dict(heads)
+        for name in logs & set(heads):
+            value = heads[name]
+            out[name] = (
+                value.exp() if hasattr(value, "exp") and not isinstance(value, np.ndarray) else np.exp(value)
+            )
         return out
 
     def _parse_loss(self, loss: Any) -> list[dict[str, Any]] | None:

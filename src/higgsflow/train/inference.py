@@ -95,7 +95,8 @@ def score_heads(
     device: str = "cpu",
 ) -> dict[str, np.ndarray]:
     """Every head of a PyTorch model for ``arrays`` (the class head ``logits`` as softmax probabilities under
-    the name ``softmax``), in the order of ``arrays``."""
+    the name ``softmax``; a head trained on a ``space: log`` target exponentiated back), in the order of
+    ``arrays``."""
     model = model.to(device).eval()
     names = model_input_names(model, config)
     masks = _collections(names, config)
@@ -112,7 +113,7 @@ def score_heads(
                 if key not in out:
                     out[key] = np.empty((len(arrays), *t.shape[1:]), dtype=np.float32)
                 out[key][idx] = t.cpu().numpy()
-    return out
+    return config.physical_heads(out)
 
 
 def score_arrays(
@@ -316,7 +317,8 @@ def export_onnx(
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         raise ModelError(f"ONNX export failed: {exc}", file=path) from exc
-    meta = {**desc, "min_particles": k_min, "label_names": cfg.label_names, "heads": list(model.heads)}
+    meta = {**desc, "min_particles": k_min, "label_names": cfg.label_names, "heads": list(model.heads),
+            "log_heads": sorted(cfg.log_heads())}  # fmt: skip
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     prep_path.write_text(json.dumps(prep, indent=2))
     return path
@@ -372,7 +374,7 @@ class OnnxScorer:
                 if name not in out:
                     out[name] = np.empty((len(arrays), *res.shape[1:]), dtype=np.float32)
                 out[name][idx] = res
-        return out
+        return config.physical_heads(out)
 
     def score(self, config: DataConfig, arrays: JetArrays, *, batch_size: int = 512) -> np.ndarray:
         """Softmax scores (N, K), in the order of ``arrays``."""

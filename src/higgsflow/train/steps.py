@@ -129,5 +129,6 @@ def validation_metrics(task: Task, sums: dict[str, Any]) -> dict[str, float]:
         return {}
     heads = {k[5:]: torch.from_numpy(v) for k, v in outputs.items() if k.startswith("head/")}
     targets = {k[7:]: v for k, v in outputs.items() if k.startswith("target/")}
+    heads = task.config.physical_heads(heads) if hasattr(task.config, "physical_heads") else heads
     metrics = task.metrics(heads, outputs.get("label"), targets, outputs["weight"])
     return {f"val_{k}": v for k, v in metrics.items() if k != "accuracy"}

@@ -108,6 +108,10 @@ class Task:
         self.label_type: str = config.label_type
         self.label_names: list[str] = list(config.label_names)
         self.target_names: list[str] = list(getattr(config, "targets", {}) or {})
+        #: targets declared ``space: log``: their terms compare the head with ln(target)
+        self.log_targets: set[str] = {
+            k for k, v in (getattr(config, "target_space", None) or {}).items() if v == "log"
+        }
         terms = getattr(config, "loss_terms", None)
         if terms is None:
             default = "cross_entropy" if self.label_type == "simple" else "mse"
@@ -152,6 +156,8 @@ class Task:
         total: torch.Tensor | None = None
         for t in self.terms:
             target = batch["label"] if t.target == "label" else batch["targets"][t.target]
+            if t.target in self.log_targets:
+                target = torch.log(target.float().clamp_min(1e-12))
             extra = {"tau": t.tau} if t.tau is not None else {}
             value = LOSS_TERMS[t.term](
                 heads[t.head], target, batch["weight"], heads=heads, batch=batch, **extra
@@ -194,7 +200,10 @@ class Task:
         """Per head: ``accuracy`` and ``auc`` (one class against the others, the signal being each class in turn
         after the first; ``auc_<class>``) for the class head; ``<head>_resolution`` (half the interquartile range of
         prediction/truth, and its median ``<head>_response``) for a regression head; ``<head>_coverage`` (the
-        fraction of jets whose truth is below the prediction, to compare with τ) for a pinball head."""
+        fraction of jets whose truth is below the prediction, to compare with τ) for a pinball head.
+
+        ``heads`` are physical (log-space heads already exponentiated, as :func:`score_heads` and
+        ``DataConfig.physical_heads`` give them); ``targets`` are the targets as the config defines them."""
         from sklearn.metrics import roc_auc_score
 
         pred = self.predict(heads)
