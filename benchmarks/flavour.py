@@ -107,11 +107,12 @@ LIGHT = ["ud", "s", "g"]
 
 
 # ---------------------------------------------------------------- data -----------------------------------------
-def make_data(data: Path, n_train: int, workers: int, seed: int) -> dict[str, Path]:
-    """train / val / test / test_shifted files (the shifted test: same seed, shifted detector); reused if there."""
+def make_data(data: Path, n_train: int, n_test: int, workers: int, seed: int) -> dict[str, Path]:
+    """train / val / test / test_shifted files (the shifted test: same seed, shifted detector), named by their
+    jets per class (``train_500.root``): reused when a file of that size is there, generated otherwise."""
     from higgsflow.generate.api import generate_jets
 
-    n_val, n_test = max(n_train // 4, 10), max(n_train // 2, 20)
+    n_val = max(n_train // 4, 10)
     plan = {
         "train": (n_train, seed, None),
         "val": (n_val, seed + 1, None),
@@ -121,7 +122,7 @@ def make_data(data: Path, n_train: int, workers: int, seed: int) -> dict[str, Pa
     files = {}
     data.mkdir(parents=True, exist_ok=True)
     for name, (n, s, shift) in plan.items():
-        path = data / f"{name}.root"
+        path = data / f"{name}_{n}.root"
         if not path.is_file():
             t0 = time.time()
             extra = {"detector_shift": shift} if shift else {}
@@ -359,6 +360,13 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--work", type=Path, default=Path("flavour_runs"), help="folder of the training runs")
     ap.add_argument("--jets-per-class", type=int, default=500, help="training jets per class (default 500)")
+    ap.add_argument(
+        "--test-jets-per-class",
+        type=int,
+        default=2500,
+        help="test jets per class, nominal and shifted each (default 2500: 7,500 light jets, so that light"
+        " rejections up to ~10^3 rest on several passing jets)",
+    )
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=SETTINGS["batch_size"])
     ap.add_argument("--quick", action="store_true", help="smoke run: 60 jets per class, 1 epoch, tiny UParT")
@@ -370,20 +378,21 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     batch = a.batch_size
     if a.quick:  # batches of 64 so that the adversarial run takes some adversarial steps
-        a.jets_per_class, a.epochs, batch = 60, 1, 64
+        a.jets_per_class, a.test_jets_per_class, a.epochs, batch = 60, 30, 1, 64
     upart = UPART_TINY if a.quick else (UPART_FULL if a.full_size else UPART_REDUCED)
     data = a.data or a.work / "data"
     t0 = time.time()
     print(
         f"AK4 flavour benchmark: {a.jets_per_class} training jets per class, {a.epochs} epoch(s)", flush=True
     )
-    files = make_data(data, a.jets_per_class, a.workers, a.seed)
+    files = make_data(data, a.jets_per_class, a.test_jets_per_class, a.workers, a.seed)
     t_gen = time.time() - t0
     rows = {}
     for name, spec in MODELS.items():
         rows[name] = run_model(name, spec, files, a.work, a.epochs, upart, a.device, batch)
     sizes = (
-        f"sizes: {a.jets_per_class} training jets per class, {a.epochs} epoch(s), batch {batch};"
+        f"sizes: {a.jets_per_class} training and {a.test_jets_per_class} test jets per class, {a.epochs} epoch(s),"
+        f" batch {batch};"
         f" UParT options {upart or 'ParT defaults (full size)'}; ParticleNet: ParticleNetTagger defaults;"
         f" DeepJet-like: full size; adversarial eps {ADV_EPS} every {ADV_EVERY} batches"
     )
@@ -392,7 +401,8 @@ def main(argv=None) -> int:
     total = time.time() - t0
     print(f"\ntime: generation {t_gen:.0f} s, total {total:.0f} s")
     if a.out:
-        payload = {"sizes": sizes, "jets_per_class": a.jets_per_class, "epochs": a.epochs, "models": rows,
+        payload = {"sizes": sizes, "jets_per_class": a.jets_per_class, "test_jets_per_class": a.test_jets_per_class,
+                   "epochs": a.epochs, "models": rows,
                    "checks": gates, "shift": SHIFT, "generation_s": t_gen, "total_s": total}  # fmt: skip
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(payload, indent=2, default=float, allow_nan=True))

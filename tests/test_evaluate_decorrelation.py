@@ -70,3 +70,9 @@ def test_plot(tmp_path):
     assert out.stat().st_size > 10_000
     with pytest.raises(DataError):
         plot_mass_sculpting(s, m, tmp_path / "msd.png")  # exists, no overwrite
+
+
+def test_no_failing_jets_give_an_undefined_not_an_infinite_inverse_jsd():
+    # every jet has the same score: the cut keeps them all, the failing histogram is empty
+    r = jsd_at_efficiency(np.ones(50), np.linspace(30, 200, 50), 0.5)
+    assert r["n_pass"] == 50 and math.isnan(r["jsd"]) and math.isnan(r["inverse_jsd"])

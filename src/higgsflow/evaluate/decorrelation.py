@@ -89,7 +89,8 @@ def jsd_at_efficiency(
         "efficiency": eff,
         "rejection": 1.0 / eff if eff > 0 else float("inf"),
         "jsd": jsd,
-        "inverse_jsd": 1.0 / jsd if jsd > 0 else float("inf"),
+        # no passing (or no failing) jets: JSD and 1/JSD undefined (nan), not a perfect decorrelation (inf)
+        "inverse_jsd": float("nan") if np.isnan(jsd) else (1.0 / jsd if jsd > 0 else float("inf")),
         "n_pass": int(passing.sum()),
     }
 
