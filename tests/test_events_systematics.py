@@ -255,3 +255,38 @@ def test_both_variations_become_shape_modifiers_and_the_asimov_fit_recovers_mu_o
     assert result["mu_ttHcc"][0] == pytest.approx(1.0, abs=1e-3)
     for name in VARIATIONS:
         assert result[name][0] == pytest.approx(0.0, abs=1e-3), name
+
+
+def test_the_demo_summary_gives_each_nuisance_its_size_and_yield_change():
+    from higgsflow.events import default_regions
+    from higgsflow.train.tthcc_demo import tthcc_summary_lines, variation_yields
+
+    rng = np.random.default_rng(4)
+    n = 600
+    s = rng.dirichlet(np.ones(9), size=n)
+    from higgsflow.events import CLASSES
+
+    nominal = {f"score_{c}": s[:, i] for i, c in enumerate(CLASSES)}
+    nominal.update(channel=np.ones(n, int), weight=np.full(n, 0.01))
+    up = {**nominal, "weight": nominal["weight"][:-60]}  # 10% of the events leave the selection
+    up.update({k: v[:-60] for k, v in nominal.items() if k.startswith("score_") or k == "channel"})
+    # down: the same events, but the ttHcc score moved onto ttlf: events change region, not the total
+    down = {
+        **nominal,
+        "score_ttHcc": np.zeros(n),
+        "score_ttlf": nominal["score_ttlf"] + nominal["score_ttHcc"],
+    }
+    regions = [r for r in default_regions(0.5) if r["Name"].startswith("1L_")]
+    rows = variation_yields(nominal, {"jes": (up, down)}, regions)
+    assert rows["jes"]["size"] == JES_UNCERTAINTY
+    assert rows["jes"]["up"]["yield_change"] == pytest.approx(-0.1)
+    assert rows["jes"]["down"]["yield_change"] == pytest.approx(0.0, abs=1e-12)
+    assert rows["jes"]["down"]["region_change"] > 0.05
+    fit = {
+        "regions": 9, "xsec_tth_pb": 0.5071, "br_hcc": 0.02884, "mu_limit": {"expected": 10.0},
+        "sigma_br_limit_pb": {"expected": 0.146}, "tthbb_significance": {"expected_z": 1.0},
+        "kappa_c": {"interval95": [0.0, 4.0], "scan_max": 10.0},
+        "systematics": {**rows, "tag_c": {"size": 0.2, "up": {"yield_change": 0.03}, "down": {"yield_change": -0.02}}},
+    }  # fmt: skip
+    text = "\n".join(tthcc_summary_lines({"fit": fit, "timings_s": {}}))
+    assert "jes ±2%: -10.0%/+0.0%" in text and "tag_c logit ±0.2: +3.0%/-2.0%" in text

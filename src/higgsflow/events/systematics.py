@@ -31,7 +31,9 @@ jet's mistag rate changes by ~20% and a c jet's tag rate by ~10-20%, the order o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import awkward as ak
@@ -45,6 +47,7 @@ __all__ = [
     "TAGGER_SHIFTS",
     "VARIATIONS",
     "parse_variation",
+    "scored_variations",
     "shift_jes",
     "shift_tagger",
     "vary",
@@ -149,3 +152,56 @@ def vary(
         return shift_jes(events, sign * (JES_UNCERTAINTY if size is None else float(size)))
     flavour, default = TAGGER_SHIFTS[name]
     return shift_tagger(events, flavour, sign * (default if size is None else float(size)))
+
+
+def scored_variations(
+    events: Sequence[str | os.PathLike[str]],
+    run: str | os.PathLike[str],
+    folder: str | os.PathLike[str],
+    *,
+    scores: Sequence[str | os.PathLike[str] | None] | None = None,
+    split: Mapping[str, float] | str | None = None,
+    part: str | None = None,
+    seed: int = 1,
+    names: Sequence[str] = VARIATIONS,
+    sizes: Mapping[str, float] | None = None,
+    selection: Any = None,
+    channels: Sequence[int] = (0, 1, 2),
+    overwrite: bool = False,
+) -> dict[str, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]:
+    """The (up, down) columns of every nuisance of ``names`` for :func:`higgsflow.events.regions.build_fit`: the
+    event files ``events`` (with their scored jets files ``scores``) prepared again with each variation
+    (:func:`higgsflow.events.chain.prepare_files`; with ``split`` and ``seed`` as for the nominal events, only
+    the part ``part``, e.g. the test events) into ``folder/<name>_<up|down>.parquet``, scored by the trained
+    event classifier ``run`` (``higgsflow predict``, into ``folder/scored``) and read back
+    (:func:`higgsflow.events.regions.read_scored_events`)."""
+    from higgsflow.events.chain import prepare_files
+    from higgsflow.events.regions import read_scored_events
+    from higgsflow.train.inference import predict_files
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = [(parse_variation((n, d))) for n in names for d in DIRECTIONS]
+    prepared = []
+    for name, direction in jobs:
+        written = prepare_files(
+            events,
+            folder / f"{name}_{direction}.parquet",
+            scores=scores,
+            split=split,
+            selection=selection,
+            channels=channels,
+            seed=seed,
+            variation=(name, direction),
+            variation_sizes=sizes,
+            parts=None if part is None else [part],
+            overwrite=overwrite,
+        )
+        prepared.append(next(iter(written.values()))[0])
+    scored_dir = folder / "scored"
+    if overwrite:
+        for p in prepared:
+            (scored_dir / p.name).unlink(missing_ok=True)
+    scored = predict_files(run, prepared, scored_dir)
+    cols = {job: read_scored_events(path) for job, path in zip(jobs, scored, strict=True)}
+    return {n: (cols[(n, "up")], cols[(n, "down")]) for n in names}
