@@ -290,3 +290,76 @@ def test_the_demo_summary_gives_each_nuisance_its_size_and_yield_change():
     }  # fmt: skip
     text = "\n".join(tthcc_summary_lines({"fit": fit, "timings_s": {}}))
     assert "jes ±2%: -10.0%/+0.0%" in text and "tag_c logit ±0.2: +3.0%/-2.0%" in text
+
+
+def test_the_command_line_prepares_shifted_events_and_fits_them_as_shape_systematics(tmp_path, capsys):
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from higgsflow.cli import main
+    from higgsflow.data.io import write_table
+    from higgsflow.events import CLASSES, toy_events
+
+    examples = Path(__file__).resolve().parents[1] / "examples" / "tthcc"
+    raw = tmp_path / "raw.parquet"
+    write_table(raw, toy_events(25, seed=8), tree="events")
+    prep = tmp_path / "prep.parquet"
+    assert main(["events", "prepare", str(raw), "-o", str(prep)]) == 0
+    for var in ("jes:up", "jes:down", "tag_c:up", "tag_c:down"):
+        out = tmp_path / f"prep_{var.replace(':', '_')}.parquet"
+        assert main(["events", "prepare", str(raw), "-o", str(out), "--variation", var]) == 0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run = tmp_path / "run"
+        args = ["train", "-c", str(examples / "dnn.yaml"), "-n", "dnn", "--train", str(prep), "--val", str(prep),
+                "-o", str(run), "--epochs", "1", "--batch-size", "64"]  # fmt: skip
+        assert main(args) == 0
+        assert main(["predict", str(run), str(prep), "-o", str(tmp_path / "scored")]) == 0
+        capsys.readouterr()
+        ws = tmp_path / "ws.json"
+        args = ["events", "fit", str(tmp_path / "scored" / "prep.parquet"), "-o", str(ws), "--drop-empty",
+                "--mu-max", "1000", "--classifier", str(run),
+                "--variation", f"jes={tmp_path / 'prep_jes_up.parquet'},{tmp_path / 'prep_jes_down.parquet'}",
+                "--variation", f"tag_c={tmp_path / 'prep_tag_c_up.parquet'},{tmp_path / 'prep_tag_c_down.parquet'}"]  # fmt: skip
+        assert main(args) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert "shape systematics jes, tag_c" in capsys.readouterr().out
+    spec = json.loads(ws.read_text())
+    mods = {(m["name"], m["type"]) for ch in spec["channels"] for s in ch["samples"] for m in s["modifiers"]}
+    assert {("jes", "histosys"), ("tag_c", "histosys")} <= mods
+    assert {s["name"] for ch in spec["channels"] for s in ch["samples"]} <= set(CLASSES)
+    # one-line errors naming the option
+    bad = tmp_path / "bad.parquet"
+    assert main(["events", "prepare", str(raw), "-o", str(bad), "--variation", "jes:sideways"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and "--variation" in err and "jes:sideways" in err
+    assert not bad.exists()
+    ws2 = tmp_path / "ws2.json"
+    for value, needle in (
+        ("jes=only_one.parquet", "--variation"),
+        (f"jes={raw},{tmp_path / 'nope.parquet'}", "nope"),
+    ):
+        args = [
+            "events",
+            "fit",
+            str(tmp_path / "scored" / "prep.parquet"),
+            "-o",
+            str(ws2),
+            "--variation",
+            value,
+        ]
+        assert main(args) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and "\n" not in err and needle in err, err
+    # an unscored variation without --classifier: the file and the missing score named
+    args = ["events", "fit", str(tmp_path / "scored" / "prep.parquet"), "-o", str(ws2), "--drop-empty",
+            "--variation", f"jes={tmp_path / 'prep_jes_up.parquet'},{tmp_path / 'prep_jes_down.parquet'}"]  # fmt: skip
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err
+    assert "prep_jes_up.parquet" in err and "--variation jes" in err and "--classifier" in err
+    assert not ws2.exists()
