@@ -47,6 +47,7 @@ _EXPORTS = {
     "VARIATIONS": "higgsflow.events.systematics",
     "shift_jes": "higgsflow.events.systematics",
     "shift_tagger": "higgsflow.events.systematics",
+    "scored_variations": "higgsflow.events.systematics",
     "vary": "higgsflow.events.systematics",
 }
 
