@@ -289,7 +289,8 @@ def test_the_demo_summary_gives_each_nuisance_its_size_and_yield_change():
         "systematics": {**rows, "tag_c": {"size": 0.2, "up": {"yield_change": 0.03}, "down": {"yield_change": -0.02}}},
     }  # fmt: skip
     text = "\n".join(tthcc_summary_lines({"fit": fit, "timings_s": {}}))
-    assert "jes ±2%: -10.0%/+0.0%" in text and "tag_c logit ±0.2: +3.0%/-2.0%" in text
+    line = next(x for x in text.splitlines() if "shape systematics" in x)
+    assert "jes ±2%: -10.0%/+0.0% (10.0%/" in line and "tag_c logit ±0.2: +3.0%/-2.0%" in line
 
 
 def test_the_command_line_prepares_shifted_events_and_fits_them_as_shape_systematics(tmp_path, capsys):

@@ -759,6 +759,20 @@ def tthcc_summary_lines(summary: Mapping[str, Any]) -> list[str]:
             + ":"
         )
         lines += _fit_lines(fit, cms)
+        syst = fit.get("systematics")
+        if syst:
+            parts = []
+            for name, row in syst.items():
+                size = f"±{100 * row['size']:g}%" if name == "jes" else f"logit ±{row['size']:g}"
+                up, down = (round(100 * row[d]["yield_change"], 1) + 0.0 for d in ("up", "down"))
+                text = f"{name} {size}: {up:+.1f}%/{down:+.1f}%"
+                if "region_change" in row["up"]:
+                    text += f" ({100 * row['up']['region_change']:.1f}%/{100 * row['down']['region_change']:.1f}%)"
+                parts.append(text)
+            lines.append(
+                "  shape systematics (events shifted, re-selected, re-scored): expected events up/down "
+                "(Σ_regions |Δ| / total): " + ", ".join(parts)
+            )
         face = fit.get("face_value")
         if face:
             lines.append(
@@ -766,17 +780,6 @@ def tthcc_summary_lines(summary: Mapping[str, Any]) -> list[str]:
                 "templates rest on a few dozen simulated events, which the lines above account for):"
             )
             lines += _fit_lines({**fit, **face}, cms)
-        syst = fit.get("systematics")
-        if syst:
-            parts = []
-            for name, row in syst.items():
-                size = f"±{100 * row['size']:g}%" if name == "jes" else f"logit ±{row['size']:g}"
-                up, down = (round(100 * row[d]["yield_change"], 1) + 0.0 for d in ("up", "down"))
-                parts.append(f"{name} {size}: {up:+.1f}%/{down:+.1f}%")
-            lines.append(
-                "  shape systematics (events re-selected and re-scored; expected events up/down): "
-                + ", ".join(parts)
-            )
         if "asimov_checks" in fit:
             ch = fit["asimov_checks"]
             bad = [k for k, r in ch["fits"].items() if not r["converged"]]
