@@ -135,6 +135,10 @@ def test_the_chain_at_a_tiny_size(tmp_path):
     )
     assert 0 < tthcc <= 0.5071 * 0.02884 * 138e3 * 1.5
     assert "not comparable" in "\n".join(tthcc_summary_lines(s))
+    # the shape systematics: a histosys of every nuisance on the samples, their sizes in the summary
+    names = {m["name"] for ch in spec["channels"] for smp in ch["samples"] for m in smp["modifiers"]}
+    assert {"jes", "tag_b", "tag_c", "tag_light"} <= names
+    assert set(s["fit"]["systematics"]) == {"jes", "tag_b", "tag_c", "tag_light"}
 
 
 def test_dttx_cuts_keep_most_tt_jets_in_the_control_regions():

@@ -1,7 +1,8 @@
 """Event-level objects of the ttH(cc) search (docs/tthcc.md): the tt̄+jets truth split (``truth``), reading event
 files and CMS NanoAOD into one set of columns, the AK4 tagger's discriminants attached to the jets, the object
 selection and the 0L/1L/2L channels (``objects``, ``nano``), pair features of every object pair (``pairs``) and the
-27 analysis regions with their pyhf fit (``regions``).
+27 analysis regions with their pyhf fit (``regions``); the jet-energy-scale and tagger-score variations of the
+fit's shape systematics (``systematics``).
 
 The names below import on first use, so that ``higgsflow --help`` stays light.
 """
@@ -41,6 +42,13 @@ _EXPORTS = {
     "region_columns": "higgsflow.events.regions",
     "write_fit": "higgsflow.events.regions",
     "toy_events": "higgsflow.events.toy",
+    "JES_UNCERTAINTY": "higgsflow.events.systematics",
+    "TAGGER_SHIFTS": "higgsflow.events.systematics",
+    "VARIATIONS": "higgsflow.events.systematics",
+    "shift_jes": "higgsflow.events.systematics",
+    "shift_tagger": "higgsflow.events.systematics",
+    "scored_variations": "higgsflow.events.systematics",
+    "vary": "higgsflow.events.systematics",
 }
 
 __all__ = sorted(_EXPORTS)

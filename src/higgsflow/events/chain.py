@@ -6,7 +6,8 @@ For each input: read it (:func:`~higgsflow.events.read_events`, or
 the AK4 tagger's discriminants from its scored jets file (:func:`~higgsflow.events.attach_scores`), select the
 objects and the channel (:func:`~higgsflow.events.select`), keep the events of ``channels`` and add the
 high-level features ``hl_<name>``. The inputs are concatenated into one file, or split at random into several
-(``split``: e.g. train/val/test).
+(``split``: e.g. train/val/test). With ``variation`` (``jes:up``, ``tag_c:down`` ...) the events are shifted
+before the selection (:mod:`higgsflow.events.systematics`): the inputs of the fit's shape systematics.
 
 **Weights stay cross sections.** Each event's ``weight`` (pb) is rescaled so that every output still adds up to
 the inputs' cross sections:
@@ -140,20 +141,39 @@ def prepare_files(
     stitch: bool = True,
     tagger: str = "PNet",
     seed: int = 1,
+    variation: str | tuple[str, str] | None = None,
+    variation_sizes: Mapping[str, float] | None = None,
+    parts: Sequence[str] | None = None,
     overwrite: bool = False,
 ) -> dict[str, tuple[Path, int]]:
     """Prepare the event files ``events`` (module docstring) into ``out`` (or ``OUT_<part>`` per part of
     ``split``): ``scores`` gives each event file's scored jets file (same order; None for a file that has its
     discriminants, e.g. NanoAOD). Every output is checked before anything is read, and written only once all
-    are computed (a failure leaves none behind). Returns ``{part: (path, events written)}``."""
+    are computed (a failure leaves none behind). Returns ``{part: (path, events written)}``.
+
+    ``variation`` (``"jes:up"``, ``("tag_c", "down")`` ...: :mod:`higgsflow.events.systematics`) shifts the
+    events before the selection (δ from ``variation_sizes`` or the module's defaults): with the same inputs,
+    ``split`` and ``seed`` every part holds the same events as the nominal one, re-selected. ``parts`` writes
+    only those parts of the split (e.g. ``["test"]``: the events the fit reads)."""
     from higgsflow.data.io import write_table
     from higgsflow.events.objects import LABELS, Selection, event_features, select
     from higgsflow.outputs import check_outputs
 
+    if variation is not None:
+        from higgsflow.events.systematics import parse_variation, vary
+
+        variation = parse_variation(variation)
     if split is not None:
         split = parse_split(split if isinstance(split, str) else [f"{k}={v}" for k, v in split.items()])
     paths = split_paths(out, split)
-    check_outputs(list(paths.values()), overwrite=overwrite)
+    if parts is not None:
+        unknown = [p for p in parts if p not in paths]
+        if unknown or not parts:
+            raise ConfigError(
+                f"unknown part {unknown[0] if unknown else ''!r}", field="parts", expected=", ".join(paths)
+            )
+    wanted = [name for name in paths if parts is None or name in parts]
+    check_outputs([paths[name] for name in wanted], overwrite=overwrite)
     files = [Path(e) for e in events]
     if not files:
         raise ConfigError("no event file given", field="EVENTS")
@@ -182,7 +202,7 @@ def prepare_files(
         else [dict.fromkeys(_TT_LABELS, 1.0) for _ in files]
     )
     rng = np.random.default_rng(seed)
-    parts: dict[str, list[ak.Array]] = {name: [] for name in paths}
+    chunks_of: dict[str, list[ak.Array]] = {name: [] for name in wanted}
     info = []
     for f, (ev, meta), fac in zip(files, loaded, factors, strict=True):
         w = np.asarray(ev["weight"], dtype=np.float64)
@@ -204,16 +224,20 @@ def prepare_files(
             sizes = np.array([n])
             part_of = np.zeros(n, dtype=np.int64)
         ev = ak.with_field(ev, w, "weight")
+        if variation is not None:
+            ev = vary(ev, *variation, sizes=variation_sizes)
         chosen = select(ev, sel)
         keep = np.isin(np.asarray(chosen["channel"]), np.asarray(list(channels)))
         for k, name in enumerate(paths):
+            if name not in wanted:
+                continue
             mask = keep & (part_of == k)
             if not mask.any():
                 continue
             part = chosen[mask]
             scale = n / sizes[k] if sizes[k] else 0.0
             part = ak.with_field(part, np.asarray(part["weight"], dtype=np.float64) * scale, "weight")
-            parts[name].append(part)
+            chunks_of[name].append(part)
         info.append(
             {
                 "file": os.fspath(f),
@@ -225,7 +249,7 @@ def prepare_files(
             }
         )
     tables = {}
-    for name, chunks in parts.items():
+    for name, chunks in chunks_of.items():
         if not chunks:
             raise DataError(
                 "no selected event" + (f" in part {name}" if name != "all" else ""),
@@ -249,6 +273,8 @@ def prepare_files(
         "split": split,
         "seed": seed,
     }
+    if variation is not None:
+        meta_out["variation"] = ":".join(variation)
     written: list[Path] = []
     result = {}
     try:

@@ -89,6 +89,14 @@ def prepare(
         ),
     ] = True,
     seed: Annotated[int, typer.Option(help="seed of the random split")] = 1,
+    variation: Annotated[
+        str | None,
+        typer.Option(
+            help="shift the events before the selection, for the fit's shape systematics: jes:up, jes:down (jet "
+            "energy scale ±2%, MET recomputed), tag_b:up, tag_c:down, tag_light:up ... (the tagger scores of b, "
+            "c or light jets); the same --split and --seed give the same events per part as the nominal run"
+        ),
+    ] = None,
     overwrite: OVERWRITE = False,
 ) -> None:
     """Attach the AK4 tagger's discriminants, select objects and channels (0L/1L/2L), add the high-level
@@ -104,6 +112,10 @@ def prepare(
         raise ConfigError(
             f"unknown channel {bad[0] if bad else ''!r}", field="--channels", expected="0L, 1L, 2L"
         )
+    if variation is not None:
+        from higgsflow.events.systematics import parse_variation
+
+        parse_variation(variation, field="--variation")
     parts = parse_split(split)
     check_outputs(list(split_paths(out, parts).values()), overwrite=overwrite)
     written = prepare_files(
@@ -115,6 +127,7 @@ def prepare(
         stitch=stitch,
         tagger=tagger,
         seed=seed,
+        variation=variation,
         overwrite=overwrite,
     )
     for name, (path, n) in written.items():
@@ -146,11 +159,26 @@ def fit(
             help="leave out regions without events or without tt+jets background (small samples), with a warning",
         ),
     ] = False,
+    variation: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variation",
+            help="a shape systematic NAME=UP,DOWN (repeat): the same events prepared with "
+            "`events prepare --variation NAME:up` and NAME:down, scored by the event classifier (or by "
+            "--classifier)",
+        ),
+    ] = None,
+    classifier: Annotated[
+        Path | None,
+        typer.Option(
+            help="the event classifier's training run: scores the --variation files that are not scored"
+        ),
+    ] = None,
     overwrite: OVERWRITE = False,
 ) -> None:
     """The regions from the classifier's scores and the pyhf workspace of the fit (4 signal strengths, free
-    tt+b/≥2b/c/≥2c normalisations, luminosity, cross sections, MC statistics). Then: higgsflow stats fit |
-    limit | significance | kappa | yields WORKSPACE."""
+    tt+b/≥2b/c/≥2c normalisations, luminosity, cross sections, MC statistics, and the shape systematics of
+    --variation). Then: higgsflow stats fit | limit | significance | kappa | yields WORKSPACE."""
     import logging
 
     from higgsflow.configs import config_path
@@ -160,9 +188,11 @@ def fit(
     from higgsflow.stats import metadata_path
 
     check_outputs([out, metadata_path(out)], overwrite=overwrite)
+    pairs = _variation_files(variation or [])
     source = regions if regions is not None else config_path("tthcc_regions")
     region_list = load_regions(source)  # overlapping or incomplete regions: an error naming file and regions
     cols = read_scored_events(scored)
+    variations = _scored_variations(pairs, classifier) if pairs else None
     used, dropped = fillable_regions(cols, region_list, file=source)
     if dropped and drop_empty:
         logging.getLogger("higgsflow.events").warning(
@@ -181,8 +211,77 @@ def fit(
         overwrite=overwrite,
         lumi=lumi,
         poi_bounds=(-20.0, mu_max),
+        variations=variations,
     )
     console.print(
-        f"{len(cols['weight'])} events in {len(used)} of {len(region_list)} regions at {lumi:g} fb⁻¹ → {ws}"
+        f"{len(cols['weight'])} events in {len(used)} of {len(region_list)} regions at {lumi:g} fb⁻¹"
+        + (f", shape systematics {', '.join(pairs)}" if pairs else "")
+        + f" → {ws}"
     )
     console.print(f"next: higgsflow stats fit {ws} (limit, significance, kappa, yields --plots DIR)")
+
+
+def _variation_files(texts: list[str]) -> dict[str, tuple[Path, Path]]:
+    """``NAME=UP,DOWN`` → {NAME: (UP, DOWN)}; a :class:`ConfigError` naming ``--variation`` otherwise, a missing
+    file a :class:`DataError` naming it."""
+    import re
+
+    from higgsflow.errors import ConfigError, DataError
+
+    out: dict[str, tuple[Path, Path]] = {}
+    for text in texts:
+        name, _, files = text.partition("=")
+        name = name.strip()
+        paths = [f.strip() for f in files.split(",")]
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or len(paths) != 2 or not all(paths):
+            raise ConfigError(
+                f"bad variation {text!r}", field="--variation", expected="NAME=UP,DOWN (two event files)"
+            )
+        if name in out:
+            raise ConfigError(f"variation {name!r} given twice", field="--variation")
+        for p in paths:
+            if not Path(p).is_file():
+                raise DataError("no such file", file=p, field=f"--variation {name}")
+        out[name] = (Path(paths[0]), Path(paths[1]))
+    return out
+
+
+def _scored_variations(
+    pairs: dict[str, tuple[Path, Path]], classifier: Path | None
+) -> dict[str, tuple[dict, dict]]:
+    """The scored columns of each variation's (up, down) files; files without class scores are scored by the
+    ``classifier`` run first (in a temporary folder)."""
+    import tempfile
+
+    from higgsflow.data.io import list_columns
+    from higgsflow.errors import DataError, SchemaError
+    from higgsflow.events.regions import read_scored_events
+
+    def scored(path: Path) -> bool:
+        for tree in ("events", "tree"):
+            try:
+                return "score_ttHcc" in list_columns(path, tree=tree)
+            except SchemaError:
+                continue
+        return False
+
+    with tempfile.TemporaryDirectory(prefix="higgsflow-variations-") as tmp:
+        todo = [p for pair in pairs.values() for p in pair if not scored(p)]
+        if todo and classifier is None:
+            name = next(n for n, pair in pairs.items() if todo[0] in pair)
+            raise DataError(
+                "not scored by the event classifier",
+                file=todo[0],
+                field=f"--variation {name}: score_<class>",
+                expected="the file after higgsflow predict RUN, or --classifier RUN to score it here",
+            )
+        done: dict[Path, Path] = {}
+        if todo and classifier is not None:
+            from higgsflow.train.inference import predict_files
+
+            for k, p in enumerate(todo):  # one folder each: two inputs may share a file name
+                done[p] = predict_files(classifier, [p], Path(tmp) / str(k))[0]
+        return {
+            name: (read_scored_events(done.get(up, up)), read_scored_events(done.get(down, down)))
+            for name, (up, down) in pairs.items()
+        }

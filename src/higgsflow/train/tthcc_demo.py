@@ -49,6 +49,7 @@ __all__ = [
     "print_tthcc_summary",
     "run_tthcc_demo",
     "tthcc_summary_lines",
+    "variation_yields",
 ]
 
 log = logging.getLogger(__name__)
@@ -448,6 +449,38 @@ def _single_region(spec: Mapping[str, Any], region: str) -> dict[str, Any]:
     return {**spec, "channels": [ch], "observations": [obs], "measurements": measurements}
 
 
+def variation_yields(
+    nominal: Mapping[str, Any],
+    variations: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any]]],
+    regions: Any,
+) -> dict[str, Any]:
+    """Per nuisance: its size (``jes``: relative scale, ``tag_*``: logit shift) and, up and down, the relative
+    change of the expected events (all samples) in ``regions`` (``yield_change``) and Σ_regions |ΔN| / N
+    (``region_change``: it counts the events that move between regions too)."""
+    from higgsflow.events.regions import assign_regions
+    from higgsflow.events.systematics import JES_UNCERTAINTY, TAGGER_SHIFTS
+
+    def per_region(cols: Mapping[str, Any]) -> np.ndarray:
+        idx = assign_regions(cols, regions)
+        w = np.asarray(cols["weight"], dtype=np.float64)
+        return np.bincount(idx[idx >= 0], weights=w[idx >= 0], minlength=len(regions))
+
+    n0 = per_region(nominal)
+    total = float(n0.sum())
+    out: dict[str, Any] = {}
+    for name, pair in variations.items():
+        size = JES_UNCERTAINTY if name == "jes" else TAGGER_SHIFTS.get(name, (None, math.nan))[1]
+        row: dict[str, Any] = {"size": size}
+        for direction, cols in zip(("up", "down"), pair, strict=True):
+            n = per_region(cols)
+            row[direction] = {
+                "yield_change": float(n.sum()) / total - 1.0 if total > 0 else math.nan,
+                "region_change": float(np.abs(n - n0).sum()) / total if total > 0 else math.nan,
+            }
+        out[name] = row
+    return out
+
+
 # ------------------------------------------------------------------------------------------ the demo
 def run_tthcc_demo(
     out: str | os.PathLike[str],
@@ -472,6 +505,7 @@ def run_tthcc_demo(
     checks: bool = False,
     region_cut: float | None = None,
     background_quantile: float = 0.8,
+    systematics: bool = True,
 ) -> TthccDemoResult:
     """The chain of the module docstring into the folder ``out`` (a new folder, or one an earlier demo made,
     with ``overwrite``): ``sizes`` events per sample (:data:`DEMO_SIZES`), ``jets_per_class`` AK4 jets per
@@ -483,7 +517,9 @@ def run_tthcc_demo(
     ``region_cut`` in every channel (0.5: the shipped ``tthcc_regions``), or by default, per channel, the
     ``background_quantile`` of D_ttX of the validation tt̄+jets events (:func:`dttx_cuts`): a small classifier's
     scores follow its training sample's class mix, so a fixed 0.5 can leave the control regions empty.
-    Writes ``out/tthcc.json`` (:func:`tthcc_summary_lines` prints it)."""
+    ``systematics`` adds the shape systematics of :mod:`higgsflow.events.systematics` (jet energy scale, b, c and
+    light tagger scores): the test events prepared again with each shift, re-scored by the event ParT
+    (:func:`~higgsflow.events.systematics.scored_variations`), as histosys modifiers of every sample. Writes ``out/tthcc.json`` (:func:`tthcc_summary_lines` prints it)."""
     from higgsflow.configs import config_path
     from higgsflow.events.chain import fillable_regions, prepare_files
     from higgsflow.events.regions import (
@@ -493,6 +529,7 @@ def run_tthcc_demo(
         read_scored_events,
         write_fit,
     )
+    from higgsflow.events.systematics import scored_variations
     from higgsflow.train.demo import demo_reporter, prepare_demo_folder
     from higgsflow.train.inference import predict_files
 
@@ -546,6 +583,7 @@ def run_tthcc_demo(
     if dnn:
         nets.append(("dnn", "tthcc_dnn", DEMO_EVENT_DNN if dnn_kwargs is None else dnn_kwargs))
     scored_test: dict[str, Path] = {}
+    runs: dict[str, Path] = {}
     for network, cfg_name, kwargs in nets:
         report.stage(
             "train",
@@ -558,6 +596,7 @@ def run_tthcc_demo(
             network, config_path(cfg_name), paths, out / f"run_{network}", epochs=epochs, seed=seed,
             network_kwargs=kwargs, progress=report.training, batch_size=batch_size, lr=lr,
         )  # fmt: skip
+        runs[network] = run
         scored_val, scored_test[network] = predict_files(
             run, [paths["val"], paths["test"]], out / f"scored_{network}"
         )
@@ -565,6 +604,26 @@ def run_tthcc_demo(
             val_cols = read_scored_events(scored_val)
         classifiers[network] = classifier_aucs(scored_test[network])
         timings[f"train_{network}"] = time.perf_counter() - t0
+
+    # 6a: the shape systematics: the test events shifted, re-selected and re-scored by the event ParT
+    variations = None
+    if systematics:
+        report.stage(
+            "systematics",
+            "shifting the jet energy scale and the tagger scores of b, c and light jets: the test events "
+            "re-selected and re-scored by the event ParT",
+        )
+        t0 = time.perf_counter()
+        variations = scored_variations(
+            events,
+            runs["event_part"],
+            out / "systematics",
+            scores=scores,
+            split=SPLIT,
+            part="test",
+            seed=seed,
+        )
+        timings["systematics"] = time.perf_counter() - t0
 
     # 6: regions → workspace → fit
     report.stage("fit", f"building the regions and the workspace at {lumi:g} fb⁻¹ and fitting")
@@ -578,15 +637,19 @@ def run_tthcc_demo(
     cols = read_scored_events(scored_test["event_part"])
     used, dropped = fillable_regions(cols, regions)
     workspace = out / "tthcc_workspace.json"
-    write_fit(cols, used, workspace, lumi=lumi, poi_bounds=POI_BOUNDS)
+    write_fit(cols, used, workspace, lumi=lumi, poi_bounds=POI_BOUNDS, variations=variations)
     fit = fit_summary(workspace, kappa_points=kappa_points)
     # the same templates without MC-statistics nuisance parameters (every bin's γ pruned)
-    _, face_spec = build_fit(cols, used, lumi=lumi, poi_bounds=POI_BOUNDS, mcstat_threshold=1e9)
+    _, face_spec = build_fit(
+        cols, used, lumi=lumi, poi_bounds=POI_BOUNDS, mcstat_threshold=1e9, variations=variations
+    )
     face = fit_summary(face_spec, kappa_points=kappa_points)
     fit["face_value"] = {
         k: face[k] for k in ("mu_limit", "sigma_br_limit_pb", "tthbb_significance", "kappa_c")
     }
     fit["regions_dropped"] = dropped
+    if variations is not None:
+        fit["systematics"] = variation_yields(cols, variations, used)
     fit["dttx_cuts"] = cuts
     fit["lumi_fb"] = lumi
     if checks:
@@ -696,6 +759,20 @@ def tthcc_summary_lines(summary: Mapping[str, Any]) -> list[str]:
             + ":"
         )
         lines += _fit_lines(fit, cms)
+        syst = fit.get("systematics")
+        if syst:
+            parts = []
+            for name, row in syst.items():
+                size = f"±{100 * row['size']:g}%" if name == "jes" else f"logit ±{row['size']:g}"
+                up, down = (round(100 * row[d]["yield_change"], 1) + 0.0 for d in ("up", "down"))
+                text = f"{name} {size}: {up:+.1f}%/{down:+.1f}%"
+                if "region_change" in row["up"]:
+                    text += f" ({100 * row['up']['region_change']:.1f}%/{100 * row['down']['region_change']:.1f}%)"
+                parts.append(text)
+            lines.append(
+                "  shape systematics (events shifted, re-selected, re-scored): expected events up/down "
+                "(Σ_regions |Δ| / total): " + ", ".join(parts)
+            )
         face = fit.get("face_value")
         if face:
             lines.append(
