@@ -202,7 +202,15 @@ def tagging_metrics(heads: dict, arrays) -> dict:
 
 # ---------------------------------------------------------------- training -------------------------------------
 def run_model(
-    name, spec, files, work: Path, epochs: int, upart_kwargs: dict, device: str, batch: int
+    name,
+    spec,
+    files,
+    work: Path,
+    epochs: int,
+    upart_kwargs: dict,
+    device: str,
+    batch: int,
+    seed: int = SETTINGS["seed"],
 ) -> dict:
     from higgsflow.data.loader import load_arrays
     from higgsflow.train import TrainSettings, evaluate_run, train
@@ -218,7 +226,7 @@ def run_model(
         device=device,
         adversarial_eps=ADV_EPS if adversarial else None,
         adversarial_every=ADV_EVERY,
-        **{**SETTINGS, "batch_size": batch},
+        **{**SETTINGS, "batch_size": batch, "seed": seed},
     )
     run_dir = work / name.replace("+", "_")
     t0 = time.time()
@@ -373,6 +381,9 @@ def main(argv=None) -> int:
     ap.add_argument("--full-size", action="store_true", help="UParT at ParT's full size (a GPU run)")
     ap.add_argument("--workers", type=int, default=1, help="generator processes")
     ap.add_argument("--seed", type=int, default=1, help="generator seed")
+    ap.add_argument(
+        "--train-seed", type=int, default=SETTINGS["seed"], help=f"training seed (default {SETTINGS['seed']})"
+    )
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", type=Path, help="write the table as JSON")
     a = ap.parse_args(argv)
@@ -389,10 +400,10 @@ def main(argv=None) -> int:
     t_gen = time.time() - t0
     rows = {}
     for name, spec in MODELS.items():
-        rows[name] = run_model(name, spec, files, a.work, a.epochs, upart, a.device, batch)
+        rows[name] = run_model(name, spec, files, a.work, a.epochs, upart, a.device, batch, a.train_seed)
     sizes = (
         f"sizes: {a.jets_per_class} training and {a.test_jets_per_class} test jets per class, {a.epochs} epoch(s),"
-        f" batch {batch};"
+        f" batch {batch}, training seed {a.train_seed};"
         f" UParT options {upart or 'ParT defaults (full size)'}; ParticleNet: ParticleNetTagger defaults;"
         f" DeepJet-like: full size; adversarial eps {ADV_EPS} every {ADV_EVERY} batches"
     )

@@ -241,6 +241,7 @@ def test_config_builds_part_sv_with_the_mass_head_and_the_glopart_inputs():
          "aux_genjet_sdmass": [55.0, 150.0, 33.0]}
     )  # fmt: skip
     np.testing.assert_allclose(evaluate(cfg.targets["mass"], table), [0.60, 1.72, 0.33])
+    assert cfg.target_space["mass"] == "log" and cfg.log_heads() == {"mass"}  # trained on ln(m / 100 GeV)
     assert [(t["term"], t.get("head", "logits")) for t in cfg.loss_terms] == [
         ("cross_entropy", "logits"),
         ("logcosh", "mass"),
