@@ -23,21 +23,23 @@ linear ratio jet_genjet_wnu_pt / jet_pt) and prints, on the same test jets:
 The table is also written as JSON (``--out``). Every model's network options and training settings are in
 ``MODELS`` / ``SETTINGS`` at the top; the printout states the sizes used.
 
-Sizes. Default (``python benchmarks/flavour.py``): 500 training jets per class (+ 125 validation, 250 test and
-250 shifted test per class), 10 epochs, batch 64; UParT reduced to embeddings (64, 128, 64), pair embedding
-(32, 32, 32), 4 + 1 blocks of 4 heads; ParticleNet (weaver-core's ParticleNetTagger defaults) and the
-DeepJet-like baseline at their full sizes. ``--full-size`` gives UParT ParT's full size (128, 512, 128; 8 + 2
-blocks of 8 heads) and belongs on a GPU. ``--quick`` is a smoke run (60 training jets per class, 1 epoch, batch 64, a tiny
-UParT of 16-wide embeddings and one block): it only shows that the chain runs, its figures are noise.
+Sizes. Default (``python benchmarks/flavour.py``): 500 training jets per class (+ 125 validation per class) and
+2,500 test and 2,500 shifted test jets per class (``--test-jets-per-class``: 7,500 light test jets, so that light
+rejections near 10³ rest on several passing jets), 10 epochs, batch 64, training seed 42 (``--train-seed``);
+UParT reduced to embeddings (64, 128, 64), pair embedding (32, 32, 32), 4 + 1 blocks of 4 heads; ParticleNet
+(weaver-core's ParticleNetTagger defaults) and the DeepJet-like baseline at their full sizes. ``--full-size``
+gives UParT ParT's full size (128, 512, 128; 8 + 2 blocks of 8 heads) and belongs on a GPU. ``--quick`` is a smoke
+run (60 training and 30 test jets per class, 1 epoch, batch 64, a tiny UParT of 16-wide embeddings and one block):
+it only shows that the chain runs, its figures are noise. Data files are named by their jets per class
+(``train_500.root``) and reused from ``--data`` when that size is there.
 
-Time. The quick run takes about 3 min on 2 shared CPU cores: generation 85 s (1,080 jets, ~13 jets/s),
-training and evaluation of the four models about 95 s (at batch 256: 60 s DeepJet-like, 14 s ParticleNet,
-16 s + 11 s the two tiny UParTs), most of it fixed costs.
-Scaling linearly in jets × epochs (an upper bound for the fixed costs, a lower one for the reduced UParT, which
-is ~10x the tiny one per jet) the default size was estimated at 12 min of generation (9,000 jets) and 1–1.5 hours of
-training on 2 cores; measured: generation 2 min (``--workers 2``), the four trainings and evaluations 66 min on 2
-cores shared with other jobs (load ~7): DeepJet-like 33 min, ParticleNet 10 min, UParT 9 min, UParT+adv 14 min. Larger samples (``--jets-per-class 5000`` and more, ``--full-size``) belong on a GPU (``--device cuda``,
-generation with ``--workers``); do not run them on a shared 2-core machine.
+Time (2 CPU cores). Generation of the 45,000 jets about 10 min with ``--workers 2`` on an idle machine (25 and 11
+min for the two test files when they shared the cores with training jobs). Training and evaluation of the four
+models at the default size: 14 min on the idle machine (DeepJet-like 1.5 min, ParticleNet 2 min, UParT 4.5 min,
+UParT+adv 6 min); two runs side by side with ``OMP_NUM_THREADS=1`` each took 20 and 34 min. Several torch
+processes with the default thread count on the same 2 cores slow each other down far more than 2× (the first
+default-size run took 66 min that way). Larger samples (``--jets-per-class 5000`` and more, ``--full-size``)
+belong on a GPU (``--device cuda``, generation with ``--workers``).
 
     python benchmarks/flavour.py --quick --out /tmp/flavour.json
     python benchmarks/flavour.py --jets-per-class 5000 --epochs 20 --full-size --device cuda --workers 8 \\
