@@ -35,8 +35,8 @@ it only shows that the chain runs, its figures are noise. Data files are named b
 
 Time (2 CPU cores). Generation of the 45,000 jets about 10 min with ``--workers 2`` on an idle machine (25 and 11
 min for the two test files when they shared the cores with training jobs). Training and evaluation of the four
-models at the default size: 14 min on the idle machine (DeepJet-like 1.5 min, ParticleNet 2 min, UParT 4.5 min,
-UParT+adv 6 min); two runs side by side with ``OMP_NUM_THREADS=1`` each took 20 and 34 min. Several torch
+models at the default size: 14 min (DeepJet-like 1.5 min, ParticleNet 2 min, UParT 4.5 min, UParT+adv 6 min;
+another training job shared the cores for part of it); two runs side by side with ``OMP_NUM_THREADS=1`` each took 20 and 34 min. Several torch
 processes with the default thread count on the same 2 cores slow each other down far more than 2× (the first
 default-size run took 66 min that way). Larger samples (``--jets-per-class 5000`` and more, ``--full-size``)
 belong on a GPU (``--device cuda``, generation with ``--workers``).
