@@ -285,9 +285,7 @@ class DataConfig:
         out = dict(heads)
         for name in logs & set(heads):
             value = heads[name]
-            out[name] = (
-                value.exp() if hasattr(value, "exp") and not isinstance(value, np.ndarray) else np.exp(value)
-            )
+            out[name] = value.exp() if hasattr(value, "exp") else np.exp(value)  # a torch tensor, or numpy
         return out
 
     def _parse_loss(self, loss: Any) -> list[dict[str, Any]] | None:
