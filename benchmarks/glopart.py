@@ -4,8 +4,8 @@ Generates (or reuses, ``--data DIR``) AK8 jets of the GloParT classes in ``CLASS
 ``higgsflow generate jets`` (docs/generate.md): signal classes twice, with a flat resonance mass
 (``resonance_mass="flat:15:250"``, one mass per chunk of ``CHUNK`` jets) and at the nominal masses (X = the SM-like
 scalar at 125 GeV, t at Pythia's 173 GeV), and the QCD classes once. It trains, on the same QCD jets and with the same
-task (the classes plus the mass regression ``mass``, loss CE + γ·log-cosh, examples/tagging/glopart.yaml cut to
-``CLASSES``):
+task (the classes plus the mass regression ``mass_corr``, loss CE + γ·log-cosh, examples/tagging/glopart.yaml cut
+to ``CLASSES``):
 
 - **GloParT**: the two-collection ParT (``part_sv``: PF ≤ 128 and SV ≤ 7 tokens) on the flat-mass signals, every
   class reweighted flat in (p_T, m_SD) by the data config (p_T 200–2500 GeV, m_SD 20–260 GeV in 10 GeV bins);
@@ -16,7 +16,8 @@ and prints, on the same test jets (flat-mass signals and QCD):
 - the accuracy (arg-max class) and per-class AUC against QCD (score p_c / (p_c + p_QCD), p_QCD the sum of the QCD
   classes; class-c jets against all QCD jets);
 - the mass resolution for signal jets, half the 16–84 % width of m / m_true divided by its median, m = the
-  regressed mass and m = the soft-drop mass, m_true = the generated resonance mass;
+  regressed mass (``mass_corr`` × the ungroomed jet mass, as CMS's ``massCorr``) and m = the soft-drop mass,
+  m_true = the generated resonance mass;
 - QCD mass sculpting on XbbVsQCD (``higgsflow.tagging.ak8``, on the class scores merged to NanoAOD's GloParT-3
   classes by ``merged_scores``): 1/JSD between the m_SD distributions of the QCD jets passing and failing the cut
   at 1 % and 0.5 % QCD efficiency (``higgsflow.evaluate.decorrelation``, natural log), and the m_SD shapes in
@@ -225,9 +226,9 @@ def tagging_metrics(heads: dict, arrays, plot: Path | None, name: str) -> dict:
     obs = arrays.observers
     sig = ~is_qcd
     m_true, msd = obs["aux_resonance_mass"], obs["jet_sdmass"]
-    out["mass_resolution"] = {
-        "regressed": half_width(100.0 * heads["mass"][sig] / m_true[sig])
-        if "mass" in heads
+    out["mass_resolution"] = {  # regressed mass = mass_corr × the ungroomed jet mass (as CMS's massCorr)
+        "regressed": half_width(heads["mass_corr"][sig] * obs["jet_mass"][sig] / m_true[sig])
+        if "mass_corr" in heads
         else float("nan"),
         "soft_drop": half_width(msd[sig] / m_true[sig]),
     }

@@ -228,23 +228,34 @@ def test_config_builds_part_sv_with_the_mass_head_and_the_glopart_inputs():
     assert cfg.label_names == [f"label_{c}" for c in GLOPART_CLASSES]
     assert cfg.inputs["pf_features"].length == 128 and cfg.inputs["sv_features"].length == 7
     model = build_model("part_sv", cfg, **TINY)
-    assert model.heads == ("logits", "mass")
+    assert model.heads == ("logits", "mass_corr")
     w = cfg.weights
     assert list(w["reweight_vars"]) == ["jet_pt", "jet_sdmass"]
     pt_edges, m_edges = (np.asarray(v) for v in w["reweight_vars"].values())
     assert pt_edges[0] == 200 and pt_edges[-1] == 2500
     np.testing.assert_array_equal(m_edges, np.arange(20, 261, 10))
     assert w["reweight_classes"] == [f"label_{c}" for c in GLOPART_CLASSES]
-    # the mass target: the resonance mass for signal, the generator-level soft-drop mass for QCD (100 GeV units)
+    # the mass target: the resonance mass for signal, the generator-level soft-drop mass for QCD, relative to the
+    # ungroomed jet mass (sqrt(E² - (p_T cosh η)²), here 50, 200 and 40 GeV at η = 0 and 1)
+    pt = np.array([300.0, 500.0, 400.0])
+    eta = np.array([0.0, 1.0, 0.0])
+    m_jet = np.array([50.0, 200.0, 40.0])
     table = ak.Array(
         {"aux_resonance_pid": [25, 6, 0], "aux_resonance_mass": [60.0, 172.0, 0.0],
-         "aux_genjet_sdmass": [55.0, 150.0, 33.0]}
+         "aux_genjet_sdmass": [55.0, 150.0, 33.0], "jet_pt": pt, "jet_eta": eta,
+         "jet_energy": np.sqrt(m_jet**2 + (pt * np.cosh(eta)) ** 2)}
     )  # fmt: skip
-    np.testing.assert_allclose(evaluate(cfg.targets["mass"], table), [0.60, 1.72, 0.33])
-    assert cfg.target_space["mass"] == "log" and cfg.log_heads() == {"mass"}  # trained on ln(m / 100 GeV)
+    table = ak.with_field(table, evaluate(cfg.new_variables["jet_mass"], table), "jet_mass")
+    np.testing.assert_allclose(np.asarray(table["jet_mass"]), m_jet, rtol=1e-6)
+    np.testing.assert_allclose(
+        evaluate(cfg.targets["mass_corr"], table), [60 / 50, 172 / 200, 33 / 40], rtol=1e-6
+    )
+    assert cfg.target_space["mass_corr"] == "log" and cfg.log_heads() == {
+        "mass_corr"
+    }  # trained on ln(m / m_jet)
     assert [(t["term"], t.get("head", "logits")) for t in cfg.loss_terms] == [
         ("cross_entropy", "logits"),
-        ("logcosh", "mass"),
+        ("logcosh", "mass_corr"),
     ]
 
 
@@ -255,8 +266,14 @@ def test_the_config_reads_generated_glopart_files(generated):
     assert len(arrays) == 6
     np.testing.assert_array_equal(arrays.label, [0, 0, 0, 36, 36, 36])  # Xbb, QCD_light in the table order
     xbb, qcd = generated("Xbb")[0], generated("QCD_light")[0]
-    expected = np.concatenate([_col(xbb, "aux_resonance_mass"), _col(qcd, "aux_genjet_sdmass")]) / 100
-    np.testing.assert_allclose(arrays.target_values["mass"], expected, rtol=1e-6)
+    m_jet = [
+        np.sqrt(_col(t, "jet_energy") ** 2 - (_col(t, "jet_pt") * np.cosh(_col(t, "jet_eta"))) ** 2)
+        for t in (xbb, qcd)
+    ]
+    m_target = [_col(xbb, "aux_resonance_mass"), _col(qcd, "aux_genjet_sdmass")]
+    expected = np.concatenate(m_target) / np.concatenate(m_jet)
+    np.testing.assert_allclose(arrays.target_values["mass_corr"], expected, rtol=1e-3)
+    np.testing.assert_allclose(arrays.observers["jet_mass"], np.concatenate(m_jet), rtol=1e-3)
     assert (_col(qcd, "aux_genjet_sdmass") > 0).all()
 
 
@@ -319,7 +336,8 @@ def test_loading_a_toy_file_gives_the_flat_weights(tmp_path):
         pt[cls == k], msd[cls == k] = _toy_pt_msd(rng, 10 * k, int((cls == k).sum()))
     c.update(labels)
     c["jet_pt"], c["jet_sdmass"] = pt.astype(np.float32), msd.astype(np.float32)
-    c["jet_energy"] = (pt * np.cosh(np.asarray(c["jet_eta"]))).astype(np.float32)
+    m_jet = np.where(cls == 0, msd, 130.0)  # the ungroomed jet mass
+    c["jet_energy"] = np.hypot(m_jet, pt * np.cosh(np.asarray(c["jet_eta"]))).astype(np.float32)
     c["aux_resonance_pid"] = np.where(cls == 0, 0, np.where(cls == 1, 25, 6)).astype(np.int32)
     c["aux_resonance_mass"] = np.where(cls == 0, 0.0, 125.0).astype(np.float32)
     c["aux_genjet_sdmass"] = msd.astype(np.float32)
@@ -337,4 +355,8 @@ def test_loading_a_toy_file_gives_the_flat_weights(tmp_path):
     totals = np.bincount(lab, weights=arrays.weight.astype(float))[np.unique(lab)]
     np.testing.assert_allclose(totals, totals.mean(), rtol=1e-5)
     sig = lab == GLOPART_CLASSES.index("Xbb")
-    np.testing.assert_allclose(arrays.target_values["mass"][sig], 1.25, rtol=1e-6)
+    np.testing.assert_allclose(arrays.target_values["mass_corr"][sig], 125 / 130, rtol=1e-3)  # m_res / m_jet
+    # QCD: gen m_SD = m_jet here, to the digits m_jet keeps from float32 E and p (below 20 GeV it loses more; under 1 GeV
+    # it is floored at 1 GeV)
+    qcd = (lab == GLOPART_CLASSES.index("QCD_light")) & (kept_m > 20)
+    np.testing.assert_allclose(arrays.target_values["mass_corr"][qcd], 1.0, rtol=1e-2)
