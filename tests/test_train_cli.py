@@ -79,8 +79,11 @@ def test_train_user_errors_exit_1_with_one_line(sample, tmp_path, capsys):
     _one_line_error(capsys, "nothing to resume")
     assert main(_train(s["cfg"], s["train"], s["val"], tmp_path / "r6", "--checkpoint-every", "0")) == 1
     _one_line_error(capsys, "--checkpoint-every")
-    # wrong usage (a required option missing) is exit 2
-    assert main(["train", "-c", str(s["cfg"]), "--train", str(s["train"])]) == 2
+    # wrong usage (a required option missing) is exit 2, in one line naming it
+    assert main(["train", "-c", str(s["cfg"]), "--train", str(s["train"]), "-o", str(tmp_path / "r7")]) == 2
+    _one_line_error(capsys, "--val")
+    assert main(["train", "-o", str(tmp_path / "r8"), "--resume"]) == 1  # nothing there to resume
+    _one_line_error(capsys, "nothing to resume")
 
 
 def test_evaluate_user_errors_exit_1(sample, tmp_path, capsys):

@@ -173,7 +173,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_ctrl_c_on_train_saves_exits_130_and_resume_finishes(sample, tmp_path):
+def test_ctrl_c_on_train_saves_exits_130_and_resume_finishes(sample, tmp_path, capsys):
     cfg, tr, va = sample
     run = tmp_path / "run"
     args = ["train", "-c", str(cfg), "--train", str(tr), "--val", str(va), "-o", str(run)]
@@ -201,7 +201,10 @@ def test_ctrl_c_on_train_saves_exits_130_and_resume_finishes(sample, tmp_path):
     ck = read_training_checkpoint(run / "checkpoint.pt")
     done = ck["epoch"] * 10 + ck["step"]  # 80 jets / batch 8 = 10 steps per epoch
     assert 10 <= done < 60
-    assert main([*args, "--resume"]) == 0
+    # a changed option is refused, naming it; the run folder alone is enough to continue (its own options)
+    assert main(["train", "-o", str(run), "--resume", "--epochs", "7"]) == 1
+    assert "epochs" in capsys.readouterr().err
+    assert main(["train", "-o", str(run), "--resume"]) == 0
     ck = read_training_checkpoint(run / "checkpoint.pt")
     assert (ck["epoch"], ck["step"]) == (6, 0)
     assert [h["epoch"] for h in ck["history"]] == list(range(6))

@@ -23,6 +23,7 @@ __all__ = [
     "HiggsflowError",
     "ModelError",
     "SchemaError",
+    "UsageError",
 ]
 
 
@@ -88,6 +89,12 @@ def _rebuild(cls, message, file, field, expected, row):
 
 class ConfigError(HiggsflowError):
     """A configuration (YAML, CLI option, settings dictionary) is invalid or inconsistent."""
+
+
+class UsageError(ConfigError):
+    """The command line itself is wrong (a required option missing): exit code 2, as a usage error."""
+
+    exit_code = 2
 
 
 class DataError(HiggsflowError):

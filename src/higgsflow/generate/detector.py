@@ -28,7 +28,8 @@ It follows the Delphes CMS card behind JetClass-II step by step (numbers in
    charged hadron instead (below 10 GeV the card defines no identification, so the identity flag
    is kept).
 
-Simplifications against Delphes (documented in docs/generate.md): no pile-up; the
+Simplifications against Delphes (documented in docs/generate.md): pile-up is optional (off by default;
+its charged hadrons from other vertices are removed as by CHS) and its neutrals get no PUPPI weighting; the
 calorimeter-vs-track combination for energetic tracks is not done (tracks always keep their
 momentum); neutral particles from displaced vertices hit the calorimeter along their momentum
 direction from the origin.

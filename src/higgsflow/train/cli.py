@@ -65,16 +65,64 @@ def _progress_bar(total_epochs: int):
     return progress, callback
 
 
+#: train_command's options → the TrainSettings field each sets (the rest have the same name)
+_SETTING_OF_OPTION = {"network_options": "network_kwargs", "patience": "early_stopping_patience"}
+_NOT_SETTINGS = ("ctx", "data_config", "train_files", "val_files", "out", "resume", "overwrite")
+
+
+def _resume_defaults(ctx: typer.Context, out: Path, given: dict) -> dict:
+    """For ``train --resume``: the options not given on the command line taken from the run folder (its
+    ``train.json``: settings and files; ``data_config.yaml``), so that ``higgsflow train -o RUN --resume``
+    continues a run without repeating its options. Options given on the command line are kept (a change the
+    checkpoint forbids is refused later, naming the option)."""
+    from higgsflow.errors import CheckpointError
+
+    if not (out / "checkpoint.pt").is_file():
+        raise CheckpointError("nothing to resume: no checkpoint.pt", file=out)
+    record = out / "train.json"
+    if not record.is_file():
+        return given
+    try:
+        saved = json.loads(record.read_text())
+        settings, files = (
+            saved["settings"],
+            {"train_files": saved["train_files"], "val_files": saved["val_files"]},
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"unreadable run record ({exc})", file=record) from None
+    merged = dict(given)
+    for name in given:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name != "DEFAULT":
+            continue  # given on the command line (by name: typer may vendor its own click)
+        if name == "data_config" and (out / "data_config.yaml").is_file():
+            merged[name] = out / "data_config.yaml"
+        elif name in files:
+            merged[name] = [Path(f) for f in files[name]]
+        elif name not in _NOT_SETTINGS:
+            key = _SETTING_OF_OPTION.get(name, name)
+            if key in settings:
+                merged[name] = json.dumps(settings[key]) if name == "network_options" else settings[key]
+    return merged
+
+
 def train_command(
-    data_config: Path = typer.Option(..., "--data-config", "-c", help="weaver-style data config (YAML)"),
+    ctx: typer.Context,
+    data_config: Path | None = typer.Option(
+        None, "--data-config", "-c", help="weaver-style data config (YAML); with --resume: the run's own"
+    ),
     network: str = typer.Option(
         "part",
         "--network",
         "-n",
         help="part, particlenet, pfn, dnn, part_sv, particlenet_sv (PF + SV), upart, deepjet (charged + neutral PF + SV)",
     ),
-    train_files: list[Path] = typer.Option(..., "--train", help="training files (.root/.parquet)"),
-    val_files: list[Path] = typer.Option(..., "--val", help="validation files"),
+    train_files: list[Path] | None = typer.Option(
+        None, "--train", help="training files (.root/.parquet); with --resume: the run's own"
+    ),
+    val_files: list[Path] | None = typer.Option(
+        None, "--val", help="validation files; with --resume: the run's own"
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="run folder to create"),
     epochs: int = typer.Option(20, help="number of epochs"),
     batch_size: int = typer.Option(512, help="global batch size"),
@@ -116,47 +164,49 @@ def train_command(
     ),
     adversarial_every: int = typer.Option(3, help="adversarial training on every n-th step"),
     adversarial_method: str = typer.Option("ngm", help="ngm (normalised gradient) or fgsm (gradient sign)"),
-    resume: bool = typer.Option(False, help="continue the run from its checkpoint.pt (same options)"),
+    resume: bool = typer.Option(
+        False,
+        help="continue the run in --out from its checkpoint.pt; options not given are the run's own "
+        "(train.json, data_config.yaml)",
+    ),
     overwrite: bool = typer.Option(False, help="reuse an existing run folder"),
 ) -> None:
     """Train a tagger (run under `torchrun` for DistributedDataParallel)."""
-    from higgsflow.errors import ConfigError
+    from higgsflow.errors import ConfigError, UsageError
     from higgsflow.train.loop import TrainSettings, train
 
+    opts = {
+        k: v
+        for k, v in locals().items()
+        if k not in ("ctx", "ConfigError", "UsageError", "TrainSettings", "train")
+    }
+    if resume:
+        opts = _resume_defaults(ctx, out, opts)
+    for name, option in (
+        ("data_config", "--data-config"),
+        ("train_files", "--train"),
+        ("val_files", "--val"),
+    ):
+        if not opts[name]:
+            raise UsageError("missing option (required unless --resume finds the run's own)", field=option)
     try:
-        kwargs = json.loads(network_options)
+        kwargs = json.loads(opts["network_options"])
     except json.JSONDecodeError as exc:
         raise ConfigError(f"not valid JSON: {exc.msg}", field="--network-options") from None
     settings = TrainSettings(
-        network=network,
         network_kwargs=kwargs,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        warmup_steps=warmup_steps,
-        grad_clip=grad_clip,
-        seed=seed,
-        num_workers=num_workers,
-        early_stopping_patience=patience,
-        max_train_jets=max_train_jets,
-        tensorboard=tensorboard,
-        micro_batch_size=micro_batch_size,
-        max_memory_gb=max_memory_gb,
-        checkpoint_every=checkpoint_every,
-        load=load,
-        fetch_jets=fetch_jets,
-        adversarial_eps=adversarial_eps,
-        adversarial_every=adversarial_every,
-        adversarial_method=adversarial_method,
+        **{
+            _SETTING_OF_OPTION.get(k, k): v
+            for k, v in opts.items()
+            if k not in _NOT_SETTINGS and k != "network_options"
+        },
     )
-    progress, callback = _progress_bar(epochs)
+    progress, callback = _progress_bar(settings.epochs)
     with progress:
         result = train(
-            data_config,
-            train_files,
-            val_files,
+            opts["data_config"],
+            opts["train_files"],
+            opts["val_files"],
             out,
             settings,
             overwrite=overwrite,
