@@ -50,6 +50,8 @@ The D_ttX boundary between signal and control regions is chosen per channel from
 their tt+jets events below it; ``higgsflow.train.tthcc_demo.dttx_cuts``), as in the demo.
 
     python benchmarks/tthcc.py --quick --folder /tmp/tthcc_quick --out /tmp/tthcc_quick.json
+    python benchmarks/tthcc.py --scale 0.05 --folder tth05 --out tth05.json          # ~1.5 h on 2 cores
+    python benchmarks/tthcc.py --scale 0.05 --folder tth05 --out tth05_t2.json --reuse-samples --train-seed 2
     python benchmarks/tthcc.py --workers 16 --folder data/tthcc --out tthcc.json      # hours; GPU for training
 """
 
@@ -157,7 +159,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folder", type=Path, default=Path("tthcc_benchmark"), help="working folder")
     parser.add_argument("--out", type=Path, default=None, help="write the summary and gates as JSON here")
     parser.add_argument("--workers", type=int, default=2, help="processes for the generation")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="generation and train/val/test split seed")
+    parser.add_argument(
+        "--train-seed",
+        type=int,
+        default=None,
+        help="seed of the event classifiers' training (default: --seed)",
+    )
+    parser.add_argument(
+        "--reuse-samples",
+        action="store_true",
+        help="keep the events, AK4 tagger and scored jets an earlier run of the same size left in --folder; "
+        "train, fit and summarise anew (e.g. with another --train-seed)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace a folder an earlier run made")
     parser.add_argument(
         "--scale",
@@ -205,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     result = run_tthcc_demo(
         args.folder, seed=args.seed, workers=args.workers, overwrite=args.overwrite, progress=console.print,
-        checks=True, systematics=not args.no_systematics, **opts,
+        checks=True, systematics=not args.no_systematics, train_seed=args.train_seed,
+        reuse_samples=args.reuse_samples, **opts,
     )  # fmt: skip
     summary = dict(result.summary)
     summary["demo_size"] = args.quick

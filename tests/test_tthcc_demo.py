@@ -139,6 +139,21 @@ def test_the_chain_at_a_tiny_size(tmp_path):
     names = {m["name"] for ch in spec["channels"] for smp in ch["samples"] for m in smp["modifiers"]}
     assert {"jes", "tag_b", "tag_c", "tag_light"} <= names
     assert set(s["fit"]["systematics"]) == {"jes", "tag_b", "tag_c", "tag_light"}
+    # the same events again with another training seed: samples untouched, the same split, new classifiers
+    events_file = tmp_path / "demo" / "events" / "tt.parquet"
+    stamp = events_file.stat().st_mtime_ns
+    r2 = run_tthcc_demo(
+        tmp_path / "demo", sizes=sizes, jets_per_class=20, tagger_epochs=1, epochs=2, workers=2, kappa_points=5,
+        train_seed=7, reuse_samples=True,
+    )  # fmt: skip
+    s2 = json.loads(r2.summary_path.read_text())
+    assert events_file.stat().st_mtime_ns == stamp
+    assert s2["events"] == s["events"] and (s2["seed"], s2["train_seed"], s2["reused_samples"]) == (
+        1,
+        7,
+        True,
+    )
+    assert s2["classifiers"]["event_part"] != s["classifiers"]["event_part"]
 
 
 def test_dttx_cuts_keep_most_tt_jets_in_the_control_regions():
@@ -181,3 +196,58 @@ def test_asimov_checks_fit_all_regions_and_each_alone():
     out = asimov_checks(spec)
     assert set(out["fits"]) == {"all regions", *(r["Name"] for r in regions)}
     assert out["passed"] and all(r["converged"] and r["max_pull"] < 1e-2 for r in out["fits"].values())
+
+
+def _finished_run_folder(root, sizes, events=None):
+    """A folder laid out as a finished run: marker, events (with their generated count), jets, scored jets,
+    tagger summary and model; derived outputs that reusing removes."""
+    from higgsflow.data.io import write_table
+    from higgsflow.train.demo import _MARKER
+
+    (root / "events").mkdir(parents=True)
+    (root / "scored_jets").mkdir()
+    (root / "tagger" / "run").mkdir(parents=True)
+    (root / _MARKER).write_text("made by higgsflow demo\n")
+    for name in sizes:
+        write_table(root / "events" / f"{name}.parquet", {"x": np.zeros(3)},
+                    metadata={"events_written": (events or sizes)[name]})  # fmt: skip
+        for f in (root / "events" / f"{name}_jets.parquet", root / "scored_jets" / f"{name}_jets.parquet"):
+            f.write_bytes(b"jets")
+    (root / "tagger" / "flavour.json").write_text(json.dumps({"discriminants": {}}))
+    (root / "tagger" / "run" / "model.pt").write_bytes(b"model")
+    (root / "run_event_part").mkdir()
+    (root / "prepared_train.parquet").write_bytes(b"old")
+    (root / "tthcc.json").write_text("{}")
+
+
+def test_reusing_a_run_folder_keeps_its_samples_and_clears_what_derives_from_them(tmp_path):
+    from higgsflow.train.tthcc_demo import reuse_sample_folder
+
+    sizes = {"ttHcc": 40, "tt": 80}
+    _finished_run_folder(tmp_path / "run", sizes)
+    out, files, flavour = reuse_sample_folder(tmp_path / "run", sizes)
+    assert files["tt"] == (out / "events" / "tt.parquet", out / "events" / "tt_jets.parquet")
+    assert flavour.run_dir == out / "tagger" / "run" and flavour.summary == {"discriminants": {}}
+    assert all(p.is_file() for pair in files.values() for p in pair)
+    assert (out / "scored_jets" / "tt_jets.parquet").is_file()
+    for gone in ("run_event_part", "prepared_train.parquet", "tthcc.json"):  # made anew by the run
+        assert not (out / gone).exists()
+
+
+def test_reusing_an_incomplete_or_foreign_folder_is_refused_and_removes_nothing(tmp_path):
+    from higgsflow.errors import DataError
+    from higgsflow.train.tthcc_demo import reuse_sample_folder
+
+    sizes = {"ttHcc": 40, "tt": 80}
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(DataError, match="no earlier run's samples"):
+        reuse_sample_folder(tmp_path / "mine", sizes)
+    _finished_run_folder(tmp_path / "run", sizes)
+    (tmp_path / "run" / "scored_jets" / "tt_jets.parquet").unlink()
+    with pytest.raises(DataError, match=r"tt_jets\.parquet.*missing"):
+        reuse_sample_folder(tmp_path / "run", sizes)
+    assert (tmp_path / "run" / "tthcc.json").is_file()  # nothing removed
+    _finished_run_folder(tmp_path / "other", sizes, events={"ttHcc": 40, "tt": 800})
+    with pytest.raises(DataError, match="made with 800 events, not 80"):
+        reuse_sample_folder(tmp_path / "other", sizes)
+    assert (tmp_path / "other" / "run_event_part").is_dir()

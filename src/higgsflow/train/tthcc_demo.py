@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -506,6 +507,8 @@ def run_tthcc_demo(
     region_cut: float | None = None,
     background_quantile: float = 0.8,
     systematics: bool = True,
+    train_seed: int | None = None,
+    reuse_samples: bool = False,
 ) -> TthccDemoResult:
     """The chain of the module docstring into the folder ``out`` (a new folder, or one an earlier demo made,
     with ``overwrite``): ``sizes`` events per sample (:data:`DEMO_SIZES`), ``jets_per_class`` AK4 jets per
@@ -519,7 +522,12 @@ def run_tthcc_demo(
     scores follow its training sample's class mix, so a fixed 0.5 can leave the control regions empty.
     ``systematics`` adds the shape systematics of :mod:`higgsflow.events.systematics` (jet energy scale, b, c and
     light tagger scores): the test events prepared again with each shift, re-scored by the event ParT
-    (:func:`~higgsflow.events.systematics.scored_variations`), as histosys modifiers of every sample. Writes ``out/tthcc.json`` (:func:`tthcc_summary_lines` prints it)."""
+    (:func:`~higgsflow.events.systematics.scored_variations`), as histosys modifiers of every sample.
+    ``train_seed`` seeds the event classifiers (default ``seed``, which also seeds the generation and the
+    train/val/test split). ``reuse_samples`` continues in a folder an earlier run of the same sizes made: its
+    events, AK4 tagger and scored jets are kept (and checked to be all there), while its prepared events,
+    classifiers, fit and summary are made anew, e.g. with another ``train_seed`` on the same events.
+    Writes ``out/tthcc.json`` (:func:`tthcc_summary_lines` prints it)."""
     from higgsflow.configs import config_path
     from higgsflow.events.chain import fillable_regions, prepare_files
     from higgsflow.events.regions import (
@@ -537,30 +545,36 @@ def run_tthcc_demo(
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     sizes = dict(DEMO_SIZES if sizes is None else sizes)
-    out = prepare_demo_folder(out, overwrite=overwrite)
+    train_seed = seed if train_seed is None else int(train_seed)
+    scored_jets = Path(out) / "scored_jets"
+    if reuse_samples:
+        out, files, flavour = reuse_sample_folder(out, sizes)
+        report.stage("events", f"reusing the events, the AK4 tagger and the scored jets of {out}")
+        tagger_run = flavour.run_dir
+    else:
+        out = prepare_demo_folder(out, overwrite=overwrite)
 
-    # 1 + 2: the AK4 tagger and the event samples (in parallel with workers > 1)
-    report.stage(
-        "events",
-        f"generating {sum(sizes.values())} events ({', '.join(f'{n} {k}' for k, n in sizes.items())}) and "
-        f"training a small UParT-AK4 on {jets_per_class} jets of each flavour class ({workers} process"
-        f"{'es' if workers != 1 else ''})",
-    )
-    t0 = time.perf_counter()
-    files, flavour, gen_times = generate_samples(
-        out / "events", sizes, seed=seed, workers=workers, chunk_workers=chunk_workers,
-        tagger=(os.fspath(out / "tagger"), jets_per_class, tagger_epochs, tagger_kwargs),
-    )  # fmt: skip
-    timings["generate_and_tagger"] = time.perf_counter() - t0
-    timings.update({f"task_{k}": v for k, v in gen_times.items()})
-    tagger_run = flavour.run_dir
+        # 1 + 2: the AK4 tagger and the event samples (in parallel with workers > 1)
+        report.stage(
+            "events",
+            f"generating {sum(sizes.values())} events ({', '.join(f'{n} {k}' for k, n in sizes.items())}) "
+            f"and training a small UParT-AK4 on {jets_per_class} jets of each flavour class ({workers} process"
+            f"{'es' if workers != 1 else ''})",
+        )
+        t0 = time.perf_counter()
+        files, flavour, gen_times = generate_samples(
+            out / "events", sizes, seed=seed, workers=workers, chunk_workers=chunk_workers,
+            tagger=(os.fspath(out / "tagger"), jets_per_class, tagger_epochs, tagger_kwargs),
+        )  # fmt: skip
+        timings["generate_and_tagger"] = time.perf_counter() - t0
+        timings.update({f"task_{k}": v for k, v in gen_times.items()})
+        tagger_run = flavour.run_dir
 
-    # 3: the jets scored by the tagger
-    report.stage("score", "scoring every jet of the events with the AK4 tagger")
-    t0 = time.perf_counter()
-    scored_jets = out / "scored_jets"
-    predict_files(tagger_run, [j for _, j in files.values()], scored_jets)
-    timings["score_jets"] = time.perf_counter() - t0
+        # 3: the jets scored by the tagger
+        report.stage("score", "scoring every jet of the events with the AK4 tagger")
+        t0 = time.perf_counter()
+        predict_files(tagger_run, [j for _, j in files.values()], scored_jets)
+        timings["score_jets"] = time.perf_counter() - t0
 
     # 4: prepare + split
     report.stage("prepare", "selecting objects and channels, splitting 50/20/30 into train/val/test")
@@ -593,7 +607,7 @@ def run_tthcc_demo(
         )
         t0 = time.perf_counter()
         run = _train_classifier(
-            network, config_path(cfg_name), paths, out / f"run_{network}", epochs=epochs, seed=seed,
+            network, config_path(cfg_name), paths, out / f"run_{network}", epochs=epochs, seed=train_seed,
             network_kwargs=kwargs, progress=report.training, batch_size=batch_size, lr=lr,
         )  # fmt: skip
         runs[network] = run
@@ -658,6 +672,9 @@ def run_tthcc_demo(
     timings["total"] = time.perf_counter() - t_start
     summary = {
         "sizes": sizes,
+        "seed": seed,
+        "train_seed": train_seed,
+        "reused_samples": bool(reuse_samples),
         "events": {
             k: {"train": _count(paths["train"], k), "test": _count(paths["test"], k)} for k in CLASSES
         },
@@ -678,6 +695,64 @@ def run_tthcc_demo(
     path.write_text(json.dumps(summary, indent=1))
     report.finish()
     return TthccDemoResult(out, summary, path, workspace, timings)
+
+
+#: what a run writes after the scored jets: made anew when a run reuses the folder's samples
+_DERIVED = ("prepared_*.parquet", "run_*", "scored_event_part", "scored_dnn", "systematics", "tthcc_workspace*",
+            "tthcc.json")  # fmt: skip
+
+
+def reuse_sample_folder(
+    out: str | os.PathLike[str], sizes: Mapping[str, int]
+) -> tuple[Path, dict[str, tuple[Path, Path]], Any]:
+    """The events, AK4 tagger and scored jets of a folder an earlier :func:`run_tthcc_demo` made with the same
+    ``sizes`` (for ``reuse_samples``): ({name: (events, jets)}, the tagger's flavour-demo result). What the run
+    derives from them (prepared events, classifiers, fit, summary: :data:`_DERIVED`) is removed, to be made
+    anew. A missing piece is a :class:`~higgsflow.errors.DataError` naming it, and nothing is removed then."""
+    from higgsflow.data.io import read_metadata
+    from higgsflow.errors import DataError
+    from higgsflow.train.demo import _MARKER
+    from higgsflow.train.flavour_demo import FlavourDemoResult
+
+    out = Path(out)
+    if not (out / _MARKER).is_file():
+        raise DataError(
+            "no earlier run's samples to reuse", file=out, expected="a folder an earlier run made"
+        )
+    files = {
+        n: (out / "events" / f"{n}.parquet", out / "events" / f"{n}_jets.parquet")
+        for n in sizes
+        if sizes[n] > 0
+    }
+    needed = [p for pair in files.values() for p in pair] + [
+        out / "scored_jets" / j.name for _, j in files.values()
+    ]
+    needed += [out / "tagger" / "flavour.json", out / "tagger" / "run" / "model.pt"]
+    missing = [p for p in needed if not p.is_file()]
+    if missing:
+        raise DataError(
+            "cannot reuse the samples: missing", file=missing[0], expected="the folder of a finished run"
+        )
+    for name, n in sizes.items():
+        if n <= 0:
+            continue
+        meta = read_metadata(files[name][0]) or {}
+        made = meta.get("events_written")
+        if made is not None and int(made) != int(n):
+            raise DataError(
+                f"made with {made} events, not {n}",
+                file=files[name][0],
+                expected="the same --scale as before",
+            )
+    summary_path = out / "tagger" / "flavour.json"
+    flavour = FlavourDemoResult(
+        run_dir=out / "tagger" / "run", summary=json.loads(summary_path.read_text()), summary_path=summary_path,
+        plots={}, n_test=0,
+    )  # fmt: skip
+    for pattern in _DERIVED:
+        for p in out.glob(pattern):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    return out, files, flavour
 
 
 def _count(path: Path, cls: str) -> int:
