@@ -167,6 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         help="seed of the event classifiers' training (default: --seed)",
     )
     parser.add_argument(
+        "--event-part-options",
+        default=None,
+        help="JSON of the event ParT's options instead of its defaults, e.g. '{\"embed_dims\": [64, 64], "
+        '"num_layers": 2, "num_cls_layers": 1}\'',
+    )
+    parser.add_argument(
         "--reuse-samples",
         action="store_true",
         help="keep the events, AK4 tagger and scored jets an earlier run of the same size left in --folder; "
@@ -210,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
             "kappa_points": KAPPA_POINTS,
             "chunk_workers": args.workers if args.workers > 2 else None,
         }
+    if args.event_part_options is not None:
+        try:
+            opts["event_part_kwargs"] = json.loads(args.event_part_options)
+        except json.JSONDecodeError as exc:
+            parser.error(f"--event-part-options: not valid JSON ({exc.msg})")
     console.print(
         f"{'quick smoke run' if args.quick else 'full run' if args.scale == 1 else f'run at scale {args.scale:g}'}:"
         " events per sample "
@@ -224,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     summary = dict(result.summary)
     summary["demo_size"] = args.quick
+    summary["event_part_options"] = opts["event_part_kwargs"] or "defaults"
     print_tthcc_summary(summary, console)
     g = gates(summary)
     console.print("\nGates and goals of the issue:")
