@@ -256,8 +256,22 @@ def is_qcd_cols() -> list[int]:
 
 
 # ---------------------------------------------------------------- training -------------------------------------
+def finished_run(run: Path, settings) -> bool:
+    """Whether ``run`` holds a finished training with ``settings`` (for ``--reuse-runs``): its ``train.json``
+    records the same settings and its ``log.csv`` has every epoch."""
+    from dataclasses import asdict
+
+    try:
+        saved = json.loads((run / "train.json").read_text())["settings"]
+        epochs_done = len((run / "log.csv").read_text().strip().splitlines()) - 1
+    except (OSError, ValueError, KeyError):
+        return False
+    same = json.loads(json.dumps(asdict(settings), default=str)) == saved
+    return same and epochs_done == settings.epochs and (run / "model.pt").is_file()
+
+
 def run_model(
-    name, config, train_files, val_files, test_files, work, epochs, kwargs, device, batch, plot
+    name, config, train_files, val_files, test_files, work, epochs, kwargs, device, batch, plot, reuse=False
 ) -> dict:
     from higgsflow.data.loader import load_arrays
     from higgsflow.train import TrainSettings, train
@@ -272,9 +286,13 @@ def run_model(
         **{**SETTINGS, "batch_size": batch},
     )
     t0 = time.time()
-    result = train(config, train_files, val_files, work / name, settings, overwrite=True)
+    if reuse and finished_run(work / name, settings):
+        print(f"  {name}: reusing the finished training in {work / name}", flush=True)
+        run_dir = work / name
+    else:
+        run_dir = train(config, train_files, val_files, work / name, settings, overwrite=True).run_dir
     t_train = time.time() - t0
-    cfg, model = load_run_model(result.run_dir)
+    cfg, model = load_run_model(run_dir)
     arrays = load_arrays(test_files, cfg, train=False)
     row: dict = {"network": "part_sv", "options": kwargs, "parameters": sum(p.numel() for p in model.parameters()),
                  "train_s": round(t_train, 1)}  # fmt: skip
@@ -384,6 +402,11 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--plots", type=Path, help="folder for the QCD m_SD shapes in XbbVsQCD slices")
     ap.add_argument("--out", type=Path, help="write the table as JSON")
+    ap.add_argument(
+        "--reuse-runs",
+        action="store_true",
+        help="evaluate a model whose training in --work finished with the same settings instead of training it again",
+    )
     a = ap.parse_args(argv)
     batch = SETTINGS["batch_size"]
     if a.quick:
@@ -401,12 +424,12 @@ def main(argv=None) -> int:
     rows = {
         "GloParT": run_model(
             "GloParT", write_config(a.work / "glopart.yaml", decorrelated=True), [f["train_flat"], f["train_qcd"]],
-            [f["val_flat"], f["val_qcd"]], test, a.work, a.epochs, kwargs, a.device, batch, a.plots,
+            [f["val_flat"], f["val_qcd"]], test, a.work, a.epochs, kwargs, a.device, batch, a.plots, a.reuse_runs,
         ),
         "baseline": run_model(
             "baseline", write_config(a.work / "baseline.yaml", decorrelated=False),
             [f["train_fixed"], f["train_qcd"]], [f["val_fixed"], f["val_qcd"]], test, a.work, a.epochs, kwargs,
-            a.device, batch, a.plots,
+            a.device, batch, a.plots, a.reuse_runs,
         ),
     }  # fmt: skip
     sizes = (
