@@ -75,3 +75,22 @@ def test_gates_need_enough_passing_qcd_jets_and_compare_at_equal_efficiency(benc
     assert [g["verdict"] for g in few[:3]] == ["n/a"] * 3  # a JSD from a handful of jets is not a result
     worse = bench.checks({"GloParT": row(0.01, 50, regressed=0.3), "baseline": row(0.08, 50)})
     assert worse[-1]["verdict"] == "FAIL"  # regressed mass worse than m_SD
+
+
+def test_reuse_runs_takes_only_a_finished_training_with_the_same_settings(bench, tmp_path):
+    import json
+    from dataclasses import asdict
+
+    from higgsflow.train import TrainSettings
+
+    s = TrainSettings(network="part_sv", network_kwargs=dict(bench.PART_REDUCED), epochs=3, batch_size=32)
+    run = tmp_path / "GloParT"
+    run.mkdir()
+    assert not bench.finished_run(run, s)  # nothing there
+    (run / "train.json").write_text(json.dumps({"settings": json.loads(json.dumps(asdict(s), default=str))}))
+    (run / "model.pt").write_bytes(b"weights")
+    (run / "log.csv").write_text("epoch,train_loss\n0,1.0\n1,0.9\n")
+    assert not bench.finished_run(run, s)  # stopped after 2 of 3 epochs
+    (run / "log.csv").write_text("epoch,train_loss\n0,1.0\n1,0.9\n2,0.8\n")
+    assert bench.finished_run(run, s)
+    assert not bench.finished_run(run, TrainSettings(**{**asdict(s), "lr": 5e-4}))  # other settings
