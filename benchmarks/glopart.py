@@ -43,8 +43,8 @@ for either model (3.56 against 3.23): no ratio of 5 can be seen that way. With ~
 statistical floor is JSD ~ 0.05.
 Measured at this default (seed 1, docs/tagging.md): with the direct ln(m / 100 GeV) mass head, 1/JSD at 1 % QCD
 efficiency 9.5 (GloParT) against 5.1 (baseline), a ratio of 1.85, and regressed-mass resolution 0.28 against m_SD's
-0.19; with today's ``mass_corr`` head, GloParT alone (the baseline not trained again): 1/JSD 22.7 and regressed-mass
-resolution 0.217 against m_SD's 0.186. Both gates fail at this size.
+0.19; with today's ``mass_corr`` head, 1/JSD 22.7 against 5.6, a ratio of 4.0, and regressed-mass resolution 0.217
+(GloParT) and 0.199 (baseline) against m_SD's 0.186. Both gates fail at this size.
 
 Time (2 CPU cores shared with other jobs, load average ~6). Generation: the signals 10–30 jets/s (a Pythia start
 per flat-mass chunk of 10 jets), QCD_b and QCD_bb ~2.5 jets/s, light QCD ~20 jets/s (``--workers 2``): the files
