@@ -82,6 +82,8 @@ def plot_flavour_rocs(
         ax.set_xlabel(f"{sig_name}-jet efficiency")
         ax.set_ylabel("misidentification rate")
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(loc="best", fontsize=15, title=title or None, title_fontsize=15)  # the curves vary by tagger
+        ax.legend(
+            loc="best", fontsize=15, title=title or None, title_fontsize=15
+        )  # the curves vary by tagger
         cms_label(ax, com=com)
     return save_figure(fig, path, overwrite=overwrite)
