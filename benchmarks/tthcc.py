@@ -34,7 +34,7 @@ tt̄ inclusive 500k, tt̄ enriched in b 40k and in c 60k — and 20,000 AK4 jets
 shared with other runs (measured: 46 min for the events and the AK4 tagger, 4 min of event-ParT training, 4 min
 of fit), and the gates held (docs/tthcc.md: event ParT median AUC 0.787 against the DNN's 0.764 over three
 training seeds); its figures are not the full run's. ``--reuse-samples --train-seed N`` trains and fits again on
-the same events (~10 min at 0.05); ``--event-part-options JSON`` sets the event ParT's size.
+the same events (5.5–6 min at 0.05, measured); ``--event-part-options JSON`` sets the event ParT's size.
 
 Time (estimate; not run on the shared machine). Generation runs ~10 events/s per core for the plain samples,
 ~0.4 events/s per core for the b-enriched tt̄ (≈ 2% of tt̄ events are tt+b/≥2b) and ~2 /s for the c-enriched:
@@ -52,7 +52,7 @@ The D_ttX boundary between signal and control regions is chosen per channel from
 their tt+jets events below it; ``higgsflow.train.tthcc_demo.dttx_cuts``), as in the demo.
 
     python benchmarks/tthcc.py --quick --folder /tmp/tthcc_quick --out /tmp/tthcc_quick.json
-    python benchmarks/tthcc.py --scale 0.05 --folder tth05 --out tth05.json          # ~1.5 h on 2 cores
+    python benchmarks/tthcc.py --scale 0.05 --folder tth05 --out tth05.json          # ~1 h on 2 cores
     python benchmarks/tthcc.py --scale 0.05 --folder tth05 --out tth05_t2.json --reuse-samples --train-seed 2
     python benchmarks/tthcc.py --workers 16 --folder data/tthcc --out tthcc.json      # hours; GPU for training
 """
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "--scale",
         type=float,
         default=1.0,
-        help="multiply every sample size and the AK4 jets per class by this (e.g. 0.05 for a ~3-hour run on 2"
+        help="multiply every sample size and the AK4 jets per class by this (e.g. 0.05 for a ~1-hour run on 2"
         " cores); the networks and epochs stay those of the full run",
     )
     parser.add_argument(
