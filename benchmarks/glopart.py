@@ -81,6 +81,7 @@ FLAT_MASS = "flat:15:250"  # GeV, the decorrelated training signals and the test
 CHUNK = 10  # jets per generator chunk = per drawn resonance mass
 EFFICIENCIES = (0.01, 0.005)  # QCD efficiencies of the XbbVsQCD cut for the JSD
 GATE_RATIO, GOAL_RATIO = 5.0, 10.0  # 1/JSD GloParT / baseline at 1 % QCD efficiency
+QCD_LIGHT_PART = 20_000  # light QCD test jets per file (file k > 0: seed + 23 + 100 k, "_part{k}" in its name)
 QCD_LIGHT_TEST = 20_000  # extra light-flavour QCD test jets (--qcd-test-jets): 200 pass at 1 % QCD efficiency
 MIN_PASS = 10  # fewer QCD test jets passing the cut: no 1/JSD (n/a)
 PART_REDUCED = {
@@ -173,12 +174,15 @@ def make_data(data: Path, n_train: int, n_qcd_light: int, workers: int, seed: in
         if split != "test":
             plan[f"{split}_fixed"] = (SIGNALS, n, s + 1, None)
         plan[f"{split}_qcd"] = (QCD, n, s + 2, None)
-    # the JSD at 1 % and 0.5 % QCD efficiency needs 10^4 QCD test jets: light-flavour QCD (fast to generate)
-    plan["test_qcd_light"] = (["QCD_light"], n_qcd_light, seed + 23, None)
+    # the JSD at 1 % and 0.5 % QCD efficiency needs 10^4 QCD test jets: light-flavour QCD (fast to generate), in
+    # files of at most QCD_LIGHT_PART jets with their own seeds, so that a larger --qcd-test-jets adds files
+    parts = [min(QCD_LIGHT_PART, n_qcd_light - k) for k in range(0, n_qcd_light, QCD_LIGHT_PART)]
+    for k, n in enumerate(parts):
+        plan[f"test_qcd_light{'' if k == 0 else f'_part{k}'}"] = (["QCD_light"], n, seed + 23 + 100 * k, None)
     files = {}
     data.mkdir(parents=True, exist_ok=True)
     for name, (classes, n, s, mass) in plan.items():
-        path = data / f"{name}_{n}.root"
+        path = data / (f"{name}_{n}.root" if "_part" not in name else f"test_qcd_light_{n}{name[14:]}.root")
         if not path.is_file():
             t0 = time.time()
             chunk = min(
@@ -189,6 +193,7 @@ def make_data(data: Path, n_train: int, n_qcd_light: int, workers: int, seed: in
         else:
             print(f"  reusing {path}", flush=True)
         files[name] = path
+    files["test_qcd_light"] = [files.pop(k) for k in list(files) if k.startswith("test_qcd_light")]
     return files
 
 
@@ -420,7 +425,7 @@ def main(argv=None) -> int:
     print(f"GloParT benchmark: {a.jets_per_class} training jets per class, {a.epochs} epoch(s)", flush=True)
     f = make_data(data, a.jets_per_class, a.qcd_test_jets, a.workers, a.seed)
     t_gen = time.time() - t0
-    test = [f["test_flat"], f["test_qcd"], f["test_qcd_light"]]
+    test = [f["test_flat"], f["test_qcd"], *f["test_qcd_light"]]
     rows = {
         "GloParT": run_model(
             "GloParT", write_config(a.work / "glopart.yaml", decorrelated=True), [f["train_flat"], f["train_qcd"]],

@@ -94,3 +94,28 @@ def test_reuse_runs_takes_only_a_finished_training_with_the_same_settings(bench,
     (run / "log.csv").write_text("epoch,train_loss\n0,1.0\n1,0.9\n2,0.8\n")
     assert bench.finished_run(run, s)
     assert not bench.finished_run(run, TrainSettings(**{**asdict(s), "lr": 5e-4}))  # other settings
+
+
+def test_more_light_qcd_test_jets_add_files_and_keep_the_first(bench, tmp_path, monkeypatch):
+    # --qcd-test-jets beyond QCD_LIGHT_PART adds files with their own seeds; the first file keeps its name and seed,
+    # so a data folder of an earlier run is reused and only the new jets are generated
+    import higgsflow.generate.api as api
+
+    made = []
+
+    def fake(classes, n, path, *, seed, **kw):
+        made.append((path.name, n, seed))
+        path.write_bytes(b"")
+
+    monkeypatch.setattr(api, "generate_jets", fake)
+    (tmp_path / "test_qcd_light_20000.root").write_bytes(b"")
+    files = bench.make_data(tmp_path, 250, 45_000, 1, 1)
+    assert [p.name for p in files["test_qcd_light"]] == [
+        "test_qcd_light_20000.root",
+        "test_qcd_light_20000_part1.root",
+        "test_qcd_light_5000_part2.root",
+    ]
+    light = [m for m in made if m[0].startswith("test_qcd_light")]
+    assert light == [("test_qcd_light_20000_part1.root", 20_000, 124), ("test_qcd_light_5000_part2.root", 5_000, 224)]
+    seeds = [s for _, _, s in made]
+    assert len(set(seeds)) == len(seeds)  # every file its own seed
