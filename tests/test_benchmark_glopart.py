@@ -116,6 +116,9 @@ def test_more_light_qcd_test_jets_add_files_and_keep_the_first(bench, tmp_path, 
         "test_qcd_light_5000_part2.root",
     ]
     light = [m for m in made if m[0].startswith("test_qcd_light")]
-    assert light == [("test_qcd_light_20000_part1.root", 20_000, 124), ("test_qcd_light_5000_part2.root", 5_000, 224)]
+    assert light == [
+        ("test_qcd_light_20000_part1.root", 20_000, 124),
+        ("test_qcd_light_5000_part2.root", 5_000, 224),
+    ]
     seeds = [s for _, _, s in made]
     assert len(set(seeds)) == len(seeds)  # every file its own seed
