@@ -81,9 +81,7 @@ FLAT_MASS = "flat:15:250"  # GeV, the decorrelated training signals and the test
 CHUNK = 10  # jets per generator chunk = per drawn resonance mass
 EFFICIENCIES = (0.01, 0.005)  # QCD efficiencies of the XbbVsQCD cut for the JSD
 GATE_RATIO, GOAL_RATIO = 5.0, 10.0  # 1/JSD GloParT / baseline at 1 % QCD efficiency
-QCD_LIGHT_PART = (
-    20_000  # light QCD test jets per file (file k > 0: seed + 23 + 100 k, "_part{k}" in its name)
-)
+QCD_LIGHT_PART = 20_000  # light QCD test jets per file (file k > 0: "_part{k}", seed + 23 + 100 k)
 QCD_LIGHT_TEST = 20_000  # extra light-flavour QCD test jets (--qcd-test-jets): 200 pass at 1 % QCD efficiency
 MIN_PASS = 10  # fewer QCD test jets passing the cut: no 1/JSD (n/a)
 PART_REDUCED = {
