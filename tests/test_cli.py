@@ -116,7 +116,17 @@ def _all_command_paths() -> list[list[str]]:
 @pytest.mark.parametrize("path", _all_command_paths(), ids=" ".join)
 def test_every_command_exits_2_on_an_unknown_option(path, capsys):
     assert main([*path, "--no-such-option"]) == 2
-    assert "No such option" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: No such option: --no-such-option")
+    assert f"(see 'higgsflow {' '.join(path)} -h')" in err[0]
+
+
+def test_an_unknown_command_and_a_missing_value_are_one_line(capsys):
+    assert main(["nosuch"]) == 2
+    assert capsys.readouterr().err.strip() == "error: No such command 'nosuch'. (see 'higgsflow -h')"
+    assert main(["generate", "jets", "--n-jets"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--n-jets" in err[0] and "requires an argument" in err[0]
 
 
 @pytest.mark.parametrize("path", _all_command_paths(), ids=" ".join)

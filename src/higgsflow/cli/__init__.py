@@ -321,7 +321,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err.print(f"[bold red]error:[/bold red] {escape(str(exc.filename))}: {reason}")
         return 1
     except _CLICK_ERROR as exc:
-        exc.show(file=sys.stderr)  # type: ignore[attr-defined]
+        # one line, as every other error: click's usage block ("Usage: ... Try ... Error: ...") would be three
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} -h')" if getattr(ctx, "command_path", None) else ""
+        message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+        _err.print("[bold red]error:[/bold red] " + escape(message + hint))
         return exc.exit_code  # type: ignore[attr-defined]
     except Exception as exc:
         return _internal_error(exc, verbose)
