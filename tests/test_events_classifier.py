@@ -134,6 +134,9 @@ def test_the_chain_from_events_to_a_fit(tmp_path):
     assert main(["predict", str(run), str(files["test"]), "-o", str(tmp_path / "scored")]) == 0
     cols = read_scored_events(tmp_path / "scored" / "test.root")
     assert len(cols["weight"]) > 400 and set(np.unique(cols["channel"])) == {1}
+    prepared = read_table(files["test"], ["event_id"], tree="events")["event_id"]
+    # every scored event traced to its prepared event
+    np.testing.assert_array_equal(cols["event_id"], prepared)
     regions = [r for r in default_regions(0.5) if r["Name"][:2] == "1L"]
     if _empty_region(cols, regions):  # a barely trained classifier: a region may have no event
         with pytest.raises(DataError, match="empty region"):

@@ -210,8 +210,9 @@ def region_columns(columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
 def read_scored_events(
     paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
 ) -> dict[str, np.ndarray]:
-    """The per-event columns the fit needs (``score_<class>``, ``label_<class>``, ``channel``, ``weight``) of the
-    event files scored by ``higgsflow predict`` (several files are concatenated)."""
+    """The per-event columns the fit needs (``score_<class>``, ``label_<class>``, ``channel``, ``weight``), and
+    ``event_id`` where the file has it (to match events across files), of the event files scored by ``higgsflow
+    predict`` (several files are concatenated)."""
     from higgsflow.data.io import list_columns, read_table
 
     files = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
@@ -232,7 +233,7 @@ def read_scored_events(
                 field=", ".join(missing),
                 expected="higgsflow predict's score_<class> of the event classifier on prepared events",
             )
-        cols = [*need, *[c for c in available if c.startswith("label_") or c == "score_QCD"]]
+        cols = [*need, *[c for c in available if c.startswith("label_") or c in ("score_QCD", "event_id")]]
         table = read_table(f, cols, tree=tree)
         for c in cols:
             parts.setdefault(c, []).append(np.asarray(table[c]))
