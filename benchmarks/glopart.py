@@ -261,18 +261,22 @@ def is_qcd_cols() -> list[int]:
 
 
 # ---------------------------------------------------------------- training -------------------------------------
-def finished_run(run: Path, settings) -> bool:
+def finished_run(run: Path, settings, config: Path | None = None) -> bool:
     """Whether ``run`` holds a finished training with ``settings`` (for ``--reuse-runs``): its ``train.json``
-    records the same settings and its ``log.csv`` has every epoch."""
+    records the same settings, its ``log.csv`` has every epoch and, given ``config``, its ``data_config.yaml`` is
+    that data config (the same classes, loss weights and reweighting)."""
     from dataclasses import asdict
 
     try:
         saved = json.loads((run / "train.json").read_text())["settings"]
         epochs_done = len((run / "log.csv").read_text().strip().splitlines()) - 1
-    except (OSError, ValueError, KeyError):
+        same_config = config is None or yaml.safe_load(
+            (run / "data_config.yaml").read_text()
+        ) == yaml.safe_load(Path(config).read_text())
+    except (OSError, ValueError, KeyError, yaml.YAMLError):
         return False
     same = json.loads(json.dumps(asdict(settings), default=str)) == saved
-    return same and epochs_done == settings.epochs and (run / "model.pt").is_file()
+    return same and same_config and epochs_done == settings.epochs and (run / "model.pt").is_file()
 
 
 def run_model(
@@ -291,7 +295,7 @@ def run_model(
         **{**SETTINGS, "batch_size": batch},
     )
     t0 = time.time()
-    if reuse and finished_run(work / name, settings):
+    if reuse and finished_run(work / name, settings, config):
         print(f"  {name}: reusing the finished training in {work / name}", flush=True)
         run_dir = work / name
     else:

@@ -94,6 +94,12 @@ def test_reuse_runs_takes_only_a_finished_training_with_the_same_settings(bench,
     (run / "log.csv").write_text("epoch,train_loss\n0,1.0\n1,0.9\n2,0.8\n")
     assert bench.finished_run(run, s)
     assert not bench.finished_run(run, TrainSettings(**{**asdict(s), "lr": 5e-4}))  # other settings
+    config = bench.write_config(tmp_path / "glopart.yaml", decorrelated=True)
+    assert not bench.finished_run(run, s, config)  # no data config saved with the run
+    (run / "data_config.yaml").write_text(config.read_text())
+    assert bench.finished_run(run, s, config)
+    other = bench.write_config(tmp_path / "baseline.yaml", decorrelated=False)
+    assert not bench.finished_run(run, s, other)  # trained on another data config (e.g. another loss weight)
 
 
 def test_more_light_qcd_test_jets_add_files_and_keep_the_first(bench, tmp_path, monkeypatch):
