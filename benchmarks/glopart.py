@@ -216,7 +216,7 @@ def half_width(ratio: np.ndarray) -> float:
 
 
 def tagging_metrics(heads: dict, arrays, plot: Path | None, name: str) -> dict:
-    from higgsflow.evaluate.decorrelation import jsd_at_efficiency, plot_mass_sculpting
+    from higgsflow.evaluate.decorrelation import jsd_at_efficiency, jsd_floor, plot_mass_sculpting
     from higgsflow.tagging.ak8 import ak8_discriminants
 
     probs, label = heads["softmax"], arrays.label
@@ -243,6 +243,10 @@ def tagging_metrics(heads: dict, arrays, plot: Path | None, name: str) -> dict:
     out["sculpting"] = {
         f"{e:.1%}": jsd_at_efficiency(xbb[is_qcd], msd[is_qcd], e) if is_qcd.sum() > 1 else None
         for e in EFFICIENCIES
+    }
+    # what statistics alone give on these test jets (a random score): 1/JSD is measurable up to about 1/floor
+    out["jsd_floor"] = {
+        f"{e:.1%}": jsd_floor(msd[is_qcd], e) if is_qcd.sum() > 1 else None for e in EFFICIENCIES
     }
     if plot is not None and is_qcd.sum() > 1:
         plot_mass_sculpting(
@@ -383,6 +387,10 @@ def report(rows: dict, gates: list[dict], sizes: str) -> None:
             + "".join(f"{fmt(inv_jsd(rows[n], e)):>{w}s}" for n in names)
         )
         line(f"  QCD jets passing @ {k}", lambda t, k=k: (t["sculpting"][k] or {}).get("n_pass"))
+        line(
+            f"  ceiling: 1/JSD of a random score @ {k}",
+            lambda t, k=k: (t.get("jsd_floor", {}).get(k) or {}).get("inverse_jsd"),
+        )
     line("test jets", lambda t: t["jets"])
     line("  of which QCD", lambda t: t["qcd_jets"])
     print("\nGates and goals:")

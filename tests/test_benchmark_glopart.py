@@ -128,3 +128,22 @@ def test_more_light_qcd_test_jets_add_files_and_keep_the_first(bench, tmp_path, 
     ]
     seeds = [s for _, _, s in made]
     assert len(set(seeds)) == len(seeds)  # every file its own seed
+
+
+def test_metrics_report_the_statistical_ceiling_of_1_over_jsd(bench):
+    # on test jets whose scores ignore the mass, the measured 1/JSD sits near the random-score ceiling
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    n, k = 20_000, len(bench.CLASSES)
+    label = rng.integers(0, k, n)
+    probs = rng.dirichlet(np.ones(k), n)
+    msd = rng.uniform(20.0, 260.0, n)
+    obs = {"aux_resonance_mass": msd * 1.02, "jet_sdmass": msd, "jet_mass": msd * 1.1}
+    arrays = SimpleNamespace(label=label, observers=obs)
+    out = bench.tagging_metrics({"softmax": probs, "mass_corr": np.ones(n)}, arrays, None, "x")
+    n_qcd = np.isin(label, [bench.CLASSES.index(c) for c in bench.QCD]).sum()
+    floor = out["jsd_floor"]["1.0%"]
+    assert floor["jsd"] == pytest.approx(23 / (8 * 0.01 * n_qcd), rel=0.3)
+    assert 0.4 < out["sculpting"]["1.0%"]["jsd"] / floor["jsd"] < 2.5
+    assert out["mass_resolution"]["regressed"] == pytest.approx(0.0, abs=1e-9)  # 1.1 m / 1.02 m: a pure scale

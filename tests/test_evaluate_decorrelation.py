@@ -76,3 +76,23 @@ def test_no_failing_jets_give_an_undefined_not_an_infinite_inverse_jsd():
     # every jet has the same score: the cut keeps them all, the failing histogram is empty
     r = jsd_at_efficiency(np.ones(50), np.linspace(30, 200, 50), 0.5)
     assert r["n_pass"] == 50 and math.isnan(r["jsd"]) and math.isnan(r["inverse_jsd"])
+
+
+def test_statistical_floor_matches_the_chi2_expectation_and_shrinks_with_more_jets():
+    # a random score passing n jets of a spectrum spread over K bins: E[JSD] ≈ (K − 1) / (8 n)
+    from higgsflow.evaluate import jsd_floor
+
+    rng = np.random.default_rng(3)
+    for n_jets in (20_000, 80_000):
+        msd = rng.uniform(20.0, 260.0, n_jets)  # every jet inside the 24 bins
+        floor = jsd_floor(msd, 0.01, draws=40, seed=1)
+        n_pass = 0.01 * n_jets
+        assert floor["jsd"] == pytest.approx(23 / (8 * n_pass), rel=0.2)
+        assert floor["inverse_jsd"] == pytest.approx(1 / floor["jsd"])
+    # a tagger that sculpts stands far above the floor; one that does not sits on it
+    msd = rng.exponential(60.0, 20_000) + 20.0
+    sculpting = jsd_at_efficiency(-np.abs(msd - 125.0), msd, 0.01)["jsd"]
+    flat = jsd_floor(msd, 0.01, seed=2)
+    assert sculpting > 20 * flat["jsd"]
+    with pytest.raises(DataError, match="draws"):
+        jsd_floor(msd, 0.01, draws=0)

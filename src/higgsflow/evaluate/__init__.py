@@ -6,6 +6,7 @@ from higgsflow.evaluate.decorrelation import (
     inverse_jsd_vs_rejection,
     jensen_shannon,
     jsd_at_efficiency,
+    jsd_floor,
     plot_mass_sculpting,
 )
 from higgsflow.evaluate.metrics import (
@@ -39,6 +40,7 @@ __all__ = [
     "inverse_jsd_vs_rejection",
     "jensen_shannon",
     "jsd_at_efficiency",
+    "jsd_floor",
     "plot_mass_sculpting",
     "rejection_at_efficiency",
     "rejection_with_interval",

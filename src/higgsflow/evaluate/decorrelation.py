@@ -23,6 +23,7 @@ __all__ = [
     "inverse_jsd_vs_rejection",
     "jensen_shannon",
     "jsd_at_efficiency",
+    "jsd_floor",
     "plot_mass_sculpting",
 ]
 
@@ -92,6 +93,39 @@ def jsd_at_efficiency(
         # no passing (or no failing) jets: JSD and 1/JSD undefined (nan), not a perfect decorrelation (inf)
         "inverse_jsd": float("nan") if np.isnan(jsd) else (1.0 / jsd if jsd > 0 else float("inf")),
         "n_pass": int(passing.sum()),
+    }
+
+
+def jsd_floor(
+    msd: Sequence[float],
+    efficiency: float,
+    *,
+    draws: int = 50,
+    seed: int = 0,
+    bins: Sequence[float] = MSD_BINS,
+    weights: Sequence[float] | None = None,
+) -> dict[str, float]:
+    """The JSD that statistics alone give at ``efficiency``: the mean (and spread) over ``draws`` random scores,
+    which do not depend on the mass, of :func:`jsd_at_efficiency` on these jets. A tagger's measured JSD cannot be
+    told from zero below it, so 1/JSD is measurable up to about ``1 / floor``; for n passing jets in K bins it is
+    close to (K − 1) / (8 n)."""
+    msd = np.asarray(msd, dtype=np.float64)
+    if draws < 1:
+        raise DataError(f"draws {draws} < 1", field="draws")
+    rng = np.random.default_rng(seed)
+    values = np.array(
+        [
+            jsd_at_efficiency(rng.random(msd.size), msd, efficiency, bins=bins, weights=weights)["jsd"]
+            for _ in range(draws)
+        ]
+    )
+    mean = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+    return {
+        "target_efficiency": float(efficiency),
+        "jsd": mean,
+        "jsd_std": float(np.nanstd(values)) if np.isfinite(values).any() else float("nan"),
+        "inverse_jsd": 1.0 / mean if mean > 0 else float("nan"),
+        "draws": int(draws),
     }
 
 
