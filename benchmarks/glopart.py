@@ -82,7 +82,8 @@ CHUNK = 10  # jets per generator chunk = per drawn resonance mass
 EFFICIENCIES = (0.01, 0.005)  # QCD efficiencies of the XbbVsQCD cut for the JSD
 GATE_RATIO, GOAL_RATIO = 5.0, 10.0  # 1/JSD GloParT / baseline at 1 % QCD efficiency
 QCD_LIGHT_PART = 20_000  # light QCD test jets per file (file k > 0: "_part{k}", seed + 23 + 100 k)
-QCD_LIGHT_TEST = 20_000  # extra light-flavour QCD test jets (--qcd-test-jets): 200 pass at 1 % QCD efficiency
+QCD_LIGHT_TEST = 60_000  # extra light-flavour QCD test jets (--qcd-test-jets): 600 pass at 1 % QCD efficiency
+MIN_JETS_PER_BIN = 10  # fewer training jets per non-empty (p_T, m_SD) bin: reweight in one p_T bin
 MIN_PASS = 10  # fewer QCD test jets passing the cut: no 1/JSD (n/a)
 PART_REDUCED = {
     "embed_dims": [64, 128, 64],
@@ -143,9 +144,50 @@ def merged_scores(probs: np.ndarray, classes: list[str]) -> dict[str, np.ndarray
     return out
 
 
-def write_config(path: Path, *, decorrelated: bool) -> Path:
+def reweight_occupancy(files: list[Path], pt_bins) -> float:
+    """The smallest, over the classes, mean number of training jets per non-empty (p_T, m_SD) bin of the
+    reweighting (m_SD bins of examples/tagging/glopart.yaml): how well the flat reweighting can be estimated."""
+    import uproot
+
+    raw = yaml.safe_load(BASE_CONFIG.read_text())
+    msd_bins = raw["weights"]["reweight_vars"]["jet_sdmass"]
+    per_class: dict[str, list] = {}
+    for f in files:
+        with uproot.open(f) as fh:
+            tree = fh[raw.get("treename") or fh.keys()[0].split(";")[0]]
+            labels = [f"label_{c}" for c in CLASSES if f"label_{c}" in set(tree.keys())]
+            a = tree.arrays(["jet_pt", "jet_sdmass", *labels], library="np")
+        for lab in labels:
+            sel = a[lab] > 0
+            per_class.setdefault(lab, []).append((a["jet_pt"][sel], a["jet_sdmass"][sel]))
+    occupancy = []
+    for parts in per_class.values():
+        pt, msd = (np.concatenate(x) for x in zip(*parts, strict=True))
+        h, _, _ = np.histogram2d(pt, msd, bins=[pt_bins, msd_bins])
+        if (h > 0).any():
+            occupancy.append(h.sum() / (h > 0).sum())
+    return float(min(occupancy)) if occupancy else 0.0
+
+
+def reweight_pt_bins(files: list[Path]) -> tuple[list[float], str]:
+    """The p_T bins of the flat (p_T, m_SD) reweighting for these training jets: the config's 16 bins when every
+    class has at least MIN_JETS_PER_BIN jets per non-empty bin on average, else one bin over 200–2500 GeV (flat in
+    m_SD alone). With too few jets per bin, weight ∝ 1/count gives every non-empty bin the same weight, and the
+    m_SD distribution ends up shaped by how many p_T bins each m_SD bin spans instead of flat."""
+    raw = yaml.safe_load(BASE_CONFIG.read_text())
+    pt_bins = [float(x) for x in raw["weights"]["reweight_vars"]["jet_pt"]]
+    occ = reweight_occupancy(files, pt_bins)
+    if occ >= MIN_JETS_PER_BIN:
+        return pt_bins, f"{len(pt_bins) - 1} p_T bins ({occ:.1f} jets per non-empty bin)"
+    return [pt_bins[0], pt_bins[-1]], (
+        f"one p_T bin, {pt_bins[0]:g}-{pt_bins[-1]:g} GeV: {len(pt_bins) - 1} p_T bins would hold {occ:.1f} jets per"
+        f" non-empty bin (< {MIN_JETS_PER_BIN})"
+    )
+
+
+def write_config(path: Path, *, decorrelated: bool, pt_bins=None) -> Path:
     """examples/tagging/glopart.yaml cut to ``CLASSES`` (labels, reweighted classes and their weights); without
-    the reweighting for the baseline."""
+    the reweighting for the baseline; ``pt_bins`` replaces the p_T bins of the reweighting."""
     raw = yaml.safe_load(BASE_CONFIG.read_text())
     labels = [f"label_{c}" for c in CLASSES]
     missing = [c for c in labels if c not in raw["labels"]["value"]]
@@ -155,6 +197,8 @@ def write_config(path: Path, *, decorrelated: bool) -> Path:
     if decorrelated:
         raw["weights"]["reweight_classes"] = labels
         raw["weights"]["class_weights"] = [1] * len(labels)
+        if pt_bins is not None:
+            raw["weights"]["reweight_vars"]["jet_pt"] = [float(x) for x in pt_bins]
     else:
         raw.pop("weights")
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -438,9 +482,12 @@ def main(argv=None) -> int:
     f = make_data(data, a.jets_per_class, a.qcd_test_jets, a.workers, a.seed)
     t_gen = time.time() - t0
     test = [f["test_flat"], f["test_qcd"], *f["test_qcd_light"]]
+    pt_bins, binning = reweight_pt_bins([f["train_flat"], f["train_qcd"]])
+    print(f"  GloParT reweighting: flat in m_SD (20-260 GeV, 10 GeV bins) and p_T in {binning}", flush=True)
     rows = {
         "GloParT": run_model(
-            "GloParT", write_config(a.work / "glopart.yaml", decorrelated=True), [f["train_flat"], f["train_qcd"]],
+            "GloParT", write_config(a.work / "glopart.yaml", decorrelated=True, pt_bins=pt_bins),
+            [f["train_flat"], f["train_qcd"]],
             [f["val_flat"], f["val_qcd"]], test, a.work, a.epochs, kwargs, a.device, batch, a.plots, a.reuse_runs,
         ),
         "baseline": run_model(
@@ -452,7 +499,7 @@ def main(argv=None) -> int:
     sizes = (
         f"sizes: {a.jets_per_class} training jets per class, {len(CLASSES)} classes, {a.epochs} epoch(s),"
         f" batch {batch}; part_sv options {kwargs or 'ParT defaults (full size)'}; GloParT: signals {FLAT_MASS} GeV,"
-        f" (p_T, m_SD) reweighting; baseline: signals at the nominal masses, no reweighting"
+        f" (p_T, m_SD) reweighting with {binning}; baseline: signals at the nominal masses, no reweighting"
     )
     for row in rows.values():
         row["inverse_jsd"] = {f"{e:.1%}": inv_jsd(row, e) for e in EFFICIENCIES}  # NaN below MIN_PASS jets

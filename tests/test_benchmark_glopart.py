@@ -147,3 +147,28 @@ def test_metrics_report_the_statistical_ceiling_of_1_over_jsd(bench):
     assert floor["jsd"] == pytest.approx(23 / (8 * 0.01 * n_qcd), rel=0.3)
     assert 0.4 < out["sculpting"]["1.0%"]["jsd"] / floor["jsd"] < 2.5
     assert out["mass_resolution"]["regressed"] == pytest.approx(0.0, abs=1e-9)  # 1.1 m / 1.02 m: a pure scale
+
+
+def test_reweighting_uses_one_pt_bin_when_the_2d_bins_would_be_nearly_empty(bench, tmp_path):
+    # weight ∝ 1/count per (p_T, m_SD) bin flattens m_SD only if the bins hold several jets: with ~2 jets per
+    # non-empty bin the benchmark reweights in one p_T bin (flat in m_SD); with many it keeps the config's 16 bins
+    from higgsflow.data.io import write_table
+
+    rng = np.random.default_rng(4)
+
+    def jets(path, n_per_class):
+        n = n_per_class * len(bench.CLASSES)
+        cls = np.repeat(np.arange(len(bench.CLASSES)), n_per_class)
+        cols = {"jet_pt": rng.uniform(500.0, 1000.0, n), "jet_sdmass": rng.uniform(20.0, 260.0, n)}
+        cols |= {f"label_{c}": (cls == i).astype(np.int32) for i, c in enumerate(bench.CLASSES)}
+        return write_table(path, cols)
+
+    few = jets(tmp_path / "few.root", 250)
+    bins, why = bench.reweight_pt_bins([few])
+    assert bins == [200.0, 2500.0] and "one p_T bin" in why
+    assert bench.reweight_occupancy([few], [200.0, 2500.0]) == pytest.approx(250 / 24, rel=0.05)
+    many = jets(tmp_path / "many.root", 2_500)  # 6 populated p_T bins x 24 m_SD bins: ~17 jets per bin
+    bins, why = bench.reweight_pt_bins([many])
+    assert len(bins) == 17 and "16 p_T bins" in why
+    cfg = bench.write_config(tmp_path / "g.yaml", decorrelated=True, pt_bins=[200.0, 2500.0])
+    assert DataConfig.load(cfg).weights["reweight_vars"]["jet_pt"] == [200.0, 2500.0]
