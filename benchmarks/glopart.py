@@ -328,7 +328,19 @@ def finished_run(run: Path, settings, config: Path | None = None) -> bool:
 
 
 def run_model(
-    name, config, train_files, val_files, test_files, work, epochs, kwargs, device, batch, plot, reuse=False
+    name,
+    config,
+    train_files,
+    val_files,
+    test_files,
+    work,
+    epochs,
+    kwargs,
+    device,
+    batch,
+    plot,
+    reuse=False,
+    train_seed=SETTINGS["seed"],
 ) -> dict:
     from higgsflow.data.loader import load_arrays
     from higgsflow.train import TrainSettings, train
@@ -340,7 +352,7 @@ def run_model(
         network_kwargs=dict(kwargs),
         epochs=epochs,
         device=device,
-        **{**SETTINGS, "batch_size": batch},
+        **{**SETTINGS, "batch_size": batch, "seed": train_seed},
     )
     t0 = time.time()
     if reuse and finished_run(work / name, settings, config):
@@ -460,6 +472,7 @@ def main(argv=None) -> int:
     ap.add_argument("--full-size", action="store_true", help="ParT at its full size (a GPU run)")
     ap.add_argument("--workers", type=int, default=1, help="generator processes")
     ap.add_argument("--seed", type=int, default=1, help="generator seed")
+    ap.add_argument("--train-seed", type=int, default=SETTINGS["seed"], help="training seed of both models")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--plots", type=Path, help="folder for the QCD m_SD shapes in XbbVsQCD slices")
     ap.add_argument("--out", type=Path, help="write the table as JSON")
@@ -489,15 +502,17 @@ def main(argv=None) -> int:
             "GloParT", write_config(a.work / "glopart.yaml", decorrelated=True, pt_bins=pt_bins),
             [f["train_flat"], f["train_qcd"]],
             [f["val_flat"], f["val_qcd"]], test, a.work, a.epochs, kwargs, a.device, batch, a.plots, a.reuse_runs,
+            a.train_seed,
         ),
         "baseline": run_model(
             "baseline", write_config(a.work / "baseline.yaml", decorrelated=False),
             [f["train_fixed"], f["train_qcd"]], [f["val_fixed"], f["val_qcd"]], test, a.work, a.epochs, kwargs,
-            a.device, batch, a.plots, a.reuse_runs,
+            a.device, batch, a.plots, a.reuse_runs, a.train_seed,
         ),
     }  # fmt: skip
     sizes = (
         f"sizes: {a.jets_per_class} training jets per class, {len(CLASSES)} classes, {a.epochs} epoch(s),"
+        f" training seed {a.train_seed},"
         f" batch {batch}; part_sv options {kwargs or 'ParT defaults (full size)'}; GloParT: signals {FLAT_MASS} GeV,"
         f" (p_T, m_SD) reweighting with {binning}; baseline: signals at the nominal masses, no reweighting"
     )
