@@ -75,6 +75,11 @@ def test_gates_need_enough_passing_qcd_jets_and_compare_at_equal_efficiency(benc
     assert [g["verdict"] for g in few[:3]] == ["n/a"] * 3  # a JSD from a handful of jets is not a result
     worse = bench.checks({"GloParT": row(0.01, 50, regressed=0.3), "baseline": row(0.08, 50)})
     assert worse[-1]["verdict"] == "FAIL"  # regressed mass worse than m_SD
+    # the ungroomed jet mass that mass_corr multiplies is reported as a check beside the gate
+    g = row(0.01, 50, regressed=0.17)
+    g["test"]["mass_resolution"]["jet_mass"] = 0.16
+    both = bench.checks({"GloParT": g, "baseline": row(0.08, 50)})
+    assert [(c["kind"], c["verdict"]) for c in both[-2:]] == [("gate", "PASS"), ("check", "FAIL")]
 
 
 def test_reuse_runs_takes_only_a_finished_training_with_the_same_settings(bench, tmp_path):
