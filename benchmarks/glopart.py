@@ -8,7 +8,9 @@ task (the classes plus the mass regression ``mass_corr``, loss CE + γ·log-cosh
 to ``CLASSES``):
 
 - **GloParT**: the two-collection ParT (``part_sv``: PF ≤ 128 and SV ≤ 7 tokens) on the flat-mass signals, every
-  class reweighted flat in (p_T, m_SD) by the data config (p_T 200–2500 GeV, m_SD 20–260 GeV in 10 GeV bins);
+  class reweighted flat in (p_T, m_SD) by the data config (p_T 200–2500 GeV, m_SD 20–260 GeV in 10 GeV bins; p_T
+  in one bin when the config's 16 p_T bins would hold fewer than ``MIN_JETS_PER_BIN`` jets per non-empty bin,
+  ``reweight_pt_bins``: weights ∝ 1/count do not flatten m_SD from ~2 jets per bin);
 - **baseline**: the same network on the fixed-mass signals, without the reweighting,
 
 and prints, on the same test jets (flat-mass signals and QCD):
@@ -27,32 +29,29 @@ and prints, on the same test jets (flat-mass signals and QCD):
   (``--out``).
 
 Sizes. Default: 250 training jets per class (+ 62 validation, 125 test per class, and ``--qcd-test-jets`` =
-20,000 extra light-flavour QCD test jets for the JSD: ~21,000 QCD test jets, so ~210 pass at 1 % and ~105 at 0.5 %
-QCD efficiency), 10 classes, 20 epochs, batch 32, ParT reduced to embeddings (64, 128, 64), pair embedding
-(32, 32, 32), 4 + 1 blocks of 4 heads. ``--full-size`` gives ParT's full size (128, 512, 128; 8 + 2 blocks of 8
-heads) and belongs on a GPU. ``--quick`` is a smoke run (30 jets per class, 480 extra QCD jets, 1 epoch, batch
-32, a tiny ParT of 16-wide embeddings and one block): it only shows that the chain runs; its numbers are noise,
-and its 1/JSD is n/a (a 1/JSD from fewer than MIN_PASS = 10 passing QCD jets is not reported). Files are named by
-their jets per class and reused from ``--data`` when that size is there.
+60,000 extra light-flavour QCD test jets for the JSD, in files of 20,000: ~61,000 QCD test jets, so ~600 pass at
+1 % and ~300 at 0.5 % QCD efficiency), 10 classes, 20 epochs, batch 32, ParT reduced to embeddings (64, 128, 64),
+pair embedding (32, 32, 32), 4 + 1 blocks of 4 heads. ``--full-size`` gives ParT's full size (128, 512, 128; 8 + 2
+blocks of 8 heads) and belongs on a GPU. ``--quick`` is a smoke run (30 jets per class, 480 extra QCD jets, 1
+epoch, batch 32, a tiny ParT of 16-wide embeddings and one block): it only shows that the chain runs; its numbers
+are noise, and its 1/JSD is n/a (a 1/JSD from fewer than MIN_PASS = 10 passing QCD jets is not reported). Files
+are named by their jets per class and reused from ``--data`` when that size is there. Beside each 1/JSD the
+benchmark prints what a random score reaches on the same test jets (``jsd_floor``): no tagger's 1/JSD can be told
+apart from a perfectly decorrelated one above that ceiling (~112 at 1 % with the default test jets, ~35 with
+20,000).
 
-Why these sizes. The first run at the earlier default (5 epochs at batch 128: 100 optimiser steps in all; 2,000
-extra QCD jets) left both models far from converged (accuracy 0.28 and 0.37 over 10 classes; GloParT's
-regressed-mass resolution 0.33 against m_SD's 0.19) and measured 1/JSD on 27 passing QCD jets, where the JSD of
-two samples of the same shape is already ~0.3 from statistics alone (24 m_SD bins), so 1/JSD could not exceed ~3.5
-for either model (3.56 against 3.23): no ratio of 5 can be seen that way. With ~200 passing jets the
-statistical floor is JSD ~ 0.05.
-Measured at this default (seed 1, docs/tagging.md): with the direct ln(m / 100 GeV) mass head, 1/JSD at 1 % QCD
-efficiency 9.5 (GloParT) against 5.1 (baseline), a ratio of 1.85, and regressed-mass resolution 0.28 against m_SD's
-0.19; with today's ``mass_corr`` head, 1/JSD 22.7 against 5.6, a ratio of 4.0, and regressed-mass resolution 0.217
-(GloParT) and 0.199 (baseline) against m_SD's 0.186. Both gates fail at this size.
+Measured at this default (seed 1, training seed 42, docs/tagging.md): 1/JSD at 1 % QCD efficiency 85.4 (GloParT)
+against 13.3 (baseline), a ratio of 6.4 (gate 5 PASS; goal 10), and regressed-mass resolution 0.154 against m_SD's
+0.186 (PASS) and the ungroomed jet mass's 0.175. Earlier runs at this size, for the record: γ = 1 and 16 p_T bins
+gave 1/JSD 22.7 against 5.6 (×4.0) and a regressed mass of 0.217; γ = 30 with 16 p_T bins gave 25.4 against
+13.3 (×1.9) and 0.151 (docs/tagging.md says why).
 
-Time (2 CPU cores shared with other jobs, load average ~6). Generation: the signals 10–30 jets/s (a Pythia start
-per flat-mass chunk of 10 jets), QCD_b and QCD_bb ~2.5 jets/s, light QCD ~20 jets/s (``--workers 2``): the files
-of 250 training jets per class about 33 min, the 20,000 light QCD test jets about 15 min more. Training: 5 epochs
-at batch 128 took 286 s (GloParT, reweighted) and 126 s (baseline) on the loaded machine; 20 epochs at batch 32
-about 4-5× that, ~30 min for both. The quick run takes about 4.5 min. A meaningful comparison at CMS's scale
-needs thousands of jets per class: on a GPU machine, e.g. ``--jets-per-class 5000 --epochs 20 --full-size
---device cuda --workers 8``; do not run that on a shared 2-core machine.
+Time. Generation (``--workers 2``): the training, validation and test files of 250 jets per class took 33 min on
+shared cores (signals 10–30 jets/s, a Pythia start per flat-mass chunk of 10 jets; QCD_b and QCD_bb ~2.5 jets/s;
+not timed on idle cores); light QCD runs at ~80 jets/s on 2 idle cores, 12 min for the 60,000 test jets.
+Training (idle): 20 epochs at batch 32 take ~11 min per model; each evaluation on the 61,000 test jets 2.5–3.5 min:
+~30 min for both models. The quick run takes about 4.5 min. CMS-scale figures need thousands of jets per class: on a GPU machine, e.g. ``--jets-per-class 5000
+--epochs 20 --full-size --device cuda --workers 8``; do not run that on a 2-core machine.
 
     python benchmarks/glopart.py --quick --out /tmp/glopart.json
     python benchmarks/glopart.py --jets-per-class 5000 --epochs 20 --full-size --device cuda --workers 8 \\
