@@ -147,19 +147,18 @@ def merged_scores(probs: np.ndarray, classes: list[str]) -> dict[str, np.ndarray
 def reweight_occupancy(files: list[Path], pt_bins) -> float:
     """The smallest, over the classes, mean number of training jets per non-empty (p_T, m_SD) bin of the
     reweighting (m_SD bins of examples/tagging/glopart.yaml): how well the flat reweighting can be estimated."""
-    import uproot
+    from higgsflow.data.io import list_columns, read_table
 
-    raw = yaml.safe_load(BASE_CONFIG.read_text())
-    msd_bins = raw["weights"]["reweight_vars"]["jet_sdmass"]
+    msd_bins = yaml.safe_load(BASE_CONFIG.read_text())["weights"]["reweight_vars"]["jet_sdmass"]
     per_class: dict[str, list] = {}
     for f in files:
-        with uproot.open(f) as fh:
-            tree = fh[raw.get("treename") or fh.keys()[0].split(";")[0]]
-            labels = [f"label_{c}" for c in CLASSES if f"label_{c}" in set(tree.keys())]
-            a = tree.arrays(["jet_pt", "jet_sdmass", *labels], library="np")
+        labels = [c for c in (f"label_{c}" for c in CLASSES) if c in set(list_columns(f))]
+        a = read_table(f, ["jet_pt", "jet_sdmass", *labels])
         for lab in labels:
-            sel = a[lab] > 0
-            per_class.setdefault(lab, []).append((a["jet_pt"][sel], a["jet_sdmass"][sel]))
+            sel = np.asarray(a[lab]) > 0
+            per_class.setdefault(lab, []).append(
+                (np.asarray(a["jet_pt"])[sel], np.asarray(a["jet_sdmass"])[sel])
+            )
     occupancy = []
     for parts in per_class.values():
         pt, msd = (np.concatenate(x) for x in zip(*parts, strict=True))
@@ -220,13 +219,17 @@ def make_data(data: Path, n_train: int, n_qcd_light: int, workers: int, seed: in
         plan[f"{split}_qcd"] = (QCD, n, s + 2, None)
     # the JSD at 1 % and 0.5 % QCD efficiency needs 10^4 QCD test jets: light-flavour QCD (fast to generate), in
     # files of at most QCD_LIGHT_PART jets with their own seeds, so that a larger --qcd-test-jets adds files
+    names = {name: f"{name}_{n}.root" for name, (_, n, _, _) in plan.items()}
     parts = [min(QCD_LIGHT_PART, n_qcd_light - k) for k in range(0, n_qcd_light, QCD_LIGHT_PART)]
     for k, n in enumerate(parts):
-        plan[f"test_qcd_light{'' if k == 0 else f'_part{k}'}"] = (["QCD_light"], n, seed + 23 + 100 * k, None)
+        plan[f"test_qcd_light{k}"] = (["QCD_light"], n, seed + 23 + 100 * k, None)
+        names[f"test_qcd_light{k}"] = (
+            f"test_qcd_light_{n}.root" if k == 0 else f"test_qcd_light_{n}_part{k}.root"
+        )
     files = {}
     data.mkdir(parents=True, exist_ok=True)
     for name, (classes, n, s, mass) in plan.items():
-        path = data / (f"{name}_{n}.root" if "_part" not in name else f"test_qcd_light_{n}{name[14:]}.root")
+        path = data / names[name]
         if not path.is_file():
             t0 = time.time()
             chunk = min(
