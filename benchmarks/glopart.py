@@ -28,31 +28,37 @@ and prints, on the same test jets (flat-mass signals and QCD):
   the soft-drop mass for signal) and the goal (≥ 10×), PASS/FAIL beside each. The table is also written as JSON
   (``--out``).
 
-Sizes. Default: 250 training jets per class (+ 62 validation, 125 test per class, and ``--qcd-test-jets`` =
-60,000 extra light-flavour QCD test jets for the JSD, in files of 20,000: ~61,000 QCD test jets, so ~600 pass at
-1 % and ~300 at 0.5 % QCD efficiency), 10 classes, 20 epochs, batch 32, ParT reduced to embeddings (64, 128, 64),
-pair embedding (32, 32, 32), 4 + 1 blocks of 4 heads. ``--full-size`` gives ParT's full size (128, 512, 128; 8 + 2
-blocks of 8 heads) and belongs on a GPU. ``--quick`` is a smoke run (30 jets per class, 480 extra QCD jets, 1
-epoch, batch 32, a tiny ParT of 16-wide embeddings and one block): it only shows that the chain runs; its numbers
-are noise, and its 1/JSD is n/a (a 1/JSD from fewer than MIN_PASS = 10 passing QCD jets is not reported). Files
-are named by their jets per class and reused from ``--data`` when that size is there. Beside each 1/JSD the
-benchmark prints what a random score reaches on the same test jets (``jsd_floor``): no tagger's 1/JSD can be told
-apart from a perfectly decorrelated one above that ceiling (~112 at 1 % with the default test jets, ~35 with
-20,000).
+Sizes. Default: 500 training jets per class, in files of TRAIN_PART = 250 jets per class with their own seeds
+(``--jets-per-class`` adds files and keeps those of a smaller run), 62 validation and 125 test jets per class
+(those of the first file's size), and ``--qcd-test-jets`` = 60,000 extra light-flavour QCD test jets for the JSD,
+in files of 20,000: ~61,000 QCD test jets, so ~600 pass at 1 % and ~300 at 0.5 % QCD efficiency; 10 classes, 20
+epochs, batch 32, ParT reduced to embeddings (64, 128, 64), pair embedding (32, 32, 32), 4 + 1 blocks of 4 heads.
+``--full-size`` gives ParT's full size (128, 512, 128; 8 + 2 blocks of 8 heads) and belongs on a GPU. ``--quick``
+is a smoke run (30 jets per class, 480 extra QCD jets, 1 epoch, batch 32, a tiny ParT of 16-wide embeddings and
+one block): it only shows that the chain runs; its numbers are noise, and its 1/JSD is n/a (a 1/JSD from fewer
+than MIN_PASS = 10 passing QCD jets is not reported). Files are named by their jets per class and reused from
+``--data`` when that size is there. Beside each 1/JSD the benchmark prints what a random score reaches on the same
+test jets (``jsd_floor``): no tagger's 1/JSD can be told apart from a perfectly decorrelated one above that ceiling
+(~112 at 1 % with the default test jets, ~35 with 20,000).
 
 Measured at this default (generator seed 1, docs/tagging.md), training seeds 42 / 43 / 44: 1/JSD at 1 % QCD
-efficiency 85.4 / 35.5 / 36.0 (GloParT) against 13.3 / 10.2 / 16.7 (baseline), ratios 6.4 / 3.5 / 2.2 (median 3.5:
-the gate of 5 fails; it passes with seed 42 only), and regressed-mass resolution 0.154 / 0.149 / 0.141 against
-m_SD's 0.186 (PASS with every seed) and the ungroomed jet mass's 0.175. Earlier runs at this size, training seed
-42: γ = 1 and 16 p_T bins gave 1/JSD 22.7 against 5.6 (×4.0) and a regressed mass of 0.217; γ = 30 with 16 p_T bins
-gave 25.4 against 13.3 (×1.9) and 0.151 (docs/tagging.md says why).
+efficiency 56.5 / 72.6 / 63.2 (GloParT) against 8.6 / 8.2 / 9.3 (baseline), ratios 6.5 / 8.8 / 6.8 (median 6.8:
+the gate of 5 passes with every seed, the goal of 10 with none), and regressed-mass resolution 0.142 / 0.145 /
+0.143 against m_SD's 0.186 and the ungroomed jet mass's 0.175 (PASS with every seed). At 250 training jets per
+class (``--jets-per-class 250``) the same seeds gave 85.4 / 35.5 / 36.0 against 13.3 / 10.2 / 16.7, ratios 6.4 /
+3.5 / 2.2: the median fails the gate there. Earlier runs at 250, training seed 42: γ = 1 and 16 p_T bins gave
+1/JSD 22.7 against 5.6 (×4.0) and a regressed mass of 0.217; γ = 30 with 16 p_T bins gave 25.4 against 13.3 (×1.9)
+and 0.151 (docs/tagging.md says why).
 
-Time. Generation (``--workers 2``): the training, validation and test files of 250 jets per class took 33 min on
-shared cores (signals 10–30 jets/s, a Pythia start per flat-mass chunk of 10 jets; QCD_b and QCD_bb ~2.5 jets/s;
-not timed on idle cores); light QCD runs at ~80 jets/s on 2 idle cores, 12 min for the 60,000 test jets.
-Training (idle): 20 epochs at batch 32 take ~11 min per model; each evaluation on the 61,000 test jets 2.5–3.5 min:
-~30 min for both models. The quick run takes about 4.5 min. CMS-scale figures need thousands of jets per class: on a GPU machine, e.g. ``--jets-per-class 5000
---epochs 20 --full-size --device cuda --workers 8``; do not run that on a 2-core machine.
+Time (2 cores). Generation (``--workers 2``): the second training file of 250 jets per class (all 15 class
+samples) took 4 min on idle cores; the training, validation and test files of the first took 33 min on shared
+cores (signals 10–30 jets/s, a Pythia start per flat-mass chunk of 10 jets; QCD_b and QCD_bb ~2.5 jets/s); light
+QCD runs at ~80 jets/s on 2 idle cores, 12 min for the 60,000 test jets. Training at 500 jets per class on the
+idle cores (a 2-epoch run): 37 s an epoch, so ~12.5 min for 20 epochs per model; each evaluation on the 61,000
+test jets ~2 min (1.8 and 2.3 min): ~29 min for both models, about 1 h 15 min from scratch with the generation.
+Three seeds side by side on the 2 cores took 74 min each. At 250 jets per class, ~11 min of training per model.
+The quick run takes about 4.5 min. CMS-scale figures need thousands of jets per class: on a GPU machine, e.g. ``--jets-per-class 5000 --epochs
+20 --full-size --device cuda --workers 8``; do not run that on a 2-core machine.
 
     python benchmarks/glopart.py --quick --out /tmp/glopart.json
     python benchmarks/glopart.py --jets-per-class 5000 --epochs 20 --full-size --device cuda --workers 8 \\
@@ -81,6 +87,10 @@ FLAT_MASS = "flat:15:250"  # GeV, the decorrelated training signals and the test
 CHUNK = 10  # jets per generator chunk = per drawn resonance mass
 EFFICIENCIES = (0.01, 0.005)  # QCD efficiencies of the XbbVsQCD cut for the JSD
 GATE_RATIO, GOAL_RATIO = 5.0, 10.0  # 1/JSD GloParT / baseline at 1 % QCD efficiency
+TRAIN_PART = 250  # training jets per class per file (file k > 0: "_part{k}", seeds + TRAIN_PART_SEED_STEP k)
+TRAIN_PART_SEED_STEP = (
+    999  # clear of the validation (+10..12), test (+20..22) and light-QCD (+23 + 100 k) seeds
+)
 QCD_LIGHT_PART = 20_000  # light QCD test jets per file (file k > 0: "_part{k}", seed + 23 + 100 k)
 QCD_LIGHT_TEST = 60_000  # extra light-flavour QCD test jets (--qcd-test-jets): 600 pass at 1 % QCD efficiency
 MIN_JETS_PER_BIN = 10  # fewer training jets per non-empty (p_T, m_SD) bin: reweight in one p_T bin
@@ -205,28 +215,45 @@ def write_config(path: Path, *, decorrelated: bool, pt_bins=None) -> Path:
 
 
 # ---------------------------------------------------------------- data -----------------------------------------
-def make_data(data: Path, n_train: int, n_qcd_light: int, workers: int, seed: int) -> dict[str, Path]:
+def make_data(
+    data: Path, n_train: int, n_qcd_light: int, workers: int, seed: int
+) -> dict[str, Path | list[Path]]:
     """{train,val}_{flat,fixed,qcd}, test_{flat,qcd} and test_qcd_light files, named by their jets per class
-    (``train_flat_250.root``): reused when a file of that size is there, generated otherwise."""
+    (``train_flat_250.root``): reused when a file of that size is there, generated otherwise. The training jets
+    come in files of at most TRAIN_PART jets per class, each with its own seeds (file k > 0: ``_part{k}``, seeds
+    + TRAIN_PART_SEED_STEP·k), so a larger ``--jets-per-class`` adds files and keeps the first; the validation
+    and test files are those of the first file's size. ``train_*`` and ``test_qcd_light`` are lists."""
     from higgsflow.generate.api import generate_jets
 
-    n_val, n_test = max(n_train // 4, 10), max(n_train // 2, 20)
-    plan = {}
-    for split, n, s in (("train", n_train, seed), ("val", n_val, seed + 10), ("test", n_test, seed + 20)):
+    first = min(n_train, TRAIN_PART)
+    n_val, n_test = max(first // 4, 10), max(first // 2, 20)
+    plan, names = {}, {}
+    train_parts = [min(TRAIN_PART, n_train - k) for k in range(0, n_train, TRAIN_PART)]
+    for k, n in enumerate(train_parts):
+        s = seed + TRAIN_PART_SEED_STEP * k
+        suffix = "" if k == 0 else f"_part{k}"
+        for kind, classes, offset, mass in (
+            ("flat", SIGNALS, 0, FLAT_MASS),
+            ("fixed", SIGNALS, 1, None),
+            ("qcd", QCD, 2, None),
+        ):
+            plan[f"train_{kind}{k}"] = (classes, n, s + offset, mass)
+            names[f"train_{kind}{k}"] = f"train_{kind}_{n}{suffix}.root"
+    for split, n, s in (("val", n_val, seed + 10), ("test", n_test, seed + 20)):
         plan[f"{split}_flat"] = (SIGNALS, n, s, FLAT_MASS)
         if split != "test":
             plan[f"{split}_fixed"] = (SIGNALS, n, s + 1, None)
         plan[f"{split}_qcd"] = (QCD, n, s + 2, None)
+        names.update({k: f"{k}_{n}.root" for k in plan if k.startswith(split)})
     # the JSD at 1 % and 0.5 % QCD efficiency needs 10^4 QCD test jets: light-flavour QCD (fast to generate), in
     # files of at most QCD_LIGHT_PART jets with their own seeds, so that a larger --qcd-test-jets adds files
-    names = {name: f"{name}_{n}.root" for name, (_, n, _, _) in plan.items()}
     parts = [min(QCD_LIGHT_PART, n_qcd_light - k) for k in range(0, n_qcd_light, QCD_LIGHT_PART)]
     for k, n in enumerate(parts):
         plan[f"test_qcd_light{k}"] = (["QCD_light"], n, seed + 23 + 100 * k, None)
         names[f"test_qcd_light{k}"] = (
             f"test_qcd_light_{n}.root" if k == 0 else f"test_qcd_light_{n}_part{k}.root"
         )
-    files = {}
+    files: dict = {}
     data.mkdir(parents=True, exist_ok=True)
     for name, (classes, n, s, mass) in plan.items():
         path = data / names[name]
@@ -240,7 +267,10 @@ def make_data(data: Path, n_train: int, n_qcd_light: int, workers: int, seed: in
         else:
             print(f"  reusing {path}", flush=True)
         files[name] = path
-    files["test_qcd_light"] = [files.pop(k) for k in list(files) if k.startswith("test_qcd_light")]
+    for group in ("train_flat", "train_fixed", "train_qcd", "test_qcd_light"):
+        files[group] = [
+            files.pop(k) for k in list(files) if k[: len(group)] == group and k[len(group) :].isdigit()
+        ]
     return files
 
 
@@ -474,7 +504,12 @@ def main(argv=None) -> int:
         "--data", type=Path, help="folder of the AK8 files (generated there if missing, else reused)"
     )
     ap.add_argument("--work", type=Path, default=Path("glopart_runs"), help="folder of the training runs")
-    ap.add_argument("--jets-per-class", type=int, default=250, help="training jets per class (default 250)")
+    ap.add_argument(
+        "--jets-per-class",
+        type=int,
+        default=500,
+        help=f"training jets per class (default 500, in files of {TRAIN_PART})",
+    )
     ap.add_argument(
         "--qcd-test-jets",
         type=int,
@@ -509,18 +544,18 @@ def main(argv=None) -> int:
     f = make_data(data, a.jets_per_class, a.qcd_test_jets, a.workers, a.seed)
     t_gen = time.time() - t0
     test = [f["test_flat"], f["test_qcd"], *f["test_qcd_light"]]
-    pt_bins, binning = reweight_pt_bins([f["train_flat"], f["train_qcd"]])
+    pt_bins, binning = reweight_pt_bins([*f["train_flat"], *f["train_qcd"]])
     print(f"  GloParT reweighting: flat in m_SD (20-260 GeV, 10 GeV bins) and p_T in {binning}", flush=True)
     rows = {
         "GloParT": run_model(
             "GloParT", write_config(a.work / "glopart.yaml", decorrelated=True, pt_bins=pt_bins),
-            [f["train_flat"], f["train_qcd"]],
+            [*f["train_flat"], *f["train_qcd"]],
             [f["val_flat"], f["val_qcd"]], test, a.work, a.epochs, kwargs, a.device, batch, a.plots, a.reuse_runs,
             a.train_seed,
         ),
         "baseline": run_model(
             "baseline", write_config(a.work / "baseline.yaml", decorrelated=False),
-            [f["train_fixed"], f["train_qcd"]], [f["val_fixed"], f["val_qcd"]], test, a.work, a.epochs, kwargs,
+            [*f["train_fixed"], *f["train_qcd"]], [f["val_fixed"], f["val_qcd"]], test, a.work, a.epochs, kwargs,
             a.device, batch, a.plots, a.reuse_runs, a.train_seed,
         ),
     }  # fmt: skip

@@ -135,6 +135,56 @@ def test_more_light_qcd_test_jets_add_files_and_keep_the_first(bench, tmp_path, 
     assert len(set(seeds)) == len(seeds)  # every file its own seed
 
 
+def test_more_training_jets_add_files_and_keep_the_first(bench, tmp_path, monkeypatch):
+    # --jets-per-class beyond TRAIN_PART adds training files with their own seeds; the files of a smaller run
+    # (training, validation, test) keep their names and seeds and are reused
+    import higgsflow.generate.api as api
+
+    made = []
+
+    def fake(classes, n, path, *, seed, chunk_size, resonance_mass, **kw):
+        made.append((path.name, n, seed, chunk_size, resonance_mass))
+        path.write_bytes(b"")
+
+    monkeypatch.setattr(api, "generate_jets", fake)
+    small = bench.make_data(tmp_path, 250, 20_000, 1, 1)
+    first = {name: seed for name, _, seed, _, _ in made}
+    assert first["train_flat_250.root"] == 1 and first["train_fixed_250.root"] == 2
+    assert (
+        first["train_qcd_250.root"] == 3
+        and first["val_flat_62.root"] == 11
+        and first["test_qcd_125.root"] == 23
+    )
+    made.clear()
+    files = bench.make_data(tmp_path, 600, 20_000, 1, 1)
+    assert [p.name for p in files["train_flat"]] == [
+        "train_flat_250.root",
+        "train_flat_250_part1.root",
+        "train_flat_100_part2.root",
+    ]
+    assert [p.name for p in files["train_qcd"]] == [
+        "train_qcd_250.root",
+        "train_qcd_250_part1.root",
+        "train_qcd_100_part2.root",
+    ]
+    # validation and test files: the first file's size, the same files as the smaller run's
+    for key in ("val_flat", "val_fixed", "val_qcd", "test_flat", "test_qcd"):
+        assert files[key] == small[key]
+    step = bench.TRAIN_PART_SEED_STEP
+    assert sorted(made) == sorted(
+        [
+            ("train_flat_250_part1.root", 250, 1 + step, bench.CHUNK, bench.FLAT_MASS),
+            ("train_fixed_250_part1.root", 250, 2 + step, 250, None),
+            ("train_qcd_250_part1.root", 250, 3 + step, 250, None),
+            ("train_flat_100_part2.root", 100, 1 + 2 * step, bench.CHUNK, bench.FLAT_MASS),
+            ("train_fixed_100_part2.root", 100, 2 + 2 * step, 100, None),
+            ("train_qcd_100_part2.root", 100, 3 + 2 * step, 100, None),
+        ]
+    )
+    seeds = list(first.values()) + [m[2] for m in made]
+    assert len(set(seeds)) == len(seeds)  # every file its own seed
+
+
 def test_metrics_report_the_statistical_ceiling_of_1_over_jsd(bench):
     # on test jets whose scores ignore the mass, the measured 1/JSD sits near the random-score ceiling
     from types import SimpleNamespace
