@@ -88,9 +88,8 @@ CHUNK = 10  # jets per generator chunk = per drawn resonance mass
 EFFICIENCIES = (0.01, 0.005)  # QCD efficiencies of the XbbVsQCD cut for the JSD
 GATE_RATIO, GOAL_RATIO = 5.0, 10.0  # 1/JSD GloParT / baseline at 1 % QCD efficiency
 TRAIN_PART = 250  # training jets per class per file (file k > 0: "_part{k}", seeds + TRAIN_PART_SEED_STEP k)
-TRAIN_PART_SEED_STEP = (
-    999  # clear of the validation (+10..12), test (+20..22) and light-QCD (+23 + 100 k) seeds
-)
+# seeds of training file k: + 999 k, clear of the validation (+10..12), test (+20..22) and light-QCD (+23 + 100 k) ones
+TRAIN_PART_SEED_STEP = 999
 QCD_LIGHT_PART = 20_000  # light QCD test jets per file (file k > 0: "_part{k}", seed + 23 + 100 k)
 QCD_LIGHT_TEST = 60_000  # extra light-flavour QCD test jets (--qcd-test-jets): 600 pass at 1 % QCD efficiency
 MIN_JETS_PER_BIN = 10  # fewer training jets per non-empty (p_T, m_SD) bin: reweight in one p_T bin
@@ -215,6 +214,14 @@ def write_config(path: Path, *, decorrelated: bool, pt_bins=None) -> Path:
 
 
 # ---------------------------------------------------------------- data -----------------------------------------
+def file_parts(n: int, size: int) -> list[tuple[int, int, str]]:
+    """``n`` jets per class in files of at most ``size``: (k, jets in file k, name suffix: "" for the first,
+    ``_part{k}`` after it)."""
+    return [
+        (k, min(size, n - start), "" if k == 0 else f"_part{k}") for k, start in enumerate(range(0, n, size))
+    ]
+
+
 def make_data(
     data: Path, n_train: int, n_qcd_light: int, workers: int, seed: int
 ) -> dict[str, Path | list[Path]]:
@@ -228,10 +235,8 @@ def make_data(
     first = min(n_train, TRAIN_PART)
     n_val, n_test = max(first // 4, 10), max(first // 2, 20)
     plan, names = {}, {}
-    train_parts = [min(TRAIN_PART, n_train - k) for k in range(0, n_train, TRAIN_PART)]
-    for k, n in enumerate(train_parts):
+    for k, n, suffix in file_parts(n_train, TRAIN_PART):
         s = seed + TRAIN_PART_SEED_STEP * k
-        suffix = "" if k == 0 else f"_part{k}"
         for kind, classes, offset, mass in (
             ("flat", SIGNALS, 0, FLAT_MASS),
             ("fixed", SIGNALS, 1, None),
@@ -247,12 +252,9 @@ def make_data(
         names.update({k: f"{k}_{n}.root" for k in plan if k.startswith(split)})
     # the JSD at 1 % and 0.5 % QCD efficiency needs 10^4 QCD test jets: light-flavour QCD (fast to generate), in
     # files of at most QCD_LIGHT_PART jets with their own seeds, so that a larger --qcd-test-jets adds files
-    parts = [min(QCD_LIGHT_PART, n_qcd_light - k) for k in range(0, n_qcd_light, QCD_LIGHT_PART)]
-    for k, n in enumerate(parts):
+    for k, n, suffix in file_parts(n_qcd_light, QCD_LIGHT_PART):
         plan[f"test_qcd_light{k}"] = (["QCD_light"], n, seed + 23 + 100 * k, None)
-        names[f"test_qcd_light{k}"] = (
-            f"test_qcd_light_{n}.root" if k == 0 else f"test_qcd_light_{n}_part{k}.root"
-        )
+        names[f"test_qcd_light{k}"] = f"test_qcd_light_{n}{suffix}.root"
     files: dict = {}
     data.mkdir(parents=True, exist_ok=True)
     for name, (classes, n, s, mass) in plan.items():
