@@ -181,6 +181,18 @@ def test_a_config_missing_a_collection_fails_at_build_with_one_line(network, tmp
     assert "\n" not in msg and "npf_features" in msg and "inputs" in msg and "no_neutrals.yaml" in msg
 
 
+@pytest.mark.parametrize("network", ["upart", "part_sv", "event_part"])
+def test_an_unknown_option_of_a_token_part_is_one_line_naming_it_and_the_base_options(network):
+    """UParT, ParT-SV and the event ParT pass their keyword options on to TokenParT: a typo is still refused
+    before the constructor (one line naming it and the options of the whole chain), not a TypeError."""
+    cfg = DataConfig.load(CONFIG)
+    with pytest.raises(ConfigError) as err:
+        build_model(network, cfg, num_layer=2)
+    msg = str(err.value)
+    assert "\n" not in msg and "'num_layer'" in msg and "--network-options" in msg
+    assert "num_layers" in msg and "embed_dims" in msg and "train_trim" in msg
+
+
 def test_charged_and_neutral_collections_are_the_pf_candidates_split_by_charge(files):
     cfg = DataConfig.load(CONFIG)
     arrays = load_arrays([files["test"]], cfg, train=False)

@@ -30,31 +30,57 @@ _MASKED = -1.0e4  # logit offset of padded keys (as in ParT)
 
 
 class TokenParT(ContractModel):
-    """The part shared by the ParT taggers over several token collections (:class:`ParticleTransformerSV`,
-    :class:`higgsflow.models.upart.UParT`): each collection has its own :class:`Embed` (made by the subclass
-    before :meth:`_init_core`); the tokens of all collections are concatenated into one sequence with pair
-    features from their four-vectors, then particle- and class-attention blocks, the ``logits`` head and one
-    linear output per regression head."""
+    """The ParT over several token collections shared by :class:`ParticleTransformerSV`,
+    :class:`higgsflow.models.upart.UParT` and :class:`higgsflow.models.event_part.EventParT`.
 
+    A subclass names its ``collections`` (in sequence order) and which of them are ``particle_collections``
+    (trimmed at random in training, as ParT's particles); each collection gets its own :class:`Embed`
+    (``<collection>_embed``, its own feature list); the tokens of all collections are concatenated into one
+    sequence with pair features from their four-vectors, then particle- and class-attention blocks, the
+    ``logits`` head and one linear output per regression head. Each collection is one input group
+    ``<collection>_features, <collection>_vectors, <collection>_mask``. A subclass's ``defaults`` override the
+    keyword defaults below (e.g. a smaller event-level model)."""
+
+    #: the token collections, in sequence order
+    collections: ClassVar[tuple[str, ...]] = ()
+    #: the collections of particles, trimmed at random in training (weaver-core's ``trim``)
+    particle_collections: ClassVar[frozenset[str]] = frozenset()
+    #: keyword defaults of this model that differ from :class:`TokenParT`'s
+    defaults: ClassVar[dict[str, Any]] = {}
     export_mode = False
 
-    def _init_core(
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.input_groups = {c: ("features", "vectors", "mask") for c in cls.collections}
+
+    def __init__(
         self,
+        input_dims: tuple[int, ...],
         num_classes: int,
         *,
-        regression_heads: tuple[str, ...],
-        pair_input_dim: int,
-        use_pre_activation_pair: bool,
-        embed_dims: tuple[int, ...],
-        pair_embed_dims: tuple[int, ...],
-        num_heads: int,
-        num_layers: int,
-        num_cls_layers: int,
-        block_params: dict[str, Any] | None,
-        cls_block_params: dict[str, Any] | None,
-        activation: str,
-        train_trim: bool,
+        regression_heads: tuple[str, ...] = (),
+        pair_input_dim: int = 4,
+        use_pre_activation_pair: bool = False,
+        embed_dims: tuple[int, ...] = (128, 512, 128),
+        pair_embed_dims: tuple[int, ...] = (64, 64, 64),
+        num_heads: int = 8,
+        num_layers: int = 8,
+        num_cls_layers: int = 2,
+        block_params: dict[str, Any] | None = None,
+        cls_block_params: dict[str, Any] | None = None,
+        activation: str = "gelu",
+        train_trim: bool = True,
+        seed: int | None = None,
     ) -> None:
+        super().__init__()
+        if len(input_dims) != len(self.collections):
+            raise ValueError(
+                f"{type(self).__name__} takes one input size per collection {self.collections}, got {input_dims}"
+            )
+        if seed is not None:
+            torch.manual_seed(seed)
+        for c, dim in zip(self.collections, input_dims, strict=True):
+            setattr(self, f"{c}_embed", Embed(dim, tuple(embed_dims), activation))
         self.train_trim = train_trim
         self.heads = ("logits", *regression_heads)
         embed_dim = embed_dims[-1]
@@ -79,6 +105,29 @@ class TokenParT(ContractModel):
         self.regression = nn.ModuleDict({h: nn.Linear(embed_dim, 1) for h in regression_heads})
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         nn.init.trunc_normal_(self.cls_token, std=0.02)
+
+    @classmethod
+    def from_config(cls, config: Any, input_map: Mapping[tuple[str, str], str], **kwargs: Any) -> TokenParT:
+        """Input sizes from the config's ``<collection>_features`` groups, classes from its labels and one
+        regression head per head its loss names besides ``logits`` (unless ``regression_heads`` is given)."""
+        kwargs.setdefault("regression_heads", regression_heads_from_config(config))
+        dims = [len(config.inputs[input_map[(c, "features")]].variables) for c in cls.collections]
+        return cls(*dims, config.num_classes, **kwargs)
+
+    def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        g = self.group
+        return self._encode(
+            [
+                (
+                    getattr(self, f"{c}_embed"),
+                    g(inputs, c, "features"),
+                    g(inputs, c, "vectors"),
+                    g(inputs, c, "mask"),
+                    c in self.particle_collections,
+                )
+                for c in self.collections
+            ]
+        )
 
     def no_weight_decay(self) -> set[str]:
         return {"cls_token"}
@@ -129,74 +178,13 @@ def regression_heads_from_config(config: Any) -> tuple[str, ...]:
 
 
 class ParticleTransformerSV(TokenParT):
-    """ParT on PF + SV tokens; ``forward(inputs)`` returns ``{"logits": (N, K), <regression head>: (N,)}``."""
+    """ParT on PF + SV tokens; ``forward(inputs)`` returns ``{"logits": (N, K), <regression head>: (N,)}``.
 
-    input_groups: ClassVar[dict[str, tuple[str, ...]]] = {
-        "pf": ("features", "vectors", "mask"),
-        "sv": ("features", "vectors", "mask"),
-    }
-    heads: tuple[str, ...] = ("logits",)
+    ``ParticleTransformerSV(pf_input_dim, sv_input_dim, num_classes, **kwargs)``, the keyword arguments of
+    :class:`TokenParT` (full ParT size by default); PF candidates are trimmed at random in training."""
 
-    def __init__(
-        self,
-        pf_input_dim: int,
-        sv_input_dim: int,
-        num_classes: int,
-        *,
-        regression_heads: tuple[str, ...] = (),
-        pair_input_dim: int = 4,
-        use_pre_activation_pair: bool = False,
-        embed_dims: tuple[int, ...] = (128, 512, 128),
-        pair_embed_dims: tuple[int, ...] = (64, 64, 64),
-        num_heads: int = 8,
-        num_layers: int = 8,
-        num_cls_layers: int = 2,
-        block_params: dict[str, Any] | None = None,
-        cls_block_params: dict[str, Any] | None = None,
-        activation: str = "gelu",
-        train_trim: bool = True,
-        seed: int | None = None,
-    ) -> None:
-        super().__init__()
-        if seed is not None:
-            torch.manual_seed(seed)
-        self.pf_embed = Embed(pf_input_dim, tuple(embed_dims), activation)
-        self.sv_embed = Embed(sv_input_dim, tuple(embed_dims), activation)
-        self._init_core(
-            num_classes,
-            regression_heads=tuple(regression_heads),
-            pair_input_dim=pair_input_dim,
-            use_pre_activation_pair=use_pre_activation_pair,
-            embed_dims=tuple(embed_dims),
-            pair_embed_dims=tuple(pair_embed_dims),
-            num_heads=num_heads,
-            num_layers=num_layers,
-            num_cls_layers=num_cls_layers,
-            block_params=block_params,
-            cls_block_params=cls_block_params,
-            activation=activation,
-            train_trim=train_trim,
-        )
+    collections = ("pf", "sv")
+    particle_collections = frozenset({"pf"})
 
-    @classmethod
-    def from_config(
-        cls, config: Any, input_map: Mapping[tuple[str, str], str], **kwargs: Any
-    ) -> ParticleTransformerSV:
-        """Input sizes from the config's ``pf_features``/``sv_features``, classes from its labels and one
-        regression head per head its loss names besides ``logits`` (unless ``regression_heads`` is given)."""
-        kwargs.setdefault("regression_heads", regression_heads_from_config(config))
-        return cls(
-            len(config.inputs[input_map[("pf", "features")]].variables),
-            len(config.inputs[input_map[("sv", "features")]].variables),
-            config.num_classes,
-            **kwargs,
-        )
-
-    def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        g = self.group
-        return self._encode(
-            [
-                (self.pf_embed, g(inputs, "pf", "features"), g(inputs, "pf", "vectors"), g(inputs, "pf", "mask"), True),
-                (self.sv_embed, g(inputs, "sv", "features"), g(inputs, "sv", "vectors"), g(inputs, "sv", "mask"), False),
-            ]
-        )  # fmt: skip
+    def __init__(self, pf_input_dim: int, sv_input_dim: int, num_classes: int, **kwargs: Any) -> None:
+        super().__init__((pf_input_dim, sv_input_dim), num_classes, **{**self.defaults, **kwargs})

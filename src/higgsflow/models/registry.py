@@ -157,23 +157,47 @@ def _check_options(cls: Any, name: str, options: dict[str, Any]) -> None:
     of the constructor's TypeError."""
     import inspect
 
-    try:
-        params = inspect.signature(cls.__init__ if isinstance(cls, type) else cls).parameters
-    except (TypeError, ValueError):  # no introspectable signature: let the constructor decide
+    if not isinstance(cls, type):
+        try:
+            params = inspect.signature(cls).parameters
+        except (TypeError, ValueError):  # no introspectable signature: let the constructor decide
+            return
+        chain = [params]
+    else:
+        # a constructor that passes **kwargs on to its base (e.g. UParT to TokenParT) takes the base's options too
+        chain = []
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            if klass in (nn.Module, object):
+                # no closed signature below the model: let the constructor decide
+                return
+            try:
+                params = inspect.signature(init).parameters
+            except (TypeError, ValueError):
+                return
+            chain.append(params)
+            if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+                break
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in chain[-1].values()):
         return
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
-    known = [
-        p
-        for p, v in params.items()
-        if p != "self" and v.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    ]
+    known = list(
+        dict.fromkeys(
+            p
+            for params in chain
+            for p, v in params.items()
+            if p != "self"
+            and v.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        )
+    )
     bad = [k for k in options if k not in known]
     if bad:
         raise ConfigError(
             f"network {name!r} has no option {', '.join(repr(b) for b in bad)}",
             field="--network-options",
-            expected="one of " + ", ".join(k for k in known if k not in {"input_dim", "num_classes"}),
+            expected="one of "
+            + ", ".join(k for k in known if k not in {"input_dim", "input_dims", "num_classes"}),
         )
 
 

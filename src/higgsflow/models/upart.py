@@ -17,13 +17,9 @@ makes the charged and neutral collections from the PF candidates by selecting on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
-import torch
-
-from higgsflow.models.part import Embed
-from higgsflow.models.part_sv import TokenParT, regression_heads_from_config
+from higgsflow.models.part_sv import TokenParT
 
 __all__ = ["COLLECTIONS", "UParT"]
 
@@ -32,76 +28,19 @@ COLLECTIONS = ("cpf", "npf", "sv")
 
 
 class UParT(TokenParT):
-    """UParT-AK4 on the model contract; ``forward(inputs)`` returns ``{"logits": (N, K), <head>: (N,)}``."""
+    """UParT-AK4 on the model contract; ``forward(inputs)`` returns ``{"logits": (N, K), <head>: (N,)}``.
 
-    input_groups: ClassVar[dict[str, tuple[str, ...]]] = {
-        c: ("features", "vectors", "mask") for c in COLLECTIONS
-    }
-    heads: tuple[str, ...] = ("logits",)
+    ``UParT(cpf_input_dim, npf_input_dim, sv_input_dim, num_classes, **kwargs)``, the keyword arguments of
+    :class:`~higgsflow.models.part_sv.TokenParT` (full ParT size by default). Input sizes, classes and regression
+    heads come from the data config through :meth:`~higgsflow.models.part_sv.TokenParT.from_config`; the PF
+    candidates (charged and neutral) are trimmed at random in training, as ParT's particles."""
+
+    collections = COLLECTIONS
+    particle_collections = frozenset({"cpf", "npf"})
 
     def __init__(
-        self,
-        cpf_input_dim: int,
-        npf_input_dim: int,
-        sv_input_dim: int,
-        num_classes: int,
-        *,
-        regression_heads: tuple[str, ...] = (),
-        pair_input_dim: int = 4,
-        use_pre_activation_pair: bool = False,
-        embed_dims: tuple[int, ...] = (128, 512, 128),
-        pair_embed_dims: tuple[int, ...] = (64, 64, 64),
-        num_heads: int = 8,
-        num_layers: int = 8,
-        num_cls_layers: int = 2,
-        block_params: dict[str, Any] | None = None,
-        cls_block_params: dict[str, Any] | None = None,
-        activation: str = "gelu",
-        train_trim: bool = True,
-        seed: int | None = None,
+        self, cpf_input_dim: int, npf_input_dim: int, sv_input_dim: int, num_classes: int, **kwargs: Any
     ) -> None:
-        super().__init__()
-        if seed is not None:
-            torch.manual_seed(seed)
-        self.cpf_embed = Embed(cpf_input_dim, tuple(embed_dims), activation)
-        self.npf_embed = Embed(npf_input_dim, tuple(embed_dims), activation)
-        self.sv_embed = Embed(sv_input_dim, tuple(embed_dims), activation)
-        self._init_core(
-            num_classes,
-            regression_heads=tuple(regression_heads),
-            pair_input_dim=pair_input_dim,
-            use_pre_activation_pair=use_pre_activation_pair,
-            embed_dims=tuple(embed_dims),
-            pair_embed_dims=tuple(pair_embed_dims),
-            num_heads=num_heads,
-            num_layers=num_layers,
-            num_cls_layers=num_cls_layers,
-            block_params=block_params,
-            cls_block_params=cls_block_params,
-            activation=activation,
-            train_trim=train_trim,
-        )
-
-    @classmethod
-    def from_config(cls, config: Any, input_map: Mapping[tuple[str, str], str], **kwargs: Any) -> UParT:
-        """Input sizes from the config's ``cpf_features``, ``npf_features``, ``sv_features``, classes from its
-        labels, one regression head per head its loss names besides ``logits`` (unless ``regression_heads``
-        is given)."""
-        kwargs.setdefault("regression_heads", regression_heads_from_config(config))
-        dims = [len(config.inputs[input_map[(c, "features")]].variables) for c in COLLECTIONS]
-        return cls(*dims, config.num_classes, **kwargs)
-
-    def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        g = self.group
-        return self._encode(
-            [
-                (
-                    getattr(self, f"{c}_embed"),
-                    g(inputs, c, "features"),
-                    g(inputs, c, "vectors"),
-                    g(inputs, c, "mask"),
-                    c != "sv",  # PF candidates are trimmed at random in training, as ParT's particles
-                )
-                for c in COLLECTIONS
-            ]
+        super().__init__(
+            (cpf_input_dim, npf_input_dim, sv_input_dim), num_classes, **{**self.defaults, **kwargs}
         )
