@@ -20,7 +20,8 @@ linear ratio jet_genjet_wnu_pt / jet_pt) and prints, on the same test jets:
   the shifted test sample, without and with adversarial training;
 - the gates and goals of the issue with PASS/FAIL beside each.
 
-The table is also written as JSON (``--out``). Every model's network options and training settings are in
+``--models UParT`` (comma-separated) trains only some of the four; the checks that compare a model not run
+are n/a. The table is also written as JSON (``--out``). Every model's network options and training settings are in
 ``MODELS`` / ``SETTINGS`` at the top; the printout states the sizes used.
 
 Sizes. Default (``python benchmarks/flavour.py``): 500 training jets per class (+ 125 validation per class) and
@@ -280,52 +281,55 @@ def verdict(ok) -> str:
 
 
 def checks(rows: dict) -> list[dict]:
-    rej = {n: rows[n]["test"]["b_vs_light_rej@70%"] for n in ("DeepJet-like", "ParticleNet", "UParT")}
-    finite = all(np.isfinite(v) for v in rej.values())
-    b_res = rows["UParT"]["test"]["pt_resolution"]["b"]
-    drop, drop_adv = rows["UParT"]["attack"]["auc_drop"], rows["UParT+adv"]["attack"]["auc_drop"]
-    sh, sh_adv = rows["UParT"]["shift_rej_drop"], rows["UParT+adv"]["shift_rej_drop"]
-    cov = rows["UParT"]["test"].get("coverage_16_84", float("nan"))
-    out = [
-        {
-            "kind": "gate",
-            "what": "b-vs-light rejection at 70 %: UParT >= ParticleNet >= DeepJet-like",
-            "value": f"{fmt(rej['UParT'])} / {fmt(rej['ParticleNet'])} / {fmt(rej['DeepJet-like'])}",
-            "ok": (rej["UParT"] >= rej["ParticleNet"] >= rej["DeepJet-like"]) if finite else None,
-        },
-        {
-            "kind": "gate",
-            "what": "UParT regressed p_T resolution better than raw for b jets",
-            "value": f"{fmt(b_res.get('regressed'))} vs raw {fmt(b_res['raw'])}",
-            "ok": bool(b_res.get("regressed", np.inf) < b_res["raw"]) if np.isfinite(b_res["raw"]) else None,
-        },
-        {
-            "kind": "gate",
-            "what": f"adversarial training shrinks the attacked-AUC drop (eps = {ATTACK_EPS})",
-            "value": f"{fmt(drop_adv)} with vs {fmt(drop)} without",
-            "ok": bool(drop_adv < drop),
-        },
-        {
-            "kind": "goal",
-            "what": "light rejection ParticleNet / DeepJet-like >= 2 at 70 % b efficiency",
-            "value": fmt(rej["ParticleNet"] / rej["DeepJet-like"]) if finite else "n/a",
-            "ok": bool(rej["ParticleNet"] >= 2 * rej["DeepJet-like"]) if finite else None,
-        },
-        {
-            "kind": "goal",
-            "what": "adversarial training halves the nominal-to-shifted rejection drop",
-            "value": f"{fmt(sh_adv)} with vs {fmt(sh)} without",
-            "ok": bool(sh_adv <= 0.5 * sh) if np.isfinite(sh) and np.isfinite(sh_adv) and sh > 0 else None,
-        },
-        {
-            "kind": "goal",
-            "what": "UParT [q16, q84] coverage 68 % +- 3 %",
-            "value": fmt(cov),
-            "ok": bool(abs(cov - 0.68) <= 0.03) if np.isfinite(cov) else None,
-        },
-    ]
-    for c in out:
-        c["verdict"] = verdict(c["ok"])
+    """The issue's gates and goals; a check whose models were not run (``--models``) is n/a."""
+
+    def rej(n):
+        return rows[n]["test"]["b_vs_light_rej@70%"]
+
+    def order():
+        r = [rej(n) for n in ("UParT", "ParticleNet", "DeepJet-like")]
+        ok = (r[0] >= r[1] >= r[2]) if all(np.isfinite(v) for v in r) else None
+        return " / ".join(fmt(v) for v in r), ok
+
+    def b_regression():
+        b_res = rows["UParT"]["test"]["pt_resolution"]["b"]
+        ok = bool(b_res.get("regressed", np.inf) < b_res["raw"]) if np.isfinite(b_res["raw"]) else None
+        return f"{fmt(b_res.get('regressed'))} vs raw {fmt(b_res['raw'])}", ok
+
+    def attack():
+        drop, drop_adv = rows["UParT"]["attack"]["auc_drop"], rows["UParT+adv"]["attack"]["auc_drop"]
+        return f"{fmt(drop_adv)} with vs {fmt(drop)} without", bool(drop_adv < drop)
+
+    def pnet_ratio():
+        r, d = rej("ParticleNet"), rej("DeepJet-like")
+        finite = np.isfinite(r) and np.isfinite(d)
+        return (fmt(r / d) if finite else "n/a"), (bool(r >= 2 * d) if finite else None)
+
+    def shift():
+        sh, sh_adv = rows["UParT"]["shift_rej_drop"], rows["UParT+adv"]["shift_rej_drop"]
+        ok = bool(sh_adv <= 0.5 * sh) if np.isfinite(sh) and np.isfinite(sh_adv) and sh > 0 else None
+        return f"{fmt(sh_adv)} with vs {fmt(sh)} without", ok
+
+    def coverage():
+        cov = rows["UParT"]["test"].get("coverage_16_84", float("nan"))
+        return fmt(cov), (bool(abs(cov - 0.68) <= 0.03) if np.isfinite(cov) else None)
+
+    specs = [
+        ("gate", "b-vs-light rejection at 70 %: UParT >= ParticleNet >= DeepJet-like",
+         ("UParT", "ParticleNet", "DeepJet-like"), order),
+        ("gate", "UParT regressed p_T resolution better than raw for b jets", ("UParT",), b_regression),
+        ("gate", f"adversarial training shrinks the attacked-AUC drop (eps = {ATTACK_EPS})",
+         ("UParT", "UParT+adv"), attack),
+        ("goal", "light rejection ParticleNet / DeepJet-like >= 2 at 70 % b efficiency",
+         ("ParticleNet", "DeepJet-like"), pnet_ratio),
+        ("goal", "adversarial training halves the nominal-to-shifted rejection drop", ("UParT", "UParT+adv"), shift),
+        ("goal", "UParT [q16, q84] coverage 68 % +- 3 %", ("UParT",), coverage),
+    ]  # fmt: skip
+    out = []
+    for kind, what, needs, get in specs:
+        missing = [n for n in needs if n not in rows]
+        value, ok = (f"not run: {', '.join(missing)}", None) if missing else get()
+        out.append({"kind": kind, "what": what, "value": value, "ok": ok, "verdict": verdict(ok)})
     return out
 
 
@@ -363,6 +367,17 @@ def report(rows: dict, gates: list[dict], sizes: str) -> None:
         print(f"  [{g['verdict']:4s}] {g['kind']}: {g['what']}: {g['value']}")
 
 
+def _model_list(text: str) -> list[str]:
+    """``--models``: names of ``MODELS``, comma-separated, in the table's order."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in MODELS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown model {', '.join(repr(b) for b in bad) or 'list (empty)'} (expected some of {', '.join(MODELS)})"
+        )
+    return [n for n in MODELS if n in names]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
@@ -386,6 +401,13 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--train-seed", type=int, default=SETTINGS["seed"], help=f"training seed (default {SETTINGS['seed']})"
     )
+    ap.add_argument(
+        "--models",
+        type=_model_list,
+        default=list(MODELS),
+        help=f"comma-separated models to train (default all: {','.join(MODELS)}); checks that need a model not"
+        " run are n/a",
+    )
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", type=Path, help="write the table as JSON")
     a = ap.parse_args(argv)
@@ -401,8 +423,10 @@ def main(argv=None) -> int:
     files = make_data(data, a.jets_per_class, a.test_jets_per_class, a.workers, a.seed)
     t_gen = time.time() - t0
     rows = {}
-    for name, spec in MODELS.items():
-        rows[name] = run_model(name, spec, files, a.work, a.epochs, upart, a.device, batch, a.train_seed)
+    for name in a.models:
+        rows[name] = run_model(
+            name, MODELS[name], files, a.work, a.epochs, upart, a.device, batch, a.train_seed
+        )
     sizes = (
         f"sizes: {a.jets_per_class} training and {a.test_jets_per_class} test jets per class, {a.epochs} epoch(s),"
         f" batch {batch}, training seed {a.train_seed};"
