@@ -3,19 +3,12 @@ which are n/a, naming the missing models, when a model they compare was not run.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 
 @pytest.fixture(scope="module")
-def bench():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "flavour.py"
-    spec = importlib.util.spec_from_file_location("flavour_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_script):
+    return load_script("benchmarks/flavour.py")
 
 
 def _row(

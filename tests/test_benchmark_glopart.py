@@ -3,9 +3,6 @@ input of the AK8 discriminants) and the benchmark's data configs."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,12 +11,8 @@ from higgsflow.tagging.ak8 import GLOPART3_CLASSES, ak8_discriminants
 
 
 @pytest.fixture(scope="module")
-def bench():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "glopart.py"
-    spec = importlib.util.spec_from_file_location("glopart_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_script):
+    return load_script("benchmarks/glopart.py")
 
 
 def test_class_scores_are_summed_into_the_nanoaod_classes(bench):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -52,17 +49,9 @@ def test_exact_mode_has_the_splits_of_the_straightforward_implementation():
         assert leaves.min() >= 40 and len(leaves) <= 2**3
 
 
-def _reference_port():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "_bit_reference.py"
-    spec = importlib.util.spec_from_file_location("_bit_reference", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_benchmark_port_of_the_reference_grows_the_trees_of_exact_mode():
+def test_benchmark_port_of_the_reference_grows_the_trees_of_exact_mode(load_script):
     """benchmarks/bit.py times exact mode against this port of the reference algorithm: same trees, same t̂."""
-    ref_mod = _reference_port()
+    ref_mod = load_script("benchmarks/_bit_reference.py")
     train = multi_exponential(3000, 4, seed=11)
     test = multi_exponential(2000, 4, seed=12)
     ref = ref_mod.ReferenceBIT(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import awkward as ak
 import numpy as np
 import pytest
@@ -12,12 +9,9 @@ import pytest
 from higgsflow.tagging.hlt import TALK_PATHS, emulate, rate_hz, threshold_for_rate
 
 
-def _bench():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "hlt.py"
-    spec = importlib.util.spec_from_file_location("hlt_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def bench(load_script):
+    return load_script("benchmarks/hlt.py")
 
 
 def _event(mean):
@@ -38,8 +32,8 @@ HH_LEGACY = np.array([True, False, False, False])
 SIGMA_PB = 1.0e6  # σ L = 2e4 Hz at 2e34
 
 
-def test_rate_matched_by_hand():
-    b = _bench()
+def test_rate_matched_by_hand(bench):
+    b = bench
     r = b.rate_matched(QCD_LEGACY, QCD_VALUE, QCD_W, HH_LEGACY, HH_VALUE, SIGMA_PB)
     # legacy: weights 1 + 2 of 20 → ε = 0.15 → 3000 Hz
     assert r["legacy_rate_hz"] == pytest.approx(0.15 * 2.0e4)
@@ -54,8 +48,8 @@ def test_rate_matched_by_hand():
     assert half["legacy_rate_hz"] == pytest.approx(1500.0) and half["threshold"] == pytest.approx(0.7)
 
 
-def test_rate_matched_equals_the_library_on_jets():
-    b = _bench()
+def test_rate_matched_equals_the_library_on_jets(bench):
+    b = bench
     jets = ak.Array([_event(v) for v in QCD_VALUE])
     p23 = TALK_PATHS["HH2023"]
     # the hand-made jets give the intended values
@@ -74,8 +68,8 @@ def test_rate_matched_equals_the_library_on_jets():
     assert none["eff_2023"] == pytest.approx(0.25)
 
 
-def test_bootstrap_brackets_and_light_working_point():
-    b = _bench()
+def test_bootstrap_brackets_and_light_working_point(bench):
+    b = bench
     rng = np.random.default_rng(3)
     n = 4000
     w = rng.exponential(1.0, n)
@@ -100,8 +94,8 @@ def test_bootstrap_brackets_and_light_working_point():
     assert b.light_threshold(score, flav, pt, np.zeros_like(pt)) == pytest.approx(0.99)
 
 
-def test_resampled_scores_come_from_jets_of_the_same_flavour_and_keep_the_rate():
-    b = _bench()
+def test_resampled_scores_come_from_jets_of_the_same_flavour_and_keep_the_rate(bench):
+    b = bench
     rng = np.random.default_rng(5)
     n = 3000
     # events of 4 jets (pT 40-120 GeV): 2 light (scores ~ U(0, 0.5)) and, in 20% of them, 2 b jets (~ U(0.5, 1))
@@ -129,8 +123,8 @@ def test_resampled_scores_come_from_jets_of_the_same_flavour_and_keep_the_rate()
     assert resampled == pytest.approx(direct, abs=0.02)
 
 
-def test_crossing_rate_of_efficiency_rate_curves():
-    b = _bench()
+def test_crossing_rate_of_efficiency_rate_curves(bench):
+    b = bench
 
     def curve(points):
         return [{"threshold": 0.0, "qcd_rate_hz": r, "hh_eff": e} for r, e in points]
